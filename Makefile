@@ -1,0 +1,37 @@
+# Every target builds its own virtualenv, so a fresh clone needs nothing else.
+PYTHON ?= python3
+VENV ?= .venv
+DJANGO ?=
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(subst /,_,$(subst :,_,$(subst ~,_,$(subst =,_,$(subst >,_,$(subst <,_,$(DJANGO)))))))
+
+.PHONY: demo test lint typecheck bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test,redis]' $(if $(DJANGO),'$(DJANGO)')
+	$(BIN)/python .ci/django_tests.py $(VENV)/django-tests
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+test: $(STAMP)
+	DJANGO_TESTS_DIR=$(VENV)/django-tests $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy django_xsession tests testproject bench
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf .venv .venv-* .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -1,0 +1,76 @@
+"""System checks: every configuration mistake has its own id and a test."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.conf import settings
+from django.core import checks
+
+from django_xsession.conf import STORE_ALIASES, read_options
+
+OUR_ENGINE = "django_xsession.engine"
+OUR_MIDDLEWARE = "django_xsession.middleware.SessionMiddleware"
+DJANGO_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
+
+
+def check_settings(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    options, problems = read_options()
+    messages: list[checks.CheckMessage] = [
+        (checks.Error if problem.is_error else checks.Warning)(
+            problem.msg, hint=problem.hint, id=problem.id
+        )
+        for problem in problems
+    ]
+    middleware = list(settings.MIDDLEWARE)
+    if DJANGO_MIDDLEWARE in middleware:
+        messages.append(
+            checks.Error(
+                f"{DJANGO_MIDDLEWARE} is installed beside django-xsession's.",
+                hint=f"Replace it with {OUR_MIDDLEWARE}: both set request.session.",
+                id="xsession.E011",
+            )
+        )
+    if OUR_MIDDLEWARE not in middleware:
+        messages.append(
+            checks.Warning(
+                f"{OUR_MIDDLEWARE} is not in MIDDLEWARE, so requests get no session.",
+                id="xsession.W005",
+            )
+        )
+    if options.store.backend == STORE_ALIASES["memory"] and not settings.DEBUG:
+        messages.append(
+            checks.Warning(
+                "The memory store keeps sessions in one process and loses them "
+                "on restart.",
+                hint="Use the 'db', 'cached_db' or 'redis' store in production.",
+                id="xsession.W002",
+            )
+        )
+    if settings.SESSION_ENGINE != OUR_ENGINE:
+        messages.append(
+            checks.Warning(
+                f"SESSION_ENGINE is {settings.SESSION_ENGINE!r}, not {OUR_ENGINE!r}.",
+                hint="Django's test client and login tools build sessions from "
+                "SESSION_ENGINE.",
+                id="xsession.W003",
+            )
+        )
+    if options.name != settings.SESSION_COOKIE_NAME:
+        messages.append(
+            checks.Warning(
+                f"XSESSION['NAME'] ({options.name!r}) differs from "
+                f"SESSION_COOKIE_NAME ({settings.SESSION_COOKIE_NAME!r}).",
+                hint="Django's test client reads SESSION_COOKIE_NAME; set that "
+                "instead of NAME.",
+                id="xsession.W004",
+            )
+        )
+    return messages
+
+
+def register() -> None:
+    checks.register(check_settings)

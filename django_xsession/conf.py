@@ -1,0 +1,444 @@
+"""Read the ``XSESSION`` setting into one frozen :class:`Options` object.
+
+Reading never raises: every problem is collected as a :class:`Problem` and
+reported by the system checks in :mod:`django_xsession.checks`. Only a
+request served with an invalid configuration raises ``ImproperlyConfigured``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.http import HttpRequest
+from django.utils.module_loading import import_string
+
+STORE_ALIASES = {
+    "memory": "django_xsession.stores.memory.MemoryStore",
+    "db": "django_xsession.stores.db.DatabaseStore",
+    "cached_db": "django_xsession.stores.cached_db.CachedDatabaseStore",
+    "cache": "django_xsession.stores.cache.CacheStore",
+    "redis": "django_xsession.stores.redis.RedisStore",
+}
+DEFAULT_STORE = "memory"
+
+KNOWN_KEYS = frozenset(
+    {
+        "STORE",
+        "NAME",
+        "SECRETS",
+        "MAX_AGE",
+        "EXPIRES",
+        "ROLLING",
+        "RESAVE",
+        "SAVE_UNINITIALIZED",
+        "UNSET",
+        "PROXY",
+        "GENID",
+        "COOKIE",
+    }
+)
+COOKIE_KEYS = frozenset(
+    {"PATH", "DOMAIN", "SECURE", "HTTPONLY", "SAMESITE", "PARTITIONED", "PRIORITY"}
+)
+SAMESITE_VALUES = {"lax": "Lax", "strict": "Strict", "none": "None", "auto": "auto"}
+PRIORITY_VALUES = {"low": "Low", "medium": "Medium", "high": "High"}
+
+# RFC 6265 cookie-name token: visible ASCII except separators.
+_COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+
+# Settings whose change must rebuild the options object.
+WATCHED_SETTINGS = frozenset(
+    {
+        "XSESSION",
+        "SECRET_KEY",
+        "SECRET_KEY_FALLBACKS",
+        "SESSION_COOKIE_NAME",
+        "SESSION_COOKIE_AGE",
+        "SESSION_EXPIRE_AT_BROWSER_CLOSE",
+        "SESSION_COOKIE_PATH",
+        "SESSION_COOKIE_DOMAIN",
+        "SESSION_COOKIE_SECURE",
+        "SESSION_COOKIE_HTTPONLY",
+        "SESSION_COOKIE_SAMESITE",
+    }
+)
+
+Secure = bool | Literal["auto"]
+SameSite = Literal["Lax", "Strict", "None", "auto"] | None
+Priority = Literal["Low", "Medium", "High"] | None
+GenId = Callable[[HttpRequest | None], str]
+
+
+@dataclass(frozen=True)
+class CookieOptions:
+    """Attributes of the session cookie, resolved from ``XSESSION["COOKIE"]``."""
+
+    path: str = "/"
+    domain: str | None = None
+    secure: Secure = False
+    httponly: bool = True
+    samesite: SameSite = "Lax"
+    partitioned: bool = False
+    priority: Priority = None
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """Which store class to use and the keyword arguments it is built with."""
+
+    backend: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Options:
+    """Every django-xsession setting, with Django's settings as defaults."""
+
+    store: StoreConfig
+    name: str
+    secrets: tuple[str, ...]
+    max_age: int | None
+    expires: datetime.datetime | None
+    rolling: bool = False
+    resave: bool = False
+    save_uninitialized: bool = False
+    unset: Literal["keep", "destroy"] = "keep"
+    proxy: bool | None = None
+    genid: GenId | None = None
+    cookie: CookieOptions = field(default_factory=CookieOptions)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One configuration mistake, turned into a system check message."""
+
+    id: str
+    msg: str
+    hint: str | None = None
+
+    @property
+    def is_error(self) -> bool:
+        return ".E" in self.id
+
+
+class _Reader:
+    def __init__(self, raw: Mapping[str, Any]) -> None:
+        self.raw = raw
+        self.problems: list[Problem] = []
+
+    def problem(self, id: str, msg: str, hint: str | None = None) -> None:
+        self.problems.append(Problem(id, msg, hint))
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.raw.get(key, default)
+        if not isinstance(value, bool):
+            self.problem("xsession.E005", f"XSESSION[{key!r}] must be True or False.")
+            return default
+        return value
+
+    def store(self) -> StoreConfig:
+        value = self.raw.get("STORE", DEFAULT_STORE)
+        options: Any = {}
+        if isinstance(value, Mapping):
+            options = value.get("OPTIONS", {})
+            value = value.get("BACKEND")
+            if not isinstance(options, Mapping):
+                self.problem(
+                    "xsession.E003", "XSESSION['STORE']['OPTIONS'] must be a dict."
+                )
+                options = {}
+        if not isinstance(value, str):
+            self.problem(
+                "xsession.E003",
+                "XSESSION['STORE'] must be a store alias, a dotted path or "
+                "{'BACKEND': ..., 'OPTIONS': {...}}.",
+            )
+            return StoreConfig(STORE_ALIASES[DEFAULT_STORE])
+        backend = STORE_ALIASES.get(value, value)
+        try:
+            store_class = import_string(backend)
+        except ImportError:
+            self.problem(
+                "xsession.E003",
+                f"Unknown session store {value!r}.",
+                hint=f"Use one of {', '.join(STORE_ALIASES)} or a dotted path "
+                "to a subclass of django_xsession.stores.base.Store.",
+            )
+            return StoreConfig(STORE_ALIASES[DEFAULT_STORE])
+        from django_xsession.stores.base import Store
+
+        if not (isinstance(store_class, type) and issubclass(store_class, Store)):
+            self.problem(
+                "xsession.E003",
+                f"Session store {value!r} is not a subclass of "
+                "django_xsession.stores.base.Store.",
+            )
+            return StoreConfig(STORE_ALIASES[DEFAULT_STORE])
+        return StoreConfig(backend, {str(k).lower(): v for k, v in options.items()})
+
+    def secrets(self) -> tuple[str, ...]:
+        fallback = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+        value = self.raw.get("SECRETS", fallback)
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list | tuple) or not all(
+            isinstance(secret, str) for secret in value
+        ):
+            self.problem(
+                "xsession.E002",
+                "XSESSION['SECRETS'] must be a string or a list of strings.",
+            )
+            return ("",)
+        if not value or not all(value):
+            self.problem(
+                "xsession.E001",
+                "XSESSION['SECRETS'] must hold at least one non-empty secret.",
+                hint="The first secret signs the cookie; every one verifies it.",
+            )
+            return ("",)
+        return tuple(value)
+
+    def lifetime(self) -> tuple[int | None, datetime.datetime | None]:
+        max_age: int | None = (
+            None
+            if settings.SESSION_EXPIRE_AT_BROWSER_CLOSE
+            else settings.SESSION_COOKIE_AGE
+        )
+        expires: datetime.datetime | None = None
+        # express-session: when both are given, the key that comes later wins.
+        for key in self.raw:
+            if key == "MAX_AGE":
+                value = self.raw[key]
+                if isinstance(value, datetime.timedelta):
+                    value = int(value.total_seconds())
+                if value is not None and (
+                    isinstance(value, bool) or not isinstance(value, int) or value < 1
+                ):
+                    self.problem(
+                        "xsession.E005",
+                        "XSESSION['MAX_AGE'] must be None, a number of seconds "
+                        "(1 or more) or a timedelta.",
+                    )
+                    continue
+                max_age, expires = value, None
+            elif key == "EXPIRES":
+                value = self.raw[key]
+                if not isinstance(value, datetime.datetime):
+                    self.problem(
+                        "xsession.E005", "XSESSION['EXPIRES'] must be a datetime."
+                    )
+                    continue
+                self.problem(
+                    "xsession.W001",
+                    "XSESSION['EXPIRES'] fixes the instant every session ends.",
+                    hint="Prefer MAX_AGE, which counts from each session's last save.",
+                )
+                max_age, expires = None, value
+        return max_age, expires
+
+    def name(self) -> str:
+        value = self.raw.get("NAME", settings.SESSION_COOKIE_NAME)
+        if not isinstance(value, str) or not _COOKIE_NAME.match(value):
+            self.problem(
+                "xsession.E005",
+                f"XSESSION['NAME'] must be a valid cookie name, not {value!r}.",
+            )
+            return str(settings.SESSION_COOKIE_NAME)
+        return value
+
+    def unset(self) -> Literal["keep", "destroy"]:
+        value = self.raw.get("UNSET", "keep")
+        if value not in ("keep", "destroy"):
+            self.problem(
+                "xsession.E006", "XSESSION['UNSET'] must be 'keep' or 'destroy'."
+            )
+            return "keep"
+        return value  # type: ignore[no-any-return]
+
+    def proxy(self) -> bool | None:
+        value = self.raw.get("PROXY")
+        if value is not None and not isinstance(value, bool):
+            self.problem(
+                "xsession.E005", "XSESSION['PROXY'] must be None, True or False."
+            )
+            return None
+        return value
+
+    def genid(self) -> GenId | None:
+        value = self.raw.get("GENID")
+        if value is None:
+            return None
+        try:
+            generator = import_string(value) if isinstance(value, str) else value
+        except ImportError:
+            generator = None
+        if not callable(generator):
+            self.problem(
+                "xsession.E007",
+                "XSESSION['GENID'] must be the dotted path of a callable "
+                "taking the request and returning a new session id.",
+            )
+            return None
+        return generator  # type: ignore[no-any-return]
+
+    def cookie(self) -> CookieOptions:
+        value = self.raw.get("COOKIE", {})
+        if not isinstance(value, Mapping):
+            self.problem("xsession.E008", "XSESSION['COOKIE'] must be a dict.")
+            value = {}
+        unknown = set(value) - COOKIE_KEYS
+        if unknown:
+            self.problem(
+                "xsession.E008",
+                f"Unknown keys in XSESSION['COOKIE']: {', '.join(sorted(unknown))}.",
+                hint=f"Known keys: {', '.join(sorted(COOKIE_KEYS))}.",
+            )
+        path = value.get("PATH", settings.SESSION_COOKIE_PATH)
+        if not isinstance(path, str) or not path.startswith("/"):
+            self.problem(
+                "xsession.E008", "XSESSION['COOKIE']['PATH'] must start with '/'."
+            )
+            path = "/"
+        domain = value.get("DOMAIN", settings.SESSION_COOKIE_DOMAIN)
+        if domain is not None and not isinstance(domain, str):
+            self.problem(
+                "xsession.E008", "XSESSION['COOKIE']['DOMAIN'] must be a string."
+            )
+            domain = None
+        secure = value.get("SECURE", settings.SESSION_COOKIE_SECURE)
+        if not isinstance(secure, bool) and secure != "auto":
+            self.problem(
+                "xsession.E008",
+                "XSESSION['COOKIE']['SECURE'] must be True, False or 'auto'.",
+            )
+            secure = False
+        httponly = value.get("HTTPONLY", settings.SESSION_COOKIE_HTTPONLY)
+        if not isinstance(httponly, bool):
+            self.problem(
+                "xsession.E008", "XSESSION['COOKIE']['HTTPONLY'] must be a bool."
+            )
+            httponly = True
+        partitioned = value.get("PARTITIONED", False)
+        if not isinstance(partitioned, bool):
+            self.problem(
+                "xsession.E008", "XSESSION['COOKIE']['PARTITIONED'] must be a bool."
+            )
+            partitioned = False
+        raw_samesite = value.get("SAMESITE", settings.SESSION_COOKIE_SAMESITE)
+        samesite: SameSite = None
+        if raw_samesite not in (None, False):
+            resolved = (
+                SAMESITE_VALUES.get(raw_samesite.lower())
+                if isinstance(raw_samesite, str)
+                else None
+            )
+            if resolved is None:
+                self.problem(
+                    "xsession.E008",
+                    "XSESSION['COOKIE']['SAMESITE'] must be 'Lax', 'Strict', "
+                    "'None', 'auto' or False.",
+                )
+                resolved = "Lax"
+            samesite = resolved  # type: ignore[assignment]
+        raw_priority = value.get("PRIORITY")
+        priority: Priority = None
+        if raw_priority is not None:
+            resolved = (
+                PRIORITY_VALUES.get(raw_priority.lower())
+                if isinstance(raw_priority, str)
+                else None
+            )
+            if resolved is None:
+                self.problem(
+                    "xsession.E008",
+                    "XSESSION['COOKIE']['PRIORITY'] must be 'Low', 'Medium' or 'High'.",
+                )
+            priority = resolved  # type: ignore[assignment]
+        if samesite == "None" and secure is not True:
+            self.problem(
+                "xsession.E009",
+                "XSESSION['COOKIE']['SAMESITE'] is 'None' but SECURE is not True.",
+                hint="Browsers reject SameSite=None cookies without Secure.",
+            )
+        if partitioned and secure is not True:
+            self.problem(
+                "xsession.E010",
+                "XSESSION['COOKIE']['PARTITIONED'] is set but SECURE is not True.",
+                hint="Browsers reject Partitioned cookies without Secure.",
+            )
+        return CookieOptions(
+            path=path,
+            domain=domain,
+            secure=secure,
+            httponly=httponly,
+            samesite=samesite,
+            partitioned=partitioned,
+            priority=priority,
+        )
+
+    def read(self) -> Options:
+        max_age, expires = self.lifetime()
+        return Options(
+            store=self.store(),
+            name=self.name(),
+            secrets=self.secrets(),
+            max_age=max_age,
+            expires=expires,
+            rolling=self.boolean("ROLLING", False),
+            resave=self.boolean("RESAVE", False),
+            save_uninitialized=self.boolean("SAVE_UNINITIALIZED", False),
+            unset=self.unset(),
+            proxy=self.proxy(),
+            genid=self.genid(),
+            cookie=self.cookie(),
+        )
+
+
+def read_options() -> tuple[Options, list[Problem]]:
+    """Read the current settings; return the options and every problem found."""
+    raw = getattr(settings, "XSESSION", {})
+    if not isinstance(raw, Mapping):
+        reader = _Reader({})
+        reader.problem("xsession.E004", "The XSESSION setting must be a dict.")
+    else:
+        reader = _Reader(raw)
+        unknown = set(raw) - KNOWN_KEYS
+        if unknown:
+            reader.problem(
+                "xsession.E004",
+                f"Unknown keys in XSESSION: {', '.join(sorted(map(str, unknown)))}.",
+                hint=f"Known keys: {', '.join(sorted(KNOWN_KEYS))}.",
+            )
+    return reader.read(), reader.problems
+
+
+_options: Options | None = None
+
+
+def get_options() -> Options:
+    """The options in force, read once and again whenever a setting changes."""
+    global _options
+    if _options is None:
+        options, problems = read_options()
+        errors = [problem for problem in problems if problem.is_error]
+        if errors:
+            raise ImproperlyConfigured(
+                "; ".join(f"{problem.id}: {problem.msg}" for problem in errors)
+            )
+        _options = options
+    return _options
+
+
+@receiver(setting_changed)
+def _reset_options(*, setting: str, **kwargs: Any) -> None:
+    global _options
+    if setting in WATCHED_SETTINGS:
+        _options = None

@@ -1,0 +1,348 @@
+"""The session middleware: reads the signed cookie, decides what to store and send.
+
+Every decision is made before the response leaves, so a redirect never
+outruns the save. The rules follow express-session's (see the README).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Container
+from dataclasses import dataclass
+from http.cookies import Morsel
+from typing import Any
+from urllib.parse import unquote
+
+from django.contrib.sessions.backends.base import UpdateError
+from django.contrib.sessions.exceptions import SessionInterrupted
+from django.contrib.sessions.middleware import (
+    SessionMiddleware as DjangoSessionMiddleware,
+)
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.utils.cache import patch_vary_headers
+from django.utils.deprecation import MiddlewareMixin
+
+from django_xsession import signing
+from django_xsession.conf import Options, get_options
+from django_xsession.session import Session, logger
+
+# More same-name cookies than a browser would ever send is an attack.
+MAX_COOKIE_CANDIDATES = 8
+EPOCH = "Thu, 01 Jan 1970 00:00:00 GMT"
+
+
+def path_matches(request_path: str, cookie_path: str) -> bool:
+    """RFC 6265 5.1.4: ``/foo`` matches ``/foo`` and ``/foo/x``, not ``/foobar``."""
+    if not request_path.startswith(cookie_path):
+        return False
+    return (
+        len(request_path) == len(cookie_path)
+        or cookie_path.endswith("/")
+        or request_path[len(cookie_path)] == "/"
+    )
+
+
+def cookie_values(header: str, name: str) -> list[str]:
+    """Every value of cookie ``name`` in a ``Cookie`` header, first one first."""
+    values: list[str] = []
+    for pair in header.split(";"):
+        key, sep, value = pair.partition("=")
+        if not sep or key.strip(" \t") != name:
+            continue
+        value = value.strip(" \t")
+        if len(value) > 1 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        if "%" in value:
+            value = unquote(value)
+        values.append(value)
+    return values
+
+
+def is_secure(request: HttpRequest, proxy: bool | None) -> bool:
+    """Whether the client reached us over HTTPS, trusting proxies as ``PROXY`` says."""
+    if proxy is None:
+        return request.is_secure()
+    # The scheme of the connection itself, before SECURE_PROXY_SSL_HEADER.
+    if request._get_scheme() == "https":  # type: ignore[attr-defined]
+        return True
+    if not proxy:
+        return False
+    forwarded = request.META.get("HTTP_X_FORWARDED_PROTO", "")
+    return bool(forwarded.split(",", 1)[0].strip().lower() == "https")
+
+
+class _ExtendedMorsel(Morsel[str]):
+    """A cookie with the attributes ``http.cookies`` does not know yet."""
+
+    extra: tuple[str, ...] = ()
+
+    def OutputString(self, attrs: Container[str] | None = None) -> str:
+        return "; ".join([super().OutputString(attrs), *self.extra])
+
+
+@dataclass(frozen=True)
+class _Decision:
+    write: bool = False
+    touch: bool = False
+    set_cookie: bool = False
+    clear_cookie: bool = False
+
+
+@dataclass
+class _RequestState:
+    session: Session
+    had_cookie: bool
+
+
+class SessionMiddleware(DjangoSessionMiddleware):
+    """Drop-in replacement for ``django.contrib.sessions``' middleware.
+
+    It subclasses Django's so the admin's ``admin.E410`` check passes, and it
+    runs natively under both WSGI and ASGI.
+    """
+
+    def __init__(
+        self, get_response: Callable[[HttpRequest], HttpResponseBase | Awaitable[Any]]
+    ) -> None:
+        # Django's __init__ imports SESSION_ENGINE; the options name our store.
+        MiddlewareMixin.__init__(self, get_response)
+
+    def process_request(self, request: HttpRequest) -> None:
+        options = get_options()
+        if not path_matches(request.path, options.cookie.path):
+            # Outside the cookie's path the browser sends no cookie and we
+            # set none; request.session still exists for AuthenticationMiddleware.
+            request.session = Session(request=request)
+            return
+        values = cookie_values(request.META.get("HTTP_COOKIE", ""), options.name)
+        tokens: list[tuple[str, signing.Verified]] = []
+        for value in dict.fromkeys(values[:MAX_COOKIE_CANDIDATES]):
+            verified = signing.unsign(value, options.secrets)
+            if verified is None:
+                logger.warning("Session cookie with a bad signature ignored.")
+            else:
+                tokens.append((value, verified))
+        session = Session.from_request(request, tokens)
+        request.session = session
+        request._xsession = _RequestState(session, had_cookie=bool(values))  # type: ignore[attr-defined]
+
+    def _state(self, request: HttpRequest) -> _RequestState | None:
+        state = request.__dict__.get("_xsession")
+        return state if isinstance(state, _RequestState) else None
+
+    def _needs_load(self, state: _RequestState, options: Options) -> bool:
+        session = state.session
+        if "_session_cache" in session.__dict__ or session.session_key is None:
+            return False
+        return (
+            session.accessed
+            or session._write_requested
+            or options.rolling
+            or options.resave
+        )
+
+    def _decide(
+        self, request: HttpRequest, response: HttpResponseBase, state: _RequestState
+    ) -> _Decision:
+        session = state.session
+        options = session.options
+        if "_session_cache" not in session.__dict__ and session.session_key is not None:
+            return _Decision()  # never used: nothing to write or send
+        ok = response.status_code < 500
+        deliverable = not self._secure(request, session) or is_secure(
+            request, options.proxy
+        )
+        if session.is_empty():
+            if (
+                options.save_uninitialized
+                and not session._destroyed
+                and ok
+                and deliverable
+            ):
+                return _Decision(write=True, set_cookie=True)
+            return _Decision(clear_cookie=state.had_cookie)
+        if not session.is_new:
+            changed = session.has_changes()
+            write = ok and (changed or options.resave)
+            persistent = not session.get_expire_at_browser_close()
+            return _Decision(
+                write=write,
+                touch=ok and not write and options.rolling,
+                set_cookie=ok
+                and deliverable
+                and (
+                    options.rolling
+                    or (write and persistent)
+                    or session.cookie_changed()
+                ),
+            )
+        if session.is_stored:
+            return _Decision(
+                write=ok and session.has_changes(), set_cookie=ok and deliverable
+            )
+        wanted = session.has_changes() or options.save_uninitialized
+        return _Decision(
+            write=ok and wanted and deliverable,
+            set_cookie=ok and wanted and deliverable,
+        )
+
+    def _secure(self, request: HttpRequest, session: Session) -> bool:
+        secure = session._cookie_attribute("secure")
+        if secure == "auto":
+            return is_secure(request, session.options.proxy)
+        return bool(secure)
+
+    def _cookie_attributes(
+        self, request: HttpRequest, session: Session, overrides: dict[str, Any]
+    ) -> dict[str, Any]:
+        cookie = session.options.cookie
+
+        def attribute(name: str) -> Any:
+            return overrides.get(name, getattr(cookie, name))
+
+        secure_request = is_secure(request, session.options.proxy)
+        secure = attribute("secure")
+        samesite = attribute("samesite")
+        return {
+            "path": attribute("path"),
+            "domain": attribute("domain"),
+            "secure": secure_request if secure == "auto" else bool(secure),
+            "httponly": bool(attribute("httponly")),
+            "samesite": ("None" if secure_request else "Lax")
+            if samesite == "auto"
+            else samesite,
+            "partitioned": bool(attribute("partitioned")),
+            "priority": attribute("priority"),
+        }
+
+    def _write_cookie(
+        self,
+        response: HttpResponseBase,
+        name: str,
+        value: str,
+        attributes: dict[str, Any],
+        max_age: int | None,
+        expires: str | None = None,
+    ) -> None:
+        response.set_cookie(
+            name,
+            value,
+            max_age=max_age,
+            expires=expires,
+            path=attributes["path"],
+            domain=attributes["domain"],
+            secure=attributes["secure"],
+            httponly=attributes["httponly"],
+            samesite=attributes["samesite"],
+        )
+        extra = []
+        if attributes["partitioned"]:
+            extra.append("Partitioned")
+        if attributes["priority"]:
+            extra.append(f"Priority={attributes['priority']}")
+        if extra:
+            morsel = _ExtendedMorsel()
+            morsel.update(response.cookies[name])
+            morsel.set(
+                name, response.cookies[name].value, response.cookies[name].coded_value
+            )
+            morsel.extra = tuple(extra)
+            dict.__setitem__(response.cookies, name, morsel)
+
+    def _send(
+        self,
+        request: HttpRequest,
+        response: HttpResponse,
+        state: _RequestState,
+        decision: _Decision,
+    ) -> HttpResponse:
+        session = state.session
+        name = session.options.name
+        if decision.set_cookie and session.session_key is not None:
+            max_age = (
+                None
+                if session.get_expire_at_browser_close()
+                else session.get_expiry_age()
+            )
+            attributes = self._cookie_attributes(
+                request, session, session._cookie_overrides
+            )
+            self._write_cookie(response, name, session.session_key, attributes, max_age)
+        elif decision.clear_cookie:
+            attributes = self._cookie_attributes(
+                request, session, session._issued_cookie
+            )
+            self._write_cookie(response, name, "", attributes, 0, EPOCH)
+        if session.accessed or decision.set_cookie or decision.clear_cookie:
+            patch_vary_headers(response, ("Cookie",))
+        return response
+
+    def _unset(self, request: HttpRequest, state: _RequestState) -> str | None:
+        """The id to destroy when the view removed ``request.session``, if any."""
+        if getattr(request, "session", None) is not None:
+            return None
+        if state.session.options.unset != "destroy":
+            return ""
+        return state.session._current_sid() or ""
+
+    def process_response(
+        self, request: HttpRequest, response: HttpResponse
+    ) -> HttpResponse:
+        state = self._state(request)
+        if state is None:
+            return response
+        unset = self._unset(request, state)
+        if unset is not None:
+            if unset:
+                state.session.store.destroy(unset)
+                state.session._forget()
+            return self._send(
+                request, response, state, _Decision(clear_cookie=bool(unset))
+            )
+        if self._needs_load(state, state.session.options):
+            state.session._get_session()
+        decision = self._decide(request, response, state)
+        try:
+            if decision.write:
+                state.session.save()
+            elif decision.touch:
+                state.session.touch()
+        except UpdateError:
+            raise SessionInterrupted(
+                "The request's session was deleted before the request completed. "
+                "The user may have logged out in a concurrent request, for example."
+            ) from None
+        return self._send(request, response, state, decision)
+
+    async def aprocess_response(
+        self, request: HttpRequest, response: HttpResponse
+    ) -> HttpResponse:
+        state = self._state(request)
+        if state is None:
+            return response
+        unset = self._unset(request, state)
+        if unset is not None:
+            if unset:
+                await state.session.store.adestroy(unset)
+                state.session._forget()
+            return self._send(
+                request, response, state, _Decision(clear_cookie=bool(unset))
+            )
+        if self._needs_load(state, state.session.options):
+            await state.session._aget_session()
+        decision = self._decide(request, response, state)
+        try:
+            if decision.write:
+                await state.session.asave()
+            elif decision.touch:
+                await state.session.atouch()
+        except UpdateError:
+            raise SessionInterrupted(
+                "The request's session was deleted before the request completed. "
+                "The user may have logged out in a concurrent request, for example."
+            ) from None
+        return self._send(request, response, state, decision)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        self.process_request(request)
+        response = await self.get_response(request)  # type: ignore[misc]
+        return await self.aprocess_response(request, response)

@@ -1,0 +1,669 @@
+"""The session object: Django's ``SessionBase`` API plus express-session's.
+
+``session_key`` is the signed cookie token, so Django's test client and
+``contrib.auth`` keep working; stores only ever see the unsigned id.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.contrib.sessions.backends.base import CreateError, SessionBase
+from django.contrib.sessions.exceptions import SessionInterrupted
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest
+from django.utils import timezone
+
+from django_xsession import signing
+from django_xsession.conf import Options, get_options
+from django_xsession.stores import store_for
+from django_xsession.stores.base import Delta, Record, Store
+
+logger = logging.getLogger("django.security.SuspiciousSession")
+
+_NOT_GIVEN: Any = object()
+_VALID_ID = re.compile(r"^[A-Za-z0-9_\-.~]{8,256}$")
+_CREATE_ATTEMPTS = 100
+COOKIE_ATTRIBUTES = frozenset(
+    {"path", "domain", "secure", "httponly", "samesite", "partitioned", "priority"}
+)
+
+
+class SessionCookie:
+    """express-session's ``req.session.cookie``: this session's cookie, settable.
+
+    ``max_age`` and ``expires`` go through Django's ``set_expiry``; the other
+    attributes override the configured ones for this session only and are
+    stored with it.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    @property
+    def max_age(self) -> int | None:
+        """Seconds left, or ``None`` for a cookie that ends with the browser."""
+        if self._session.get_expire_at_browser_close():
+            return None
+        return self._session.get_expiry_age()
+
+    @max_age.setter
+    def max_age(self, value: int | datetime.timedelta | None) -> None:
+        if isinstance(value, datetime.timedelta):
+            value = int(value.total_seconds())
+        if value is not None and (isinstance(value, bool) or value < 1):
+            raise ValueError("cookie.max_age must be None or a positive number")
+        self._session.set_expiry(0 if value is None else value)
+
+    @property
+    def original_max_age(self) -> int | None:
+        """The lifetime every save or touch gives the session again."""
+        expiry = self._session.get("_session_expiry")
+        if expiry == 0:
+            return None
+        if isinstance(expiry, int):
+            return expiry
+        return self.max_age
+
+    @property
+    def expires(self) -> datetime.datetime | None:
+        if self._session.get_expire_at_browser_close():
+            return None
+        return self._session.get_expiry_date()
+
+    @expires.setter
+    def expires(self, value: datetime.datetime | None) -> None:
+        self._session.set_expiry(0 if value is None else value)
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in COOKIE_ATTRIBUTES:
+            raise AttributeError(name)
+        return self._session._cookie_attribute(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in COOKIE_ATTRIBUTES:
+            self._session._cookie_overrides[name] = value
+        else:
+            super().__setattr__(name, value)
+
+    def __repr__(self) -> str:
+        attributes = {name: getattr(self, name) for name in sorted(COOKIE_ATTRIBUTES)}
+        return f"<SessionCookie max_age={self.max_age!r} {attributes!r}>"
+
+
+class Session(SessionBase):
+    """The object behind ``request.session``.
+
+    It behaves as Django's ``SessionBase`` does (so ``contrib.auth``, the
+    messages and CSRF frameworks and the test client work unchanged) and adds
+    express-session's ``id``, ``cookie``, ``regenerate``, ``destroy``,
+    ``reload`` and ``touch``, each with an ``a``-prefixed async twin.
+    """
+
+    _session_cache: dict[str, Any]
+
+    def __init__(
+        self, session_key: str | None = None, *, request: HttpRequest | None = None
+    ) -> None:
+        self.request = request
+        self._sid: str | None = None
+        self._stored = False
+        self._loaded_sid: str | None = None
+        self._snapshot: bytes | None = None
+        self._cookie_overrides: dict[str, Any] = {}
+        self._cookie_snapshot: dict[str, Any] = {}
+        self._created: datetime.datetime | None = None
+        self._write_requested = False
+        self._resend_cookie = False
+        self._candidates: tuple[str, ...] = ()
+        self._verified: dict[str, signing.Verified] = {}
+        self._issued_cookie: dict[str, Any] = {}
+        self._destroyed = False
+        super().__init__(session_key)
+        self._serializer: Any = self.serializer()
+
+    @classmethod
+    def from_request(
+        cls, request: HttpRequest, tokens: Sequence[tuple[str, signing.Verified]]
+    ) -> Session:
+        """A session for ``request`` whose cookie carried these verified tokens.
+
+        Loading tries them in order; the first whose session exists wins.
+        """
+        session = cls(tokens[0][0] if tokens else None, request=request)
+        session._candidates = tuple(token for token, _ in tokens)
+        session._verified = dict(tokens)
+        return session
+
+    @property
+    def options(self) -> Options:
+        """The options in force now, so ``override_settings`` applies at once."""
+        return get_options()
+
+    @property
+    def store(self) -> Store:
+        return store_for(self.options.store)
+
+    # Keys: the public key is the signed token; the store sees the id.
+
+    def _validate_session_key(self, key: str | None) -> bool:
+        return bool(key) and len(key or "") >= 8
+
+    def _get_or_create_session_key(self) -> str:
+        if self.session_key is None:
+            self._new_key()
+        assert self.session_key is not None
+        return self.session_key
+
+    def _get_session(self, no_load: bool = False) -> dict[str, Any]:
+        self.accessed = True
+        try:
+            return self._session_cache
+        except AttributeError:
+            if self.session_key is None or no_load:
+                self._session_cache = {}
+            else:
+                self._session_cache = self.load()
+        return self._session_cache
+
+    _session = property(_get_session)
+
+    def _get_session_key(self) -> str | None:
+        token: str | None = self.__dict__.get("_token")
+        return token
+
+    def _set_session_key(self, value: str | None) -> None:
+        self.__dict__["_token"] = value if self._validate_session_key(value) else None
+        self._sid = None
+        self._stored = False
+
+    @property
+    def session_key(self) -> str | None:
+        return self._get_session_key()
+
+    @property
+    def _session_key(self) -> str | None:
+        return self._get_session_key()
+
+    @_session_key.setter
+    def _session_key(self, value: str | None) -> None:
+        self._set_session_key(value)
+
+    def _verify(self, token: str | None) -> signing.Verified | None:
+        if token is None:
+            return None
+        if token in self._verified:
+            return self._verified[token]
+        verified = signing.unsign(token, self.options.secrets)
+        if verified is None:
+            logger.warning("Session cookie with a bad signature.")
+        return verified
+
+    def _current_sid(self) -> str | None:
+        if self._sid is None and self.session_key is not None:
+            verified = self._verify(self.session_key)
+            self._sid = verified.sid if verified is not None else None
+        return self._sid
+
+    def _sid_of(self, session_key: str | None) -> str | None:
+        if session_key is not None and session_key == self.session_key:
+            return self._current_sid()
+        verified = self._verify(session_key)
+        return None if verified is None else verified.sid
+
+    def _new_key(self) -> None:
+        generate = self.options.genid
+        sid = generate(self.request) if generate is not None else signing.new_id()
+        if not isinstance(sid, str) or not _VALID_ID.match(sid):
+            raise ImproperlyConfigured(
+                "XSESSION['GENID'] must return 8 to 256 URL-safe characters."
+            )
+        self._session_key = signing.sign(sid, self.options.secrets)
+        self._sid = sid
+
+    def _get_new_session_key(self) -> str:
+        self._new_key()
+        assert self.session_key is not None
+        return self.session_key
+
+    async def _aget_new_session_key(self) -> str:
+        return self._get_new_session_key()
+
+    # State shared by the sync and async twins.
+
+    def _candidate_tokens(self) -> list[str]:
+        key = self.session_key
+        if key is None:
+            return []
+        return [key, *(token for token in self._candidates if token != key)]
+
+    def _adopt(self, token: str, verified: signing.Verified, record: Record) -> None:
+        self._session_key = token
+        self._sid = self._loaded_sid = verified.sid
+        self._stored = True
+        self._snapshot = self._dumps(record.data)
+        self._cookie_overrides = dict(record.cookie)
+        self._cookie_snapshot = dict(record.cookie)
+        self._created = record.created
+        self._issued_cookie = dict(record.cookie)
+        self._resend_cookie = not verified.by_primary
+
+    def _missing(self) -> dict[str, Any]:
+        self._session_key = None
+        self._snapshot = None
+        return {}
+
+    def _dumps(self, data: Mapping[str, Any]) -> bytes:
+        return self._serializer.dumps(data)  # type: ignore[no-any-return]
+
+    def _record(self, data: dict[str, Any]) -> Record:
+        return Record(
+            data=data,
+            expires=self.get_expiry_date(),
+            cookie=dict(self._cookie_overrides),
+            created=self._created or timezone.now(),
+        )
+
+    def _delta(self, data: dict[str, Any]) -> Delta:
+        before = self._serializer.loads(self._snapshot) if self._snapshot else {}
+        changed = {
+            key: value
+            for key, value in data.items()
+            if key not in before or before[key] != value
+        }
+        return Delta(changed, frozenset(before.keys() - data.keys()))
+
+    def _prepare_save(
+        self, must_create: bool
+    ) -> tuple[str, Record, bool, Delta | None]:
+        sid = self._sid
+        assert sid is not None
+        data = self._get_session(no_load=must_create)
+        create = must_create or not self._stored
+        delta = None if create else self._delta(data)
+        return sid, self._record(data), create, delta
+
+    def _saved(self, record: Record) -> None:
+        self._stored = True
+        self._snapshot = self._dumps(record.data)
+        self._cookie_snapshot = dict(self._cookie_overrides)
+        self._created = record.created
+        self._write_requested = False
+
+    def _forget(self) -> None:
+        self._stored = False
+        self._snapshot = None
+        self._cookie_overrides = {}
+        self._cookie_snapshot = {}
+        self._created = None
+
+    # Change tracking, read by the middleware.
+
+    @property
+    def modified(self) -> bool:
+        return self.__dict__.get("_modified", False)  # type: ignore[no-any-return]
+
+    @modified.setter
+    def modified(self, value: bool) -> None:
+        self.__dict__["_modified"] = value
+        if value:
+            self._write_requested = True
+
+    @property
+    def is_stored(self) -> bool:
+        """Whether this session's current id exists in the store."""
+        return self._stored
+
+    @property
+    def is_new(self) -> bool:
+        """Whether this session was not loaded from the request's cookie."""
+        return self._loaded_sid is None or self._sid != self._loaded_sid
+
+    def has_changes(self) -> bool:
+        """Whether anything differs from the stored state: data or cookie."""
+        if self._write_requested or self._cookie_overrides != self._cookie_snapshot:
+            return True
+        data = self.__dict__.get("_session_cache")
+        if data is None:
+            return False
+        return self._dumps(data) != (self._snapshot or b"{}")
+
+    def cookie_changed(self) -> bool:
+        return self._cookie_overrides != self._cookie_snapshot or self._resend_cookie
+
+    def _cookie_attribute(self, name: str) -> Any:
+        if name in self._cookie_overrides:
+            return self._cookie_overrides[name]
+        return getattr(self.options.cookie, name)
+
+    @property
+    def cookie(self) -> SessionCookie:
+        return SessionCookie(self)
+
+    @property
+    def id(self) -> str:
+        """The unsigned session id, created on first use for a new session."""
+        self._get_or_create_session_key()
+        sid = self._current_sid()
+        assert sid is not None
+        return sid
+
+    # Expiry: the options replace Django's global session settings.
+
+    def get_session_cookie_age(self) -> int:
+        from django.conf import settings
+
+        if self.options.max_age is not None:
+            return self.options.max_age
+        return int(settings.SESSION_COOKIE_AGE)
+
+    def _fixed_expiry(self, kwargs: dict[str, Any], expiry: Any) -> dict[str, Any]:
+        if "expiry" not in kwargs and expiry is None and self.options.expires:
+            kwargs["expiry"] = self.options.expires
+        return kwargs
+
+    def get_expiry_age(self, **kwargs: Any) -> int:
+        expiry = None if "expiry" in kwargs else self.get("_session_expiry")
+        return super().get_expiry_age(**self._fixed_expiry(kwargs, expiry))
+
+    async def aget_expiry_age(self, **kwargs: Any) -> int:
+        expiry = None if "expiry" in kwargs else await self.aget("_session_expiry")
+        return super().get_expiry_age(**self._fixed_expiry(kwargs, expiry))
+
+    def get_expiry_date(self, **kwargs: Any) -> datetime.datetime:
+        expiry = None if "expiry" in kwargs else self.get("_session_expiry")
+        return super().get_expiry_date(**self._fixed_expiry(kwargs, expiry))
+
+    async def aget_expiry_date(self, **kwargs: Any) -> datetime.datetime:
+        expiry = None if "expiry" in kwargs else await self.aget("_session_expiry")
+        return super().get_expiry_date(**self._fixed_expiry(kwargs, expiry))
+
+    def _browser_session(self, expiry: Any) -> bool:
+        if expiry is None:
+            return self.options.max_age is None and self.options.expires is None
+        return bool(expiry == 0)
+
+    def get_expire_at_browser_close(self) -> bool:
+        return self._browser_session(self.get("_session_expiry"))
+
+    async def aget_expire_at_browser_close(self) -> bool:
+        return self._browser_session(await self.aget("_session_expiry"))
+
+    # Django's storage hooks.
+
+    def load(self) -> dict[str, Any]:
+        for token in self._candidate_tokens():
+            verified = self._verify(token)
+            if verified is None:
+                continue
+            record = self.store.get(verified.sid)
+            if record is not None:
+                self._adopt(token, verified, record)
+                return record.data
+        return self._missing()
+
+    async def aload(self) -> dict[str, Any]:
+        for token in self._candidate_tokens():
+            verified = self._verify(token)
+            if verified is None:
+                continue
+            record = await self.store.aget(verified.sid)
+            if record is not None:
+                self._adopt(token, verified, record)
+                return record.data
+        return self._missing()
+
+    def exists(self, session_key: str | None) -> bool:
+        sid = self._sid_of(session_key)
+        return sid is not None and self.store.get(sid) is not None
+
+    async def aexists(self, session_key: str | None) -> bool:
+        sid = self._sid_of(session_key)
+        return sid is not None and await self.store.aget(sid) is not None
+
+    def create(self) -> None:
+        for _ in range(_CREATE_ATTEMPTS):
+            self._new_key()
+            try:
+                self.save(must_create=True)
+            except CreateError:
+                continue
+            self.modified = True
+            return
+        raise RuntimeError("Unable to create a new session key: the store refuses ids.")
+
+    async def acreate(self) -> None:
+        for _ in range(_CREATE_ATTEMPTS):
+            self._new_key()
+            try:
+                await self.asave(must_create=True)
+            except CreateError:
+                continue
+            self.modified = True
+            return
+        raise RuntimeError("Unable to create a new session key: the store refuses ids.")
+
+    def save(self, must_create: bool = False) -> None:
+        """Write the session; see Django's ``SessionBase.save``.
+
+        Without ``must_create``, only this request's changed and removed keys
+        are applied onto the stored data, and a session deleted meanwhile
+        raises ``UpdateError`` instead of coming back.
+        """
+        if self.session_key is not None and not must_create:
+            self._get_session()
+        if self._current_sid() is None:
+            return self.create()
+        sid, record, create, delta = self._prepare_save(must_create)
+        for _ in range(_CREATE_ATTEMPTS):
+            try:
+                self.store.set(sid, record, create=create, delta=delta)
+            except CreateError:
+                if must_create or not create:
+                    raise
+                self._new_key()
+                sid, record, create, delta = self._prepare_save(must_create)
+                continue
+            self._saved(record)
+            return
+        raise RuntimeError("Unable to create a new session key: the store refuses ids.")
+
+    async def asave(self, must_create: bool = False) -> None:
+        if self.session_key is not None and not must_create:
+            await self._aget_session()
+        if self._current_sid() is None:
+            return await self.acreate()
+        sid, record, create, delta = self._prepare_save(must_create)
+        for _ in range(_CREATE_ATTEMPTS):
+            try:
+                await self.store.aset(sid, record, create=create, delta=delta)
+            except CreateError:
+                if must_create or not create:
+                    raise
+                self._new_key()
+                sid, record, create, delta = self._prepare_save(must_create)
+                continue
+            self._saved(record)
+            return
+        raise RuntimeError("Unable to create a new session key: the store refuses ids.")
+
+    def delete(self, session_key: str | None = None) -> None:
+        own = session_key is None or session_key == self.session_key
+        sid = self._current_sid() if own else self._sid_of(session_key)
+        if sid is not None:
+            self.store.destroy(sid)
+        if own:
+            self._forget()
+
+    async def adelete(self, session_key: str | None = None) -> None:
+        own = session_key is None or session_key == self.session_key
+        sid = self._current_sid() if own else self._sid_of(session_key)
+        if sid is not None:
+            await self.store.adestroy(sid)
+        if own:
+            self._forget()
+
+    @classmethod
+    def clear_expired(cls) -> None:
+        store_for(get_options().store).clear_expired()
+
+    @classmethod
+    async def aclear_expired(cls) -> None:
+        await store_for(get_options().store).aclear_expired()
+
+    # Django's key rotation, without its extra writes: the new id is created
+    # once, when the session is saved, and the old one is deleted now.
+
+    def cycle_key(self) -> None:
+        data = self._session
+        old_key = self.session_key
+        self._new_key()
+        self._session_cache = data
+        self.modified = True
+        if old_key:
+            self.delete(old_key)
+
+    async def acycle_key(self) -> None:
+        data = await self._aget_session()
+        old_key = self.session_key
+        self._new_key()
+        self._session_cache = data
+        self.modified = True
+        if old_key:
+            await self.adelete(old_key)
+
+    def flush(self) -> None:
+        self.clear()
+        self.delete()
+        self._session_key = None
+        self._write_requested = False
+        self._destroyed = True
+
+    async def aflush(self) -> None:
+        self.clear()
+        await self.adelete()
+        self._session_key = None
+        self._write_requested = False
+        self._destroyed = True
+
+    # express-session's API.
+
+    def regenerate(self, *, keep_data: bool = False) -> None:
+        """Move the session to a new id; drop its data unless ``keep_data``."""
+        if not keep_data:
+            self._session_cache = {}
+        self.cycle_key()
+
+    async def aregenerate(self, *, keep_data: bool = False) -> None:
+        if not keep_data:
+            self._session_cache = {}
+        await self.acycle_key()
+
+    def destroy(self) -> None:
+        """End the session: delete it from the store and clear the cookie."""
+        self.flush()
+
+    async def adestroy(self) -> None:
+        await self.aflush()
+
+    def _reloaded(self, record: Record | None) -> None:
+        if record is None:
+            raise SessionInterrupted("The session no longer exists in the store.")
+        sid = self._sid
+        assert sid is not None
+        self._adopt(self.session_key or "", signing.Verified(sid, True), record)
+        self._session_cache = record.data
+
+    def reload(self) -> None:
+        """Replace the data with the stored state, dropping unsaved changes."""
+        sid = self._current_sid()
+        self._reloaded(self.store.get(sid) if sid is not None else None)
+
+    async def areload(self) -> None:
+        sid = self._current_sid()
+        self._reloaded(await self.store.aget(sid) if sid is not None else None)
+
+    def _touch_target(self) -> tuple[str, datetime.datetime] | None:
+        sid = self._current_sid()
+        if sid is None or not self._stored:
+            return None
+        return sid, self.get_expiry_date()
+
+    def touch(self) -> bool:
+        """Restart the session's lifetime in the store and re-send the cookie.
+
+        Returns ``False`` if the session is not stored (yet, or any more).
+        """
+        target = self._touch_target()
+        if target is None or not self.store.touch(*target):
+            return False
+        self._resend_cookie = True
+        return True
+
+    async def atouch(self) -> bool:
+        target = self._touch_target()
+        if target is None or not await self.store.atouch(*target):
+            return False
+        self._resend_cookie = True
+        return True
+
+    # Async twins of the mapping API, for every supported Django version.
+
+    async def _aget_session(self, no_load: bool = False) -> dict[str, Any]:
+        self.accessed = True
+        try:
+            return self._session_cache
+        except AttributeError:
+            if self.session_key is None or no_load:
+                self._session_cache = {}
+            else:
+                self._session_cache = await self.aload()
+        return self._session_cache
+
+    async def aget(self, key: str, default: Any = None) -> Any:
+        return (await self._aget_session()).get(key, default)
+
+    async def aset(self, key: str, value: Any) -> None:
+        (await self._aget_session())[key] = value
+        self.modified = True
+
+    async def apop(self, key: str, default: Any = _NOT_GIVEN) -> Any:
+        await self._aget_session()
+        return self.pop(key) if default is _NOT_GIVEN else self.pop(key, default)
+
+    async def asetdefault(self, key: str, value: Any) -> Any:
+        await self._aget_session()
+        return self.setdefault(key, value)
+
+    async def aupdate(self, dict_: Any) -> None:
+        await self._aget_session()
+        self.update(dict_)
+
+    async def ahas_key(self, key: str) -> bool:
+        return key in await self._aget_session()
+
+    async def akeys(self) -> Any:
+        return (await self._aget_session()).keys()
+
+    async def avalues(self) -> Any:
+        return (await self._aget_session()).values()
+
+    async def aitems(self) -> Any:
+        return (await self._aget_session()).items()
+
+    async def aset_test_cookie(self) -> None:
+        await self.aset(self.TEST_COOKIE_NAME, self.TEST_COOKIE_VALUE)
+
+    async def atest_cookie_worked(self) -> bool:
+        return bool(await self.aget(self.TEST_COOKIE_NAME) == self.TEST_COOKIE_VALUE)
+
+    async def adelete_test_cookie(self) -> None:
+        del (await self._aget_session())[self.TEST_COOKIE_NAME]
+
+    async def aset_expiry(self, value: Any) -> None:
+        await self._aget_session()
+        self.set_expiry(value)

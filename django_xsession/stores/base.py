@@ -1,0 +1,146 @@
+"""The contract every session store fulfils.
+
+A store keeps :class:`Record` objects under session ids. It receives the
+unsigned id (never the signed cookie token) and must not keep the id itself
+at rest: :meth:`Store.digest` gives the key to store under.
+
+Subclasses implement the synchronous methods in the marked block. The async
+twins run them in a thread by default; a store with a native async client
+overrides them too.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.contrib.sessions.backends.base import CreateError, UpdateError
+
+__all__ = ["CreateError", "Delta", "Record", "Store", "UpdateError"]
+
+
+@dataclass(frozen=True)
+class Record:
+    """One stored session.
+
+    ``expires`` is the server-side expiry: a store never returns a record
+    past it. ``cookie`` holds the cookie attributes this session overrides.
+    """
+
+    data: dict[str, Any]
+    expires: datetime.datetime
+    cookie: Mapping[str, Any] = field(default_factory=dict)
+    created: datetime.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Delta:
+    """The keys one request changed and removed, to apply onto stored data."""
+
+    changed: Mapping[str, Any]
+    removed: frozenset[str]
+
+    def apply(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        merged = {key: value for key, value in data.items() if key not in self.removed}
+        merged.update(self.changed)
+        return merged
+
+
+class Store:
+    """Base class of session stores; subclasses take their ``OPTIONS`` as kwargs."""
+
+    @staticmethod
+    def digest(sid: str) -> str:
+        """The key a session is stored under: SHA-256 of its id, in hex."""
+        return hashlib.sha256(sid.encode()).hexdigest()
+
+    # Methods a store must implement.
+
+    def get(self, sid: str) -> Record | None:
+        """Return the live record of ``sid``, or ``None`` if absent or expired."""
+        raise NotImplementedError("subclasses of Store must provide a get() method")
+
+    def set(
+        self,
+        sid: str,
+        record: Record,
+        *,
+        create: bool = False,
+        delta: Delta | None = None,
+    ) -> None:
+        """Write ``record`` under ``sid``.
+
+        With ``create``, raise :class:`CreateError` if ``sid`` is taken.
+        Otherwise the session must exist (raise :class:`UpdateError` if it
+        has gone) and, when ``delta`` is given, only the delta is applied
+        onto the data stored now, atomically, so concurrent requests that
+        changed other keys keep their changes. ``expires`` and ``cookie``
+        always come from ``record``.
+        """
+        raise NotImplementedError("subclasses of Store must provide a set() method")
+
+    def destroy(self, sid: str) -> None:
+        """Delete ``sid``; deleting an absent session is not an error."""
+        raise NotImplementedError("subclasses of Store must provide a destroy() method")
+
+    def touch(self, sid: str, expires: datetime.datetime) -> bool:
+        """Move the expiry of a live session without rewriting its data.
+
+        Return ``False`` (and create nothing) if the session is absent.
+        """
+        raise NotImplementedError("subclasses of Store must provide a touch() method")
+
+    def all(self) -> dict[str, Record]:
+        """Every live record, keyed by :meth:`digest` of its id."""
+        raise NotImplementedError("subclasses of Store must provide an all() method")
+
+    def clear(self) -> None:
+        """Delete every session of this store (and nothing else)."""
+        raise NotImplementedError("subclasses of Store must provide a clear() method")
+
+    def length(self) -> int:
+        """How many live sessions the store holds."""
+        raise NotImplementedError("subclasses of Store must provide a length() method")
+
+    def clear_expired(self) -> int:
+        """Delete expired sessions and return how many were deleted."""
+        raise NotImplementedError(
+            "subclasses of Store must provide a clear_expired() method"
+        )
+
+    # Async twins.
+
+    async def aget(self, sid: str) -> Record | None:
+        return await sync_to_async(self.get)(sid)
+
+    async def aset(
+        self,
+        sid: str,
+        record: Record,
+        *,
+        create: bool = False,
+        delta: Delta | None = None,
+    ) -> None:
+        await sync_to_async(self.set)(sid, record, create=create, delta=delta)
+
+    async def adestroy(self, sid: str) -> None:
+        await sync_to_async(self.destroy)(sid)
+
+    async def atouch(self, sid: str, expires: datetime.datetime) -> bool:
+        return await sync_to_async(self.touch)(sid, expires)
+
+    async def aall(self) -> dict[str, Record]:
+        return await sync_to_async(self.all)()
+
+    async def aclear(self) -> None:
+        await sync_to_async(self.clear)()
+
+    async def alength(self) -> int:
+        return await sync_to_async(self.length)()
+
+    async def aclear_expired(self) -> int:
+        return await sync_to_async(self.clear_expired)()

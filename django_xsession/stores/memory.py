@@ -1,0 +1,183 @@
+"""A bounded, thread-safe in-process store, for development and tests."""
+
+from __future__ import annotations
+
+import datetime
+import heapq
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from django_xsession.stores.base import CreateError, Delta, Record, Store, UpdateError
+
+
+class _Entry:
+    __slots__ = ("cookie", "created", "data", "expires")
+
+    def __init__(self, record: Record, data: bytes) -> None:
+        self.data = data
+        self.expires = record.expires
+        self.cookie = dict(record.cookie)
+        self.created = record.created
+
+
+class MemoryStore(Store):
+    """Sessions in a dict of this process, lost on restart.
+
+    Entries are serialized, so callers always get a copy. Expired entries are
+    pruned on every write, whether or not anybody reads them again, and the
+    store never holds more than ``max_entries``: the least recently used
+    entry goes first.
+    """
+
+    def __init__(self, *, max_entries: int = 10_000) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        self.max_entries = max_entries
+        self.serializer: Any = import_string(settings.SESSION_SERIALIZER)()
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._expiry_heap: list[tuple[datetime.datetime, str]] = []
+        self._lock = threading.Lock()
+
+    def _record(self, entry: _Entry) -> Record:
+        return Record(
+            data=self.serializer.loads(entry.data),
+            expires=entry.expires,
+            cookie=dict(entry.cookie),
+            created=entry.created,
+        )
+
+    def _live(self, key: str, now: datetime.datetime) -> _Entry | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry.expires <= now:
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return entry
+
+    def _put(self, key: str, entry: _Entry, now: datetime.datetime) -> None:
+        self._entries[key] = entry
+        self._entries.move_to_end(key)
+        heapq.heappush(self._expiry_heap, (entry.expires, key))
+        self._prune(now)
+
+    def _prune(self, now: datetime.datetime) -> int:
+        removed = 0
+        heap = self._expiry_heap
+        while heap and heap[0][0] <= now:
+            expires, key = heapq.heappop(heap)
+            entry = self._entries.get(key)
+            # A touched entry left its old expiry in the heap: skip that one.
+            if entry is not None and entry.expires == expires:
+                del self._entries[key]
+                removed += 1
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+        if len(heap) > 2 * len(self._entries) + 1024:
+            self._expiry_heap = [(e.expires, k) for k, e in self._entries.items()]
+            heapq.heapify(self._expiry_heap)
+        return removed
+
+    def get(self, sid: str) -> Record | None:
+        key = self.digest(sid)
+        with self._lock:
+            entry = self._live(key, timezone.now())
+            return None if entry is None else self._record(entry)
+
+    def set(
+        self,
+        sid: str,
+        record: Record,
+        *,
+        create: bool = False,
+        delta: Delta | None = None,
+    ) -> None:
+        key = self.digest(sid)
+        with self._lock:
+            now = timezone.now()
+            current = self._live(key, now)
+            if create and current is not None:
+                raise CreateError
+            if not create and current is None:
+                raise UpdateError
+            data = record.data
+            if current is not None and delta is not None:
+                data = delta.apply(self.serializer.loads(current.data))
+            created = current.created if current is not None else record.created
+            entry = _Entry(record, self.serializer.dumps(data))
+            entry.created = created
+            self._put(key, entry, now)
+
+    def destroy(self, sid: str) -> None:
+        with self._lock:
+            self._entries.pop(self.digest(sid), None)
+
+    def touch(self, sid: str, expires: datetime.datetime) -> bool:
+        key = self.digest(sid)
+        with self._lock:
+            now = timezone.now()
+            entry = self._live(key, now)
+            if entry is None:
+                return False
+            entry.expires = expires
+            heapq.heappush(self._expiry_heap, (expires, key))
+            self._prune(now)
+            return True
+
+    def all(self) -> dict[str, Record]:
+        with self._lock:
+            self._prune(timezone.now())
+            return {key: self._record(entry) for key, entry in self._entries.items()}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._expiry_heap.clear()
+
+    def length(self) -> int:
+        with self._lock:
+            self._prune(timezone.now())
+            return len(self._entries)
+
+    def clear_expired(self) -> int:
+        with self._lock:
+            return self._prune(timezone.now())
+
+    # Nothing here blocks on I/O, so the async twins skip the thread hop.
+
+    async def aget(self, sid: str) -> Record | None:
+        return self.get(sid)
+
+    async def aset(
+        self,
+        sid: str,
+        record: Record,
+        *,
+        create: bool = False,
+        delta: Delta | None = None,
+    ) -> None:
+        self.set(sid, record, create=create, delta=delta)
+
+    async def adestroy(self, sid: str) -> None:
+        self.destroy(sid)
+
+    async def atouch(self, sid: str, expires: datetime.datetime) -> bool:
+        return self.touch(sid, expires)
+
+    async def aall(self) -> dict[str, Record]:
+        return self.all()
+
+    async def aclear(self) -> None:
+        self.clear()
+
+    async def alength(self) -> int:
+        return self.length()
+
+    async def aclear_expired(self) -> int:
+        return self.clear_expired()

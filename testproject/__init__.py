@@ -1,0 +1,3 @@
+"""Demo project for django-xsession, served by ``make demo``."""
+
+from __future__ import annotations
