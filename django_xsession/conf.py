@@ -185,8 +185,12 @@ class _Reader:
         return StoreConfig(backend, {str(k).lower(): v for k, v in options.items()})
 
     def secrets(self) -> tuple[str, ...]:
-        fallback = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
-        value = self.raw.get("SECRETS", fallback)
+        if "SECRETS" in self.raw:
+            value = self.raw["SECRETS"]
+        else:
+            # Only read SECRET_KEY when needed: Django raises if it is empty.
+            fallbacks = getattr(settings, "SECRET_KEY_FALLBACKS", [])
+            value = [settings.SECRET_KEY, *fallbacks]
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list | tuple) or not all(
@@ -246,7 +250,7 @@ class _Reader:
 
     def name(self) -> str:
         value = self.raw.get("NAME", settings.SESSION_COOKIE_NAME)
-        if not isinstance(value, str) or not _COOKIE_NAME.match(value):
+        if not isinstance(value, str) or not _COOKIE_NAME.fullmatch(value):
             self.problem(
                 "xsession.E005",
                 f"XSESSION['NAME'] must be a valid cookie name, not {value!r}.",

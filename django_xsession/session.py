@@ -242,6 +242,8 @@ class Session(SessionBase):
         return [key, *(token for token in self._candidates if token != key)]
 
     def _adopt(self, token: str, verified: signing.Verified, record: Record) -> None:
+        if not verified.by_primary:
+            token = signing.sign(verified.sid, self.options.secrets)
         self._session_key = token
         self._sid = self._loaded_sid = verified.sid
         self._stored = True

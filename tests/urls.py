@@ -15,6 +15,12 @@ urlpatterns = [
     path("remember/", views.remember),
     path("fail/", views.fail),
     path("async-write/", views.async_write),
+    path("nest/", views.nest),
+    path("whoami/", views.whoami),
+    path("login/", views.login_view),
+    path("logout/", views.logout_view),
+    path("save/", views.save),
+    path("write-after-delete/", views.write_after_delete),
     path("scoped/inside/", views.write),
     path("scopedother/", views.write),
 ]

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from django.contrib.auth import authenticate, login, logout
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from django_xsession.engine import SessionStore
 from django_xsession.session import Session
 
 
@@ -53,6 +55,43 @@ def remember(request: HttpRequest) -> HttpResponse:
 def fail(request: HttpRequest) -> HttpResponse:
     request.session["failed"] = True
     return HttpResponse("boom", status=500)
+
+
+def whoami(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(request.user.get_username())
+
+
+def login_view(request: HttpRequest) -> HttpResponse:
+    user = authenticate(
+        request, username=request.GET["username"], password=request.GET["password"]
+    )
+    assert user is not None
+    login(request, user)
+    return HttpResponse("logged in")
+
+
+def logout_view(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    return HttpResponse("logged out")
+
+
+def nest(request: HttpRequest) -> HttpResponse:
+    request.session.setdefault("nested", {"items": [1]})
+    request.session["nested"]["items"].append(2)
+    request.session.modified = False
+    return HttpResponse("nested")
+
+
+def save(request: HttpRequest) -> HttpResponse:
+    request.session["saved"] = True
+    request.session.save()
+    return HttpResponse("saved")
+
+
+def write_after_delete(request: HttpRequest) -> HttpResponse:
+    request.session["late"] = True
+    SessionStore(request.GET["token"]).delete()
+    return HttpResponse("too late")
 
 
 async def async_write(request: HttpRequest) -> HttpResponse:

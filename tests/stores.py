@@ -1,0 +1,32 @@
+"""Stores for tests: the memory store, counting what the middleware asks of it."""
+
+from __future__ import annotations
+
+import datetime
+from collections import Counter
+from typing import ClassVar
+
+from django_xsession.stores.base import Delta, Record
+from django_xsession.stores.memory import MemoryStore
+
+
+class CountingMemoryStore(MemoryStore):
+    calls: ClassVar[Counter[str]] = Counter()
+
+    def get(self, sid: str) -> Record | None:
+        self.calls["get"] += 1
+        return super().get(sid)
+
+    def set(
+        self, sid: str, record: Record, *, create: bool = False, delta: Delta | None = None
+    ) -> None:
+        self.calls["set"] += 1
+        super().set(sid, record, create=create, delta=delta)
+
+    def touch(self, sid: str, expires: datetime.datetime) -> bool:
+        self.calls["touch"] += 1
+        return super().touch(sid, expires)
+
+    def destroy(self, sid: str) -> None:
+        self.calls["destroy"] += 1
+        super().destroy(sid)

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from django.contrib.auth.models import User
+from django.test import TestCase
+
+from django_xsession.stores import get_store
+from django_xsession.stores.base import Store
+from tests.test_middleware import NAME
+
+
+class AuthTests(TestCase):
+    @classmethod
+    def setUpTestData(cls) -> None:
+        cls.user = User.objects.create_user("alice", password="secret")
+
+    def setUp(self) -> None:
+        get_store().clear()
+
+    def token(self) -> str:
+        return self.client.cookies[NAME].value
+
+    def test_login_rotates_the_id_and_keeps_the_data(self) -> None:
+        self.client.get("/write/", {"cart": "3 apples"})
+        before = self.token()
+        response = self.client.get("/login/", {"username": "alice", "password": "secret"})
+        assert response.cookies[NAME].value != before
+        assert self.client.get("/whoami/").content == b"alice"
+        assert self.client.get("/read/").json()["cart"] == "3 apples"
+        (record,) = get_store().all().values()
+        assert record.data["_auth_user_id"] == str(self.user.pk)
+        old_sid = before.rpartition(".")[0]
+        assert Store.digest(old_sid) not in get_store().all()
+
+    def test_logout_destroys_the_session_and_clears_the_cookie(self) -> None:
+        self.client.get("/login/", {"username": "alice", "password": "secret"})
+        response = self.client.get("/logout/")
+        assert response.cookies[NAME].value == ""
+        assert response.cookies[NAME]["max-age"] == 0
+        assert get_store().length() == 0
+        assert self.client.get("/whoami/").content == b""
+
+    def test_client_login_and_logout(self) -> None:
+        assert self.client.login(username="alice", password="secret")
+        assert self.client.get("/whoami/").content == b"alice"
+        self.client.logout()
+        assert self.client.get("/whoami/").content == b""
+        assert get_store().length() == 0
+
+    def test_client_force_login(self) -> None:
+        self.client.force_login(self.user)
+        assert self.client.get("/whoami/").content == b"alice"
+
+    def test_client_session_read_modify_save(self) -> None:
+        session = self.client.session
+        session["colour"] = "blue"
+        session.save()
+        assert self.client.get("/read/").json() == {"colour": "blue"}
+        self.client.get("/write/", {"size": "L"})
+        assert self.client.session["size"] == "L"

@@ -1,0 +1,603 @@
+"""System checks: every check id fires for its mistake and only for it."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core import checks
+from django.core.checks import CheckMessage, run_checks
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest
+from django.test import SimpleTestCase, override_settings
+
+from django_xsession import checks as xsession_checks
+from django_xsession import conf
+from django_xsession.checks import (
+    DJANGO_MIDDLEWARE,
+    OUR_ENGINE,
+    OUR_MIDDLEWARE,
+    check_settings,
+)
+from django_xsession.conf import get_options
+from django_xsession.stores.base import Store
+
+# Every id the tests below prove; the source must use exactly these.
+TESTED_IDS = frozenset(
+    {f"xsession.E{number:03d}" for number in range(1, 12)}
+    | {f"xsession.W{number:03d}" for number in range(1, 6)}
+)
+
+SECURE_COOKIE = {"SECURE": True}
+
+
+def make_id(request: HttpRequest | None) -> str:
+    """A GENID callable for the tests."""
+    return "a" * 32
+
+
+class OtherStore(Store):
+    """A Store subclass that is not the memory store."""
+
+
+class CheckTestCase(SimpleTestCase):
+    def messages(self, check_id: str) -> list[CheckMessage]:
+        """The messages the check emits now with ``check_id``."""
+        found = [message for message in check_settings() if message.id == check_id]
+        for message in found:
+            if ".E" in check_id:
+                assert message.level == checks.ERROR
+            else:
+                assert message.level == checks.WARNING
+        return found
+
+    def assert_fires(self, check_id: str, text: str, xsession: Any) -> CheckMessage:
+        """With ``XSESSION=xsession``, ``check_id`` fires once, saying ``text``."""
+        with self.settings(XSESSION=xsession):
+            found = self.messages(check_id)
+        assert len(found) == 1, (xsession, found)
+        assert text in found[0].msg, (xsession, found[0].msg)
+        return found[0]
+
+    def assert_silent(self, check_id: str, xsession: Any) -> None:
+        """With ``XSESSION=xsession``, ``check_id`` does not fire."""
+        with self.settings(XSESSION=xsession):
+            found = self.messages(check_id)
+        assert found == [], (xsession, found)
+
+
+class DefaultSettingsTests(CheckTestCase):
+    def test_test_settings_only_warn_about_the_memory_store(self) -> None:
+        messages = check_settings()
+
+        assert [message.id for message in messages] == ["xsession.W002"]
+        assert messages[0].is_silenced()
+
+    def test_test_settings_give_no_unsilenced_message_at_all(self) -> None:
+        assert [m for m in run_checks() if not m.is_silenced()] == []
+
+    @override_settings(DEBUG=True)
+    def test_test_settings_with_debug_give_no_message(self) -> None:
+        assert check_settings() == []
+
+
+class SecretsCheckTests(CheckTestCase):
+    def test_e001_empty_secret_list(self) -> None:
+        message = self.assert_fires(
+            "xsession.E001", "at least one non-empty secret", {"SECRETS": []}
+        )
+        assert (
+            message.hint == "The first secret signs the cookie; every one verifies it."
+        )
+
+    def test_e001_empty_string_secret(self) -> None:
+        self.assert_fires(
+            "xsession.E001", "at least one non-empty secret", {"SECRETS": [""]}
+        )
+        self.assert_fires(
+            "xsession.E001", "at least one non-empty secret", {"SECRETS": ["ok", ""]}
+        )
+        self.assert_fires("xsession.E001", "XSESSION['SECRETS']", {"SECRETS": ""})
+
+    def test_e001_not_for_good_secrets(self) -> None:
+        self.assert_silent("xsession.E001", {"SECRETS": ["new", "old"]})
+        self.assert_silent("xsession.E001", {"SECRETS": "one"})
+        self.assert_silent("xsession.E001", {})
+
+    def test_e002_secrets_of_wrong_type(self) -> None:
+        text = "XSESSION['SECRETS'] must be a string or a list of strings."
+        self.assert_fires("xsession.E002", text, {"SECRETS": 3})
+        self.assert_fires("xsession.E002", text, {"SECRETS": ["ok", 3]})
+        self.assert_fires("xsession.E002", text, {"SECRETS": b"bytes"})
+
+    def test_e002_is_not_also_reported_as_e001(self) -> None:
+        self.assert_silent("xsession.E001", {"SECRETS": 3})
+
+    def test_e002_not_for_good_secrets(self) -> None:
+        self.assert_silent("xsession.E002", {"SECRETS": ("new", "old")})
+        self.assert_silent("xsession.E002", {"SECRETS": "one"})
+        self.assert_silent("xsession.E002", {})
+
+    @override_settings(SECRET_KEY="")
+    def test_explicit_secrets_need_no_secret_key(self) -> None:
+        with self.settings(XSESSION={"SECRETS": ["only"]}):
+            assert [m for m in check_settings() if m.level >= checks.ERROR] == []
+
+
+class StoreCheckTests(CheckTestCase):
+    def test_e003_unknown_alias(self) -> None:
+        message = self.assert_fires(
+            "xsession.E003", "Unknown session store 'nope'.", {"STORE": "nope"}
+        )
+        assert message.hint is not None
+        assert "memory" in message.hint
+        assert "django_xsession.stores.base.Store" in message.hint
+
+    def test_e003_unimportable_dotted_path(self) -> None:
+        self.assert_fires(
+            "xsession.E003",
+            "Unknown session store 'no.such.module.Store'.",
+            {"STORE": "no.such.module.Store"},
+        )
+        self.assert_fires(
+            "xsession.E003",
+            "Unknown session store 'django_xsession.stores.memory.Nope'.",
+            {"STORE": {"BACKEND": "django_xsession.stores.memory.Nope"}},
+        )
+
+    def test_e003_class_that_is_not_a_store(self) -> None:
+        self.assert_fires(
+            "xsession.E003",
+            "Session store 'django.http.HttpResponse' is not a subclass of "
+            "django_xsession.stores.base.Store.",
+            {"STORE": "django.http.HttpResponse"},
+        )
+        self.assert_fires(
+            "xsession.E003",
+            "is not a subclass",
+            {"STORE": "django_xsession.stores.memory"},
+        )
+
+    def test_e003_db_store_is_not_implemented_yet(self) -> None:
+        self.assert_fires(
+            "xsession.E003", "Unknown session store 'db'.", {"STORE": "db"}
+        )
+
+    def test_e003_malformed_store_setting(self) -> None:
+        self.assert_fires(
+            "xsession.E003", "XSESSION['STORE'] must be a store alias", {"STORE": 3}
+        )
+        self.assert_fires(
+            "xsession.E003",
+            "XSESSION['STORE'] must be a store alias",
+            {"STORE": {"OPTIONS": {}}},
+        )
+        self.assert_fires(
+            "xsession.E003",
+            "XSESSION['STORE']['OPTIONS'] must be a dict.",
+            {"STORE": {"BACKEND": "memory", "OPTIONS": 3}},
+        )
+
+    def test_e003_not_for_good_stores(self) -> None:
+        self.assert_silent("xsession.E003", {})
+        self.assert_silent("xsession.E003", {"STORE": "memory"})
+        self.assert_silent(
+            "xsession.E003", {"STORE": "django_xsession.stores.memory.MemoryStore"}
+        )
+        self.assert_silent("xsession.E003", {"STORE": "tests.test_checks.OtherStore"})
+        self.assert_silent(
+            "xsession.E003",
+            {"STORE": {"BACKEND": "memory", "OPTIONS": {"MAX_ENTRIES": 5}}},
+        )
+
+
+class XSessionSettingCheckTests(CheckTestCase):
+    def test_e004_xsession_not_a_dict(self) -> None:
+        self.assert_fires(
+            "xsession.E004", "The XSESSION setting must be a dict.", ["STORE"]
+        )
+        self.assert_fires("xsession.E004", "must be a dict", "memory")
+
+    def test_e004_unknown_key(self) -> None:
+        message = self.assert_fires(
+            "xsession.E004", "Unknown keys in XSESSION: ROLLNG.", {"ROLLNG": True}
+        )
+        assert message.hint is not None
+        assert "ROLLING" in message.hint
+
+    def test_e004_lists_every_unknown_key_once(self) -> None:
+        self.assert_fires(
+            "xsession.E004",
+            "Unknown keys in XSESSION: MAXAGE, ROLLNG.",
+            {"ROLLNG": True, "MAXAGE": 5, "ROLLING": True},
+        )
+
+    def test_e004_not_for_known_keys(self) -> None:
+        self.assert_silent(
+            "xsession.E004",
+            {
+                "STORE": "memory",
+                "NAME": "sessionid",
+                "SECRETS": ["s"],
+                "MAX_AGE": 60,
+                "ROLLING": True,
+                "RESAVE": True,
+                "SAVE_UNINITIALIZED": True,
+                "UNSET": "destroy",
+                "PROXY": True,
+                "GENID": "tests.test_checks.make_id",
+                "COOKIE": {},
+            },
+        )
+        self.assert_silent("xsession.E004", {})
+
+
+class TypeCheckTests(CheckTestCase):
+    def test_e005_booleans(self) -> None:
+        for key in ("ROLLING", "RESAVE", "SAVE_UNINITIALIZED"):
+            self.assert_fires(
+                "xsession.E005",
+                f"XSESSION[{key!r}] must be True or False.",
+                {key: "yes"},
+            )
+        self.assert_fires("xsession.E005", "'ROLLING'", {"ROLLING": 1})
+
+    def test_e005_max_age(self) -> None:
+        text = "XSESSION['MAX_AGE'] must be None, a number of seconds (1 or more)"
+        for bad in (-1, 0, "1", 1.5, True, datetime.timedelta(seconds=-5)):
+            self.assert_fires("xsession.E005", text, {"MAX_AGE": bad})
+
+    def test_e005_expires(self) -> None:
+        self.assert_fires(
+            "xsession.E005",
+            "XSESSION['EXPIRES'] must be a datetime.",
+            {"EXPIRES": "tomorrow"},
+        )
+        self.assert_fires(
+            "xsession.E005",
+            "XSESSION['EXPIRES'] must be a datetime.",
+            {"EXPIRES": datetime.date(2030, 1, 1)},
+        )
+
+    def test_e005_proxy(self) -> None:
+        self.assert_fires(
+            "xsession.E005",
+            "XSESSION['PROXY'] must be None, True or False.",
+            {"PROXY": "yes"},
+        )
+
+    def test_e005_name(self) -> None:
+        self.assert_fires(
+            "xsession.E005",
+            "XSESSION['NAME'] must be a valid cookie name, not 'bad name;'.",
+            {"NAME": "bad name;"},
+        )
+        self.assert_fires("xsession.E005", "valid cookie name", {"NAME": ""})
+        self.assert_fires("xsession.E005", "valid cookie name", {"NAME": 3})
+        # A trailing newline must not slip past the anchored pattern.
+        self.assert_fires("xsession.E005", "valid cookie name", {"NAME": "sessionid\n"})
+
+    def test_e005_not_for_good_values(self) -> None:
+        self.assert_silent(
+            "xsession.E005",
+            {
+                "NAME": "sessionid",
+                "MAX_AGE": 60,
+                "ROLLING": True,
+                "RESAVE": False,
+                "SAVE_UNINITIALIZED": True,
+                "PROXY": True,
+            },
+        )
+        self.assert_silent("xsession.E005", {"MAX_AGE": None, "PROXY": None})
+        self.assert_silent("xsession.E005", {"MAX_AGE": datetime.timedelta(hours=1)})
+        self.assert_silent(
+            "xsession.E005",
+            {"EXPIRES": datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc)},
+        )
+        self.assert_silent("xsession.E005", {"NAME": "__Host-sid"})
+
+
+class UnsetCheckTests(CheckTestCase):
+    def test_e006_unknown_unset(self) -> None:
+        self.assert_fires(
+            "xsession.E006",
+            "XSESSION['UNSET'] must be 'keep' or 'destroy'.",
+            {"UNSET": "maybe"},
+        )
+        self.assert_fires("xsession.E006", "'keep' or 'destroy'", {"UNSET": None})
+
+    def test_e006_not_for_keep_or_destroy(self) -> None:
+        self.assert_silent("xsession.E006", {"UNSET": "keep"})
+        self.assert_silent("xsession.E006", {"UNSET": "destroy"})
+        self.assert_silent("xsession.E006", {})
+
+
+class GenIdCheckTests(CheckTestCase):
+    text = "XSESSION['GENID'] must be the dotted path of a callable"
+
+    def test_e007_not_importable(self) -> None:
+        self.assert_fires("xsession.E007", self.text, {"GENID": "no.such.module.genid"})
+        self.assert_fires("xsession.E007", self.text, {"GENID": "nodots"})
+        self.assert_fires(
+            "xsession.E007", self.text, {"GENID": "tests.test_checks.missing"}
+        )
+
+    def test_e007_not_callable(self) -> None:
+        self.assert_fires("xsession.E007", self.text, {"GENID": "os.sep"})
+        self.assert_fires("xsession.E007", self.text, {"GENID": 3})
+
+    def test_e007_not_for_a_callable(self) -> None:
+        self.assert_silent("xsession.E007", {"GENID": "tests.test_checks.make_id"})
+        self.assert_silent("xsession.E007", {"GENID": make_id})
+        self.assert_silent("xsession.E007", {"GENID": None})
+        self.assert_silent("xsession.E007", {})
+
+
+class CookieCheckTests(CheckTestCase):
+    def test_e008_cookie_not_a_dict(self) -> None:
+        self.assert_fires(
+            "xsession.E008", "XSESSION['COOKIE'] must be a dict.", {"COOKIE": "nope"}
+        )
+
+    def test_e008_unknown_cookie_key(self) -> None:
+        message = self.assert_fires(
+            "xsession.E008",
+            "Unknown keys in XSESSION['COOKIE']: SAMESIT.",
+            {"COOKIE": {"SAMESIT": "Lax"}},
+        )
+        assert message.hint is not None
+        assert "SAMESITE" in message.hint
+
+    def test_e008_samesite(self) -> None:
+        self.assert_fires(
+            "xsession.E008",
+            "XSESSION['COOKIE']['SAMESITE'] must be 'Lax', 'Strict', 'None', "
+            "'auto' or False.",
+            {"COOKIE": {"SAMESITE": "sideways"}},
+        )
+        self.assert_fires(
+            "xsession.E008", "['SAMESITE']", {"COOKIE": {"SAMESITE": True}}
+        )
+
+    def test_e008_priority(self) -> None:
+        self.assert_fires(
+            "xsession.E008",
+            "XSESSION['COOKIE']['PRIORITY'] must be 'Low', 'Medium' or 'High'.",
+            {"COOKIE": {"PRIORITY": "urgent"}},
+        )
+
+    def test_e008_secure(self) -> None:
+        self.assert_fires(
+            "xsession.E008",
+            "XSESSION['COOKIE']['SECURE'] must be True, False or 'auto'.",
+            {"COOKIE": {"SECURE": "maybe"}},
+        )
+
+    def test_e008_path(self) -> None:
+        self.assert_fires(
+            "xsession.E008",
+            "XSESSION['COOKIE']['PATH'] must start with '/'.",
+            {"COOKIE": {"PATH": "nope"}},
+        )
+
+    def test_e008_domain_httponly_partitioned(self) -> None:
+        self.assert_fires(
+            "xsession.E008",
+            "XSESSION['COOKIE']['DOMAIN'] must be a string.",
+            {"COOKIE": {"DOMAIN": 3}},
+        )
+        self.assert_fires(
+            "xsession.E008",
+            "XSESSION['COOKIE']['HTTPONLY'] must be a bool.",
+            {"COOKIE": {"HTTPONLY": "yes"}},
+        )
+        self.assert_fires(
+            "xsession.E008",
+            "XSESSION['COOKIE']['PARTITIONED'] must be a bool.",
+            {"COOKIE": {"PARTITIONED": "yes", "SECURE": True}},
+        )
+
+    def test_e008_not_for_a_good_cookie(self) -> None:
+        self.assert_silent(
+            "xsession.E008",
+            {
+                "COOKIE": {
+                    "PATH": "/app/",
+                    "DOMAIN": ".example.com",
+                    "SECURE": True,
+                    "HTTPONLY": True,
+                    "SAMESITE": "strict",
+                    "PARTITIONED": True,
+                    "PRIORITY": "high",
+                }
+            },
+        )
+        self.assert_silent(
+            "xsession.E008",
+            {"COOKIE": {"SECURE": "auto", "SAMESITE": False, "PRIORITY": None}},
+        )
+        self.assert_silent("xsession.E008", {"COOKIE": {}})
+        self.assert_silent("xsession.E008", {})
+
+    def test_e009_samesite_none_without_secure(self) -> None:
+        text = "XSESSION['COOKIE']['SAMESITE'] is 'None' but SECURE is not True."
+        message = self.assert_fires(
+            "xsession.E009", text, {"COOKIE": {"SAMESITE": "None"}}
+        )
+        assert message.hint == "Browsers reject SameSite=None cookies without Secure."
+        self.assert_fires(
+            "xsession.E009", text, {"COOKIE": {"SAMESITE": "none", "SECURE": False}}
+        )
+        self.assert_fires(
+            "xsession.E009", text, {"COOKIE": {"SAMESITE": "None", "SECURE": "auto"}}
+        )
+
+    @override_settings(SESSION_COOKIE_SAMESITE="None")
+    def test_e009_from_django_settings(self) -> None:
+        self.assert_fires("xsession.E009", "is 'None' but SECURE", {})
+        with self.settings(SESSION_COOKIE_SECURE=True):
+            self.assert_silent("xsession.E009", {})
+
+    def test_e009_not_with_secure(self) -> None:
+        self.assert_silent(
+            "xsession.E009", {"COOKIE": {"SAMESITE": "None", **SECURE_COOKIE}}
+        )
+        self.assert_silent("xsession.E009", {"COOKIE": {"SAMESITE": "Lax"}})
+
+    def test_e010_partitioned_without_secure(self) -> None:
+        text = "XSESSION['COOKIE']['PARTITIONED'] is set but SECURE is not True."
+        message = self.assert_fires(
+            "xsession.E010", text, {"COOKIE": {"PARTITIONED": True}}
+        )
+        assert message.hint == "Browsers reject Partitioned cookies without Secure."
+        self.assert_fires(
+            "xsession.E010", text, {"COOKIE": {"PARTITIONED": True, "SECURE": "auto"}}
+        )
+
+    def test_e010_not_with_secure_or_unpartitioned(self) -> None:
+        self.assert_silent(
+            "xsession.E010", {"COOKIE": {"PARTITIONED": True, **SECURE_COOKIE}}
+        )
+        self.assert_silent("xsession.E010", {"COOKIE": {"PARTITIONED": False}})
+
+
+class MiddlewareCheckTests(CheckTestCase):
+    def test_e011_django_session_middleware_as_well(self) -> None:
+        with self.settings(MIDDLEWARE=[DJANGO_MIDDLEWARE, *settings.MIDDLEWARE]):
+            found = self.messages("xsession.E011")
+        assert len(found) == 1
+        assert found[0].msg == (
+            "django.contrib.sessions.middleware.SessionMiddleware is installed "
+            "beside django-xsession's."
+        )
+        assert found[0].hint is not None
+        assert OUR_MIDDLEWARE in found[0].hint
+
+    def test_e011_not_with_our_middleware_alone(self) -> None:
+        assert self.messages("xsession.E011") == []
+
+    def test_w005_our_middleware_missing(self) -> None:
+        middleware = [m for m in settings.MIDDLEWARE if m != OUR_MIDDLEWARE]
+        with self.settings(MIDDLEWARE=middleware):
+            found = self.messages("xsession.W005")
+        assert len(found) == 1
+        assert found[0].msg == (
+            "django_xsession.middleware.SessionMiddleware is not in MIDDLEWARE, "
+            "so requests get no session."
+        )
+
+    def test_w005_not_with_our_middleware(self) -> None:
+        assert OUR_MIDDLEWARE in settings.MIDDLEWARE
+        assert self.messages("xsession.W005") == []
+
+
+class WarningCheckTests(CheckTestCase):
+    def test_w001_expires_datetime(self) -> None:
+        expires = datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc)
+        message = self.assert_fires(
+            "xsession.W001",
+            "XSESSION['EXPIRES'] fixes the instant every session ends.",
+            {"EXPIRES": expires},
+        )
+        assert message.hint is not None
+        assert "MAX_AGE" in message.hint
+        self.assert_silent("xsession.E005", {"EXPIRES": expires})
+
+    def test_w001_not_for_max_age(self) -> None:
+        self.assert_silent("xsession.W001", {"MAX_AGE": 60})
+        self.assert_silent("xsession.W001", {"EXPIRES": "tomorrow"})
+        self.assert_silent("xsession.W001", {})
+
+    @override_settings(DEBUG=False)
+    def test_w002_memory_store_without_debug(self) -> None:
+        text = "The memory store keeps sessions in one process"
+        self.assert_fires("xsession.W002", text, {"STORE": "memory"})
+        self.assert_fires("xsession.W002", text, {})
+        self.assert_fires(
+            "xsession.W002",
+            text,
+            {"STORE": {"BACKEND": "django_xsession.stores.memory.MemoryStore"}},
+        )
+
+    @override_settings(DEBUG=True)
+    def test_w002_not_with_debug(self) -> None:
+        self.assert_silent("xsession.W002", {"STORE": "memory"})
+
+    @override_settings(DEBUG=False)
+    def test_w002_not_for_another_store(self) -> None:
+        self.assert_silent("xsession.W002", {"STORE": "tests.test_checks.OtherStore"})
+
+    def test_w003_other_session_engine(self) -> None:
+        engine = "django.contrib.sessions.backends.db"
+        with self.settings(SESSION_ENGINE=engine):
+            found = self.messages("xsession.W003")
+        assert len(found) == 1
+        assert found[0].msg == (
+            "SESSION_ENGINE is 'django.contrib.sessions.backends.db', "
+            "not 'django_xsession.engine'."
+        )
+
+    def test_w003_not_for_our_engine(self) -> None:
+        assert settings.SESSION_ENGINE == OUR_ENGINE
+        assert self.messages("xsession.W003") == []
+
+    def test_w004_name_differs_from_session_cookie_name(self) -> None:
+        self.assert_fires(
+            "xsession.W004",
+            "XSESSION['NAME'] ('sid') differs from SESSION_COOKIE_NAME ('sessionid').",
+            {"NAME": "sid"},
+        )
+
+    def test_w004_not_when_names_agree(self) -> None:
+        self.assert_silent("xsession.W004", {"NAME": "sessionid"})
+        self.assert_silent("xsession.W004", {})
+        with self.settings(SESSION_COOKIE_NAME="sid"):
+            self.assert_silent("xsession.W004", {"NAME": "sid"})
+            self.assert_silent("xsession.W004", {})
+
+    def test_w004_not_for_an_invalid_name(self) -> None:
+        # The invalid name is E005's to report; the fallback name agrees.
+        self.assert_silent("xsession.W004", {"NAME": "bad name;"})
+
+
+class RegistrationTests(CheckTestCase):
+    def test_ids_in_source_are_exactly_the_tested_ids(self) -> None:
+        source = "".join(
+            Path(module.__file__ or "").read_text()
+            for module in (conf, xsession_checks)
+        )
+
+        assert set(re.findall(r"xsession\.[EW]\d{3}", source)) == TESTED_IDS
+
+    def test_check_is_registered(self) -> None:
+        registered: list[object] = list(checks.registry.registry.get_checks())
+
+        assert check_settings in registered
+
+    def test_run_checks_reports_our_errors(self) -> None:
+        with self.settings(XSESSION={"UNSET": "maybe"}):
+            ids = [message.id for message in run_checks()]
+
+        assert "xsession.E006" in ids
+
+    def test_get_options_raises_naming_the_id(self) -> None:
+        with (
+            self.settings(XSESSION={"UNSET": "maybe", "SECRETS": []}),
+            self.assertRaises(ImproperlyConfigured) as raised,
+        ):
+            get_options()
+
+        message = str(raised.exception)
+        assert (
+            "xsession.E006: XSESSION['UNSET'] must be 'keep' or 'destroy'." in message
+        )
+        assert "xsession.E001: " in message
+
+    def test_get_options_does_not_raise_for_warnings(self) -> None:
+        expires = datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc)
+        with self.settings(XSESSION={"EXPIRES": expires, "NAME": "sid"}):
+            assert get_options().expires == expires

@@ -1,0 +1,475 @@
+from __future__ import annotations
+
+import datetime
+from http.cookies import Morsel
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.test import SimpleTestCase, override_settings
+
+from django_xsession import signing
+from django_xsession.middleware import cookie_values, path_matches
+from django_xsession.stores import get_store
+from django_xsession.stores.base import Record, Store
+from tests.stores import CountingMemoryStore
+
+COUNTING: dict[str, Any] = {"STORE": "tests.stores.CountingMemoryStore"}
+NAME = "sessionid"
+
+
+class MiddlewareTestCase(SimpleTestCase):
+    def setUp(self) -> None:
+        get_store().clear()
+        CountingMemoryStore.calls.clear()
+
+    def cookie(self, response: HttpResponse) -> Morsel[str] | None:
+        return response.cookies.get(NAME)
+
+    def set_cookie(self, value: str) -> None:
+        self.client.cookies[NAME] = value
+
+    def start(self, **data: str) -> str:
+        """Create a session holding ``data``; return its cookie token."""
+        response = self.client.get("/write/", data)
+        morsel = self.cookie(response)
+        assert morsel is not None
+        return morsel.value
+
+    def sid_of(self, token: str) -> str:
+        verified = signing.unsign(token, tuple(get_store_secrets()))
+        assert verified is not None
+        return verified.sid
+
+    def records(self) -> dict[str, Record]:
+        return get_store().all()
+
+
+def get_store_secrets() -> list[str]:
+    from django_xsession.conf import get_options
+
+    return list(get_options().secrets)
+
+
+@override_settings(XSESSION=COUNTING)
+class CookieTests(MiddlewareTestCase):
+    def test_cookie_carries_only_a_signed_random_id(self) -> None:
+        response = self.client.get("/write/", {"secret": "do-not-leak"})
+        morsel = self.cookie(response)
+        assert morsel is not None
+        sid, _, signature = morsel.value.rpartition(".")
+        assert len(sid) == 32  # 24 random bytes, URL-safe base64: 192 bits
+        assert signature
+        assert "do-not-leak" not in morsel.value
+        assert self.sid_of(morsel.value) == sid
+        assert list(self.records()) == [Store.digest(sid)]
+        assert sid not in self.records()
+
+    def test_ids_are_unique(self) -> None:
+        tokens = set()
+        for _ in range(50):
+            self.client.cookies.clear()
+            tokens.add(self.start(a="1"))
+        assert len(tokens) == 50
+
+    def test_session_survives_requests(self) -> None:
+        self.start(a="1")
+        response = self.client.get("/read/")
+        assert response.json() == {"a": "1"}
+
+    def assert_fresh_without_lookup(self, value: str) -> None:
+        self.set_cookie(value)
+        CountingMemoryStore.calls.clear()
+        with self.assertLogs("django.security.SuspiciousSession", "WARNING"):
+            response = self.client.get("/read/")
+        assert response.status_code == 200
+        assert response.json() == {}
+        assert CountingMemoryStore.calls["get"] == 0
+
+    def test_unsigned_cookie_is_ignored_without_lookup(self) -> None:
+        token = self.start(a="1")
+        self.assert_fresh_without_lookup(self.sid_of(token))
+
+    def test_tampered_cookie_is_ignored_without_lookup(self) -> None:
+        token = self.start(a="1")
+        sid, _, signature = token.rpartition(".")
+        self.assert_fresh_without_lookup(f"{sid[:-1]}A.{signature}")
+        self.assert_fresh_without_lookup(f"{sid}.{signature[:-2]}")
+
+    def test_cookie_of_an_unknown_secret_is_ignored(self) -> None:
+        self.start(a="1")
+        self.assert_fresh_without_lookup(signing.sign(signing.new_id(), ("other",)))
+
+    def test_garbage_cookie_is_ignored(self) -> None:
+        self.assert_fresh_without_lookup("\x00garbage;;==")
+        self.assert_fresh_without_lookup("é" * 100)
+
+    def test_garbage_cookie_is_cleared(self) -> None:
+        self.set_cookie("garbage-garbage")
+        with self.assertLogs("django.security.SuspiciousSession", "WARNING"):
+            response = self.client.get("/nothing/")
+        morsel = self.cookie(response)
+        assert morsel is not None
+        assert morsel.value == ""
+        assert morsel["max-age"] == 0
+
+    def test_unknown_signed_id_gets_a_new_random_id(self) -> None:
+        chosen = signing.sign("attacker-chosen-id", tuple(get_store_secrets()))
+        self.set_cookie(chosen)
+        response = self.client.get("/write/", {"a": "1"})
+        morsel = self.cookie(response)
+        assert morsel is not None
+        assert morsel.value != chosen
+        assert self.sid_of(morsel.value) != "attacker-chosen-id"
+        assert Store.digest("attacker-chosen-id") not in self.records()
+
+    def test_cookie_signed_by_an_older_secret_is_resigned(self) -> None:
+        with self.settings(XSESSION={**COUNTING, "SECRETS": ["old"]}):
+            token = self.start(a="1")
+        with self.settings(XSESSION={**COUNTING, "SECRETS": ["new", "old"]}):
+            response = self.client.get("/read/")
+            assert response.json() == {"a": "1"}
+            morsel = self.cookie(response)
+            assert morsel is not None
+            assert morsel.value == signing.sign(self.sid_of(token), ("new",))
+            assert CountingMemoryStore.calls["set"] == 1  # only the first save
+
+    def test_first_cookie_that_verifies_and_exists_wins(self) -> None:
+        token = self.start(a="1")
+        self.client.cookies.clear()
+        unknown = signing.sign(signing.new_id(), tuple(get_store_secrets()))
+        header = f"{NAME}=garbage-value; {NAME}={unknown}; {NAME}={token}"
+        with self.assertLogs("django.security.SuspiciousSession", "WARNING"):
+            response = self.client.get("/read/", headers={"cookie": header})
+        assert response.json() == {"a": "1"}
+
+    def test_first_valid_cookie_is_preferred_over_later_ones(self) -> None:
+        first = self.start(a="first")
+        self.client.cookies.clear()
+        second = self.start(a="second")
+        self.client.cookies.clear()
+        header = f"{NAME}={second}; {NAME}={first}"
+        response = self.client.get("/read/", headers={"cookie": header})
+        assert response.json() == {"a": "second"}
+
+    def test_persistent_cookie_sends_expires_and_max_age(self) -> None:
+        response = self.client.get("/write/", {"a": "1"})
+        morsel = self.cookie(response)
+        assert morsel is not None
+        assert morsel["max-age"] == settings.SESSION_COOKIE_AGE
+        assert morsel["expires"]
+        assert morsel["httponly"] is True
+        assert morsel["samesite"] == "Lax"
+        assert morsel["path"] == "/"
+
+    @override_settings(XSESSION={**COUNTING, "MAX_AGE": None})
+    def test_browser_session_cookie_has_no_expiry(self) -> None:
+        morsel = self.cookie(self.client.get("/write/", {"a": "1"}))
+        assert morsel is not None
+        assert morsel["max-age"] == ""
+        assert morsel["expires"] == ""
+
+
+@override_settings(XSESSION=COUNTING)
+class DestroyTests(MiddlewareTestCase):
+    def test_destroy_deletes_and_clears_cookie(self) -> None:
+        self.start(a="1")
+        response = self.client.get("/destroy/")
+        morsel = self.cookie(response)
+        assert morsel is not None
+        assert morsel.value == ""
+        assert morsel["max-age"] == 0
+        assert morsel["expires"] == "Thu, 01 Jan 1970 00:00:00 GMT"
+        assert self.records() == {}
+        assert "Cookie" in response["Vary"]
+
+    @override_settings(
+        XSESSION={
+            **COUNTING,
+            "COOKIE": {
+                "PATH": "/",
+                "DOMAIN": "example.com",
+                "SECURE": True,
+                "SAMESITE": "None",
+                "PARTITIONED": True,
+            },
+        }
+    )
+    def test_clearing_cookie_repeats_the_issued_attributes(self) -> None:
+        response = self.client.get("/write/", {"a": "1"}, secure=True)
+        issued = response.headers.get("Set-Cookie") or str(response.cookies[NAME])
+        response = self.client.get("/destroy/", secure=True)
+        cleared = response.cookies[NAME].output(header="")
+        for attribute in ("Domain=example.com", "Path=/", "Secure", "SameSite=None"):
+            assert attribute in cleared
+        assert "Partitioned" in cleared
+        assert "Partitioned" in issued
+
+    @override_settings(XSESSION={**COUNTING, "UNSET": "destroy"})
+    def test_unset_destroy_removes_the_stored_session(self) -> None:
+        self.start(a="1")
+        response = self.client.get("/unset/")
+        assert self.records() == {}
+        morsel = self.cookie(response)
+        assert morsel is not None
+        assert morsel.value == ""
+
+    def test_unset_keep_leaves_the_stored_session(self) -> None:
+        self.start(a="1")
+        response = self.client.get("/unset/")
+        assert len(self.records()) == 1
+        assert self.cookie(response) is None
+        assert self.client.get("/read/").json() == {"a": "1"}
+
+
+class PathTests(MiddlewareTestCase):
+    def test_rfc6265_path_matching(self) -> None:
+        assert path_matches("/foo", "/foo")
+        assert path_matches("/foo/x", "/foo")
+        assert path_matches("/foo/x", "/foo/")
+        assert path_matches("/anything", "/")
+        assert not path_matches("/foobar", "/foo")
+        assert not path_matches("/Foo/x", "/foo")
+        assert not path_matches("/fo", "/foo")
+
+    @override_settings(XSESSION={"COOKIE": {"PATH": "/scoped"}})
+    def test_cookie_path_scopes_the_middleware(self) -> None:
+        inside = self.client.get("/scoped/inside/", {"a": "1"})
+        morsel = self.cookie(inside)
+        assert morsel is not None
+        assert morsel["path"] == "/scoped"
+        self.client.cookies.clear()
+        outside = self.client.get("/scopedother/", {"a": "1"})
+        assert self.cookie(outside) is None
+        assert len(self.records()) == 1
+
+
+class CookieParsingTests(SimpleTestCase):
+    def test_every_value_in_order(self) -> None:
+        header = 'a=1; sessionid=first; b=2;sessionid="second"; sessionid=th%69rd'
+        assert cookie_values(header, NAME) == ["first", "second", "third"]
+
+    def test_no_value(self) -> None:
+        assert cookie_values("", NAME) == []
+        assert cookie_values("sessionid", NAME) == []
+        assert cookie_values("xsessionid=1", NAME) == []
+
+
+@override_settings(XSESSION=COUNTING)
+class SaveDecisionTests(MiddlewareTestCase):
+    def test_new_unmodified_session_is_neither_stored_nor_sent(self) -> None:
+        response = self.client.get("/read/")
+        assert self.cookie(response) is None
+        assert self.records() == {}
+        assert CountingMemoryStore.calls["set"] == 0
+
+    @override_settings(XSESSION={**COUNTING, "SAVE_UNINITIALIZED": True})
+    def test_save_uninitialized_stores_and_sends_a_new_session(self) -> None:
+        response = self.client.get("/nothing/")
+        assert self.cookie(response) is not None
+        assert len(self.records()) == 1
+
+    @override_settings(XSESSION={**COUNTING, "COOKIE": {"SECURE": True}})
+    def test_undeliverable_new_session_is_not_stored(self) -> None:
+        response = self.client.get("/write/", {"a": "1"})
+        assert self.cookie(response) is None
+        assert self.records() == {}
+        secure = self.client.get("/write/", {"a": "1"}, secure=True)
+        morsel = self.cookie(secure)
+        assert morsel is not None
+        assert morsel["secure"] is True
+        assert len(self.records()) == 1
+
+    def test_loaded_unmodified_session_writes_nothing(self) -> None:
+        self.start(a="1")
+        CountingMemoryStore.calls.clear()
+        response = self.client.get("/read/")
+        assert self.cookie(response) is None
+        assert CountingMemoryStore.calls == {"get": 1}
+        assert response["Vary"] == "Cookie"
+
+    def test_untouched_session_costs_no_store_call(self) -> None:
+        self.start(a="1")
+        CountingMemoryStore.calls.clear()
+        response = self.client.get("/nothing/")
+        assert CountingMemoryStore.calls == {}
+        assert not response.has_header("Vary")
+
+    @override_settings(XSESSION={**COUNTING, "RESAVE": True})
+    def test_resave_writes_an_unmodified_session(self) -> None:
+        self.start(a="1")
+        CountingMemoryStore.calls.clear()
+        self.client.get("/nothing/")
+        assert CountingMemoryStore.calls["set"] == 1
+        assert CountingMemoryStore.calls["touch"] == 0
+
+    @override_settings(XSESSION={**COUNTING, "ROLLING": True})
+    def test_rolling_touches_and_resends_with_a_fresh_expiry(self) -> None:
+        token = self.start(a="1")
+        (before,) = self.records().values()
+        CountingMemoryStore.calls.clear()
+        response = self.client.get("/nothing/")
+        morsel = self.cookie(response)
+        assert morsel is not None
+        assert morsel.value == token
+        assert morsel["max-age"] == settings.SESSION_COOKIE_AGE
+        assert CountingMemoryStore.calls["set"] == 0
+        assert CountingMemoryStore.calls["touch"] == 1
+        (after,) = self.records().values()
+        assert after.expires >= before.expires
+        assert after.data == {"a": "1"}
+
+    def test_modified_persistent_session_resends_cookie(self) -> None:
+        token = self.start(a="1")
+        response = self.client.get("/write/", {"a": "2"})
+        morsel = self.cookie(response)
+        assert morsel is not None
+        assert morsel.value == token
+        assert self.client.get("/read/").json() == {"a": "2"}
+
+    @override_settings(XSESSION={**COUNTING, "MAX_AGE": None})
+    def test_modified_browser_session_is_saved_without_resending(self) -> None:
+        self.start(a="1")
+        response = self.client.get("/write/", {"a": "2"})
+        assert self.cookie(response) is None
+        assert self.client.get("/read/").json() == {"a": "2"}
+
+    def test_remember_me_on_a_loaded_session_resends_cookie(self) -> None:
+        self.start(a="1")
+        response = self.client.get("/remember/", {"seconds": "86400"})
+        morsel = self.cookie(response)
+        assert morsel is not None
+        assert morsel["max-age"] == 86400
+        (record,) = self.records().values()
+        remaining = record.expires - datetime.datetime.now(datetime.timezone.utc)
+        assert 86000 < remaining.total_seconds() <= 86400
+
+    def test_nothing_is_saved_on_a_server_error(self) -> None:
+        self.start(a="1")
+        CountingMemoryStore.calls.clear()
+        response = self.client.get("/fail/")
+        assert response.status_code == 500
+        assert CountingMemoryStore.calls["set"] == 0
+        assert self.cookie(response) is None
+        assert self.client.get("/read/").json() == {"a": "1"}
+
+    def test_nested_mutation_is_saved(self) -> None:
+        self.start(a="1")
+        response = self.client.get("/nest/")
+        assert response.status_code == 200
+        assert self.client.get("/read/").json()["nested"] == {"items": [1, 2]}
+
+    def test_explicit_save_is_not_repeated(self) -> None:
+        self.start(a="1")
+        CountingMemoryStore.calls.clear()
+        self.client.get("/save/")
+        assert CountingMemoryStore.calls["set"] == 1
+
+    def test_session_deleted_meanwhile_gives_400(self) -> None:
+        token = self.start(a="1")
+        response = self.client.get("/write-after-delete/", {"token": token})
+        assert response.status_code == 400
+        assert self.records() == {}
+
+    def test_vary_cookie_when_read_or_set(self) -> None:
+        response = self.client.get("/write/", {"a": "1"})
+        assert response["Vary"] == "Cookie"
+        response = self.client.get("/read/")
+        assert response["Vary"] == "Cookie"
+
+
+@override_settings(XSESSION=COUNTING)
+class RegenerateTests(MiddlewareTestCase):
+    def test_regenerate_keeping_data(self) -> None:
+        token = self.start(a="1")
+        CountingMemoryStore.calls.clear()
+        response = self.client.get("/regenerate/", {"keep": "1"})
+        morsel = self.cookie(response)
+        assert morsel is not None
+        assert morsel.value != token
+        assert response.json() == {"a": "1"}
+        assert list(self.records()) == [Store.digest(self.sid_of(morsel.value))]
+        assert CountingMemoryStore.calls["set"] == 1
+
+    def test_regenerate_dropping_data_still_sends_a_cookie(self) -> None:
+        token = self.start(a="1")
+        response = self.client.get("/regenerate/")
+        morsel = self.cookie(response)
+        assert morsel is not None
+        assert morsel.value != token
+        assert self.client.get("/read/").json() == {}
+        assert len(self.records()) == 1
+
+
+class SecureTests(MiddlewareTestCase):
+    def secure_cookie(self, **headers: str) -> Morsel[str] | None:
+        response = self.client.get("/write/", {"a": "1"}, headers=headers)
+        return self.cookie(response)
+
+    @override_settings(XSESSION={"PROXY": True, "COOKIE": {"SECURE": True}})
+    def test_proxy_true_trusts_x_forwarded_proto(self) -> None:
+        assert self.secure_cookie(x_forwarded_proto="https, http") is not None
+        self.client.cookies.clear()
+        assert self.secure_cookie(x_forwarded_proto="http") is None
+
+    @override_settings(XSESSION={"PROXY": False, "COOKIE": {"SECURE": True}})
+    def test_proxy_false_ignores_x_forwarded_proto(self) -> None:
+        assert self.secure_cookie(x_forwarded_proto="https") is None
+
+    @override_settings(
+        XSESSION={"COOKIE": {"SECURE": True}},
+        SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https"),
+    )
+    def test_proxy_none_follows_django(self) -> None:
+        assert self.secure_cookie(x_forwarded_proto="https") is not None
+
+    @override_settings(XSESSION={"COOKIE": {"SECURE": "auto", "SAMESITE": "auto"}})
+    def test_auto_attributes_follow_the_request(self) -> None:
+        plain = self.cookie(self.client.get("/write/", {"a": "1"}))
+        assert plain is not None
+        assert plain["secure"] == ""
+        assert plain["samesite"] == "Lax"
+        self.client.cookies.clear()
+        secure = self.cookie(self.client.get("/write/", {"a": "1"}, secure=True))
+        assert secure is not None
+        assert secure["secure"] is True
+        assert secure["samesite"] == "None"
+
+    @override_settings(
+        XSESSION={
+            "COOKIE": {
+                "SECURE": True,
+                "PARTITIONED": True,
+                "PRIORITY": "high",
+                "DOMAIN": "example.com",
+            }
+        }
+    )
+    def test_partitioned_and_priority_are_emitted(self) -> None:
+        response = self.client.get("/write/", {"a": "1"}, secure=True)
+        header = response.cookies[NAME].output(header="Set-Cookie:")
+        assert "; Partitioned" in header
+        assert "; Priority=High" in header
+        assert "Domain=example.com" in header
+
+
+def fixed_id(request: object) -> str:
+    return "fixed-id-for-tests-" + signing.new_id()[:8]
+
+
+class GenIdTests(MiddlewareTestCase):
+    @override_settings(XSESSION={"GENID": "tests.test_middleware.fixed_id"})
+    def test_genid_makes_new_ids(self) -> None:
+        token = self.start(a="1")
+        assert self.sid_of(token).startswith("fixed-id-for-tests-")
+
+
+class AsyncTests(MiddlewareTestCase):
+    async def test_async_view_under_asgi(self) -> None:
+        response = await self.async_client.get("/async-write/", {"a": "1"})
+        assert response.status_code == 200
+        morsel = response.cookies.get(NAME)
+        assert morsel is not None
+        self.async_client.cookies[NAME] = morsel.value
+        response = await self.async_client.get("/async-write/", {"b": "2"})
+        assert response.json() == {"a": "1", "b": "2"}

@@ -1,0 +1,239 @@
+from __future__ import annotations
+
+import datetime
+
+from django.contrib.sessions.backends.base import CreateError, UpdateError
+from django.contrib.sessions.exceptions import SessionInterrupted
+from django.test import SimpleTestCase, override_settings
+from django.utils import timezone
+
+from django_xsession import signing
+from django_xsession.engine import SessionStore
+from django_xsession.session import Session
+from django_xsession.stores import get_store
+from django_xsession.stores.base import Store
+
+
+class SessionTestCase(SimpleTestCase):
+    def setUp(self) -> None:
+        get_store().clear()
+
+    def saved(self, **data: object) -> Session:
+        session = SessionStore()
+        session.update(data)
+        session.save()
+        return session
+
+
+class DjangoSemanticsTests(SessionTestCase):
+    def test_session_key_is_the_signed_token(self) -> None:
+        session = self.saved(a=1)
+        assert session.session_key is not None
+        verified = signing.unsign(session.session_key, session.options.secrets)
+        assert verified is not None
+        assert verified.sid == session.id
+        assert Store.digest(session.id) in get_store().all()
+
+    def test_a_new_store_object_loads_by_token(self) -> None:
+        session = self.saved(a=1)
+        assert SessionStore(session.session_key)["a"] == 1
+
+    def test_save_of_a_session_deleted_elsewhere_raises_update_error(self) -> None:
+        session = self.saved(a=1)
+        SessionStore(session.session_key).delete()
+        session["a"] = 2
+        with self.assertRaises(UpdateError):
+            session.save()
+        assert get_store().all() == {}
+
+    def test_must_create_on_a_taken_id_raises_create_error(self) -> None:
+        session = self.saved(a=1)
+        other = SessionStore(session.session_key)
+        other._session_cache = {}
+        other._sid = session.id
+        with self.assertRaises(CreateError):
+            other.save(must_create=True)
+
+    def test_test_cookie_trio(self) -> None:
+        session = SessionStore()
+        session.set_test_cookie()
+        assert session.test_cookie_worked()
+        session.delete_test_cookie()
+        assert not session.test_cookie_worked()
+
+    def test_unsigned_key_loads_nothing(self) -> None:
+        session = self.saved(a=1)
+        with self.assertLogs("django.security.SuspiciousSession", "WARNING"):
+            assert SessionStore(session.id).load() == {}
+
+    def test_clear_expired_removes_expired_sessions(self) -> None:
+        session = self.saved(a=1)
+        session.set_expiry(-1)
+        session.save()
+        self.saved(b=2)
+        SessionStore.clear_expired()
+        assert get_store().length() == 1
+
+
+class CookieAttributeTests(SessionTestCase):
+    def test_max_age_is_the_remaining_lifetime(self) -> None:
+        session = self.saved(a=1)
+        assert session.cookie.max_age == 1209600
+        assert session.cookie.original_max_age == 1209600
+        expires = session.cookie.expires
+        assert expires is not None
+        assert abs((expires - timezone.now()).total_seconds() - 1209600) < 5
+
+    def test_setting_max_age(self) -> None:
+        session = SessionStore()
+        session.cookie.max_age = 3600
+        assert session.cookie.original_max_age == 3600
+        assert session.get_expiry_age() == 3600
+        session.cookie.max_age = datetime.timedelta(hours=2)
+        assert session.get_expiry_age() == 7200
+        session.cookie.max_age = None
+        assert session.get_expire_at_browser_close()
+        assert session.cookie.expires is None
+        assert session.cookie.max_age is None
+        with self.assertRaises(ValueError):
+            session.cookie.max_age = 0
+
+    def test_setting_expires(self) -> None:
+        session = SessionStore()
+        moment = timezone.now() + datetime.timedelta(days=3)
+        session.cookie.expires = moment
+        assert session.get_expiry_date() == moment
+
+    def test_attributes_default_to_the_options_and_persist_per_session(self) -> None:
+        session = SessionStore()
+        assert session.cookie.path == "/"
+        assert session.cookie.samesite == "Lax"
+        session.cookie.samesite = "Strict"
+        session["a"] = 1
+        session.save()
+        loaded = SessionStore(session.session_key)
+        assert loaded.get("a") == 1
+        assert loaded.cookie.samesite == "Strict"
+        assert loaded.cookie.httponly is True
+        with self.assertRaises(AttributeError):
+            loaded.cookie.colour  # noqa: B018
+
+    @override_settings(XSESSION={"EXPIRES": datetime.datetime(2099, 1, 1, tzinfo=datetime.timezone.utc)})
+    def test_fixed_expires_option(self) -> None:
+        session = SessionStore()
+        assert session.get_expiry_date() == datetime.datetime(
+            2099, 1, 1, tzinfo=datetime.timezone.utc
+        )
+        assert not session.get_expire_at_browser_close()
+
+
+class ExpressApiTests(SessionTestCase):
+    def test_id_is_created_on_first_use(self) -> None:
+        session = SessionStore()
+        assert session.session_key is None
+        sid = session.id
+        assert len(sid) == 32
+        assert session.session_key == signing.sign(sid, session.options.secrets)
+
+    def test_regenerate_drops_data_by_default(self) -> None:
+        session = self.saved(a=1)
+        old_id = session.id
+        session.regenerate()
+        assert session.id != old_id
+        assert dict(session.items()) == {}
+        assert not session.exists(signing.sign(old_id, session.options.secrets))
+
+    def test_regenerate_keep_data(self) -> None:
+        session = self.saved(a=1)
+        old = session.session_key
+        session.regenerate(keep_data=True)
+        session.save()
+        assert session.session_key != old
+        assert SessionStore(session.session_key)["a"] == 1
+        assert get_store().length() == 1
+
+    def test_destroy(self) -> None:
+        session = self.saved(a=1)
+        session.destroy()
+        assert session.session_key is None
+        assert dict(session.items()) == {}
+        assert get_store().length() == 0
+
+    def test_reload_drops_unsaved_changes(self) -> None:
+        session = self.saved(a=1)
+        other = SessionStore(session.session_key)
+        other["b"] = 2
+        other.save()
+        session["a"] = 99
+        session.reload()
+        assert dict(session.items()) == {"a": 1, "b": 2}
+
+    def test_reload_of_a_deleted_session(self) -> None:
+        session = self.saved(a=1)
+        SessionStore(session.session_key).delete()
+        with self.assertRaises(SessionInterrupted):
+            session.reload()
+
+    def test_touch_refreshes_the_stored_expiry_only(self) -> None:
+        session = self.saved(a=1)
+        session.set_expiry(60)
+        session.save()
+        (before,) = get_store().all().values()
+        session.set_expiry(7200)
+        assert session.touch()
+        (after,) = get_store().all().values()
+        assert after.expires > before.expires
+        assert after.data == before.data
+
+    def test_touch_of_an_unsaved_session(self) -> None:
+        assert not SessionStore().touch()
+
+
+class AsyncTwinTests(SessionTestCase):
+    async def test_async_mapping_and_storage(self) -> None:
+        session = SessionStore()
+        await session.aset("a", 1)
+        await session.aupdate({"b": 2})
+        assert await session.asetdefault("c", 3) == 3
+        assert await session.ahas_key("a")
+        assert sorted(await session.akeys()) == ["a", "b", "c"]
+        assert sorted(await session.avalues()) == [1, 2, 3]
+        assert await session.apop("c") == 3
+        await session.aset_expiry(600)
+        assert await session.aget_expiry_age() == 600
+        assert not await session.aget_expire_at_browser_close()
+        await session.asave()
+        loaded = SessionStore(session.session_key)
+        assert await loaded.aget("a") == 1
+        assert sorted(await loaded.aitems()) == [("_session_expiry", 600), ("a", 1), ("b", 2)]
+        assert await loaded.aexists(session.session_key)
+
+    async def test_async_key_rotation_and_end(self) -> None:
+        session = SessionStore()
+        await session.aset("a", 1)
+        await session.acreate()
+        old = session.session_key
+        await session.acycle_key()
+        await session.asave()
+        assert session.session_key != old
+        assert not await session.aexists(old)
+        await session.aregenerate(keep_data=True)
+        await session.asave()
+        assert await session.aget("a") == 1
+        assert await session.atouch()
+        await session.areload()
+        await session.aset_test_cookie()
+        assert await session.atest_cookie_worked()
+        await session.adelete_test_cookie()
+        await session.adestroy()
+        assert session.session_key is None
+        assert await get_store().alength() == 0
+
+    async def test_async_flush_and_clear_expired(self) -> None:
+        session = SessionStore()
+        await session.aset("a", 1)
+        await session.asave()
+        await session.aflush()
+        assert await get_store().alength() == 0
+        await SessionStore.aclear_expired()
+        await session.adelete()
