@@ -18,7 +18,12 @@ class CountingMemoryStore(MemoryStore):
         return super().get(sid)
 
     def set(
-        self, sid: str, record: Record, *, create: bool = False, delta: Delta | None = None
+        self,
+        sid: str,
+        record: Record,
+        *,
+        create: bool = False,
+        delta: Delta | None = None,
     ) -> None:
         self.calls["set"] += 1
         super().set(sid, record, create=create, delta=delta)

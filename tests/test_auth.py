@@ -9,6 +9,8 @@ from tests.test_middleware import NAME
 
 
 class AuthTests(TestCase):
+    user: User
+
     @classmethod
     def setUpTestData(cls) -> None:
         cls.user = User.objects.create_user("alice", password="secret")
@@ -22,7 +24,9 @@ class AuthTests(TestCase):
     def test_login_rotates_the_id_and_keeps_the_data(self) -> None:
         self.client.get("/write/", {"cart": "3 apples"})
         before = self.token()
-        response = self.client.get("/login/", {"username": "alice", "password": "secret"})
+        response = self.client.get(
+            "/login/", {"username": "alice", "password": "secret"}
+        )
         assert response.cookies[NAME].value != before
         assert self.client.get("/whoami/").content == b"alice"
         assert self.client.get("/read/").json()["cart"] == "3 apples"

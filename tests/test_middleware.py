@@ -5,7 +5,7 @@ from http.cookies import Morsel
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpResponse
+from django.http import HttpResponseBase
 from django.test import SimpleTestCase, override_settings
 
 from django_xsession import signing
@@ -23,7 +23,7 @@ class MiddlewareTestCase(SimpleTestCase):
         get_store().clear()
         CountingMemoryStore.calls.clear()
 
-    def cookie(self, response: HttpResponse) -> Morsel[str] | None:
+    def cookie(self, response: HttpResponseBase) -> Morsel[str] | None:
         return response.cookies.get(NAME)
 
     def set_cookie(self, value: str) -> None:

@@ -118,7 +118,11 @@ class CookieAttributeTests(SessionTestCase):
         with self.assertRaises(AttributeError):
             loaded.cookie.colour  # noqa: B018
 
-    @override_settings(XSESSION={"EXPIRES": datetime.datetime(2099, 1, 1, tzinfo=datetime.timezone.utc)})
+    @override_settings(
+        XSESSION={
+            "EXPIRES": datetime.datetime(2099, 1, 1, tzinfo=datetime.timezone.utc)
+        }
+    )
     def test_fixed_expires_option(self) -> None:
         session = SessionStore()
         assert session.get_expiry_date() == datetime.datetime(
@@ -205,7 +209,11 @@ class AsyncTwinTests(SessionTestCase):
         await session.asave()
         loaded = SessionStore(session.session_key)
         assert await loaded.aget("a") == 1
-        assert sorted(await loaded.aitems()) == [("_session_expiry", 600), ("a", 1), ("b", 2)]
+        assert sorted(await loaded.aitems()) == [
+            ("_session_expiry", 600),
+            ("a", 1),
+            ("b", 2),
+        ]
         assert await loaded.aexists(session.session_key)
 
     async def test_async_key_rotation_and_end(self) -> None:

@@ -1,0 +1,585 @@
+"""The behaviour every session store promises, as a reusable test suite.
+
+A store's tests are a two-line class::
+
+    class MemoryStoreTests(StoreContract, SimpleTestCase):
+        def make_store(self) -> Store:
+            return MemoryStore()
+
+The suite uses only the public :class:`~django_xsession.stores.base.Store`
+API and Django's ``timezone.now()``. It never sleeps: an expired session is
+written with ``expires`` already in the past. The few tests that need a
+session to expire *after* it was written move Django's clock forward
+instead; a store whose backend expires keys on its own clock (Redis TTLs,
+cache timeouts) sets ``expires_on_django_clock = False`` to skip them.
+
+This module is not named ``test_*``, so pytest doesn't rewrite its bare
+``assert`` statements: the tests use unittest's assertion methods, whose
+failure messages show both sides.
+"""
+
+from __future__ import annotations
+
+import datetime
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, ClassVar
+from unittest import mock
+
+from django.utils import timezone
+
+from django_xsession.stores.base import CreateError, Delta, Record, Store, UpdateError
+
+if TYPE_CHECKING:
+    from django.test import SimpleTestCase
+
+    _TestCase = SimpleTestCase
+else:
+    # At run time the concrete class brings the TestCase; the mixin alone is
+    # no test case, so pytest never collects it.
+    _TestCase = object
+
+HOUR = datetime.timedelta(hours=1)
+SECOND = datetime.timedelta(seconds=1)
+
+
+def new_sid() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class StoreContract(_TestCase):
+    """Tests every :class:`Store` must pass; mix into a ``SimpleTestCase``."""
+
+    #: False for a store whose backend drops expired keys on its own clock:
+    #: moving Django's clock forward does not expire its sessions.
+    expires_on_django_clock: ClassVar[bool] = True
+
+    store: Store
+    now: datetime.datetime
+
+    def make_store(self) -> Store:
+        raise NotImplementedError("subclasses of StoreContract must build a store")
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.store = self.make_store()
+        self.store.clear()
+        self.addCleanup(self.store.clear)
+        # Whole seconds: a store may keep no finer expiry than that.
+        self.now = timezone.now().replace(microsecond=0)
+
+    # Helpers.
+
+    def record(
+        self,
+        data: dict[str, Any] | None = None,
+        *,
+        expires: datetime.datetime | None = None,
+        cookie: dict[str, Any] | None = None,
+    ) -> Record:
+        return Record(
+            data={} if data is None else data,
+            expires=self.now + HOUR if expires is None else expires,
+            cookie={} if cookie is None else cookie,
+            created=self.now,
+        )
+
+    def expired_record(self, data: dict[str, Any] | None = None) -> Record:
+        return self.record(data, expires=self.now - SECOND)
+
+    def create(self, data: dict[str, Any] | None = None, **kwargs: Any) -> str:
+        sid = new_sid()
+        self.store.set(sid, self.record(data, **kwargs), create=True)
+        return sid
+
+    def load(self, sid: str) -> Record:
+        record = self.store.get(sid)
+        if record is None:
+            self.fail("the session is gone")
+        return record
+
+    def data_of(self, sid: str) -> dict[str, Any]:
+        return self.load(sid).data
+
+    def save_delta(self, sid: str, loaded: Record, data: dict[str, Any]) -> None:
+        """Save ``data`` like a request that loaded ``loaded`` and edited it."""
+        delta = Delta(
+            changed={
+                key: value
+                for key, value in data.items()
+                if key not in loaded.data or loaded.data[key] != value
+            },
+            removed=frozenset(loaded.data.keys() - data.keys()),
+        )
+        self.store.set(sid, self.record(data), delta=delta)
+
+    @contextmanager
+    def clock_at(self, when: datetime.datetime) -> Iterator[None]:
+        """Make ``timezone.now()`` return ``when``, for the store too."""
+        if not self.expires_on_django_clock:
+            self.skipTest("this store expires sessions on its backend's clock")
+        with mock.patch("django.utils.timezone.now", return_value=when):
+            yield
+
+    # get and set(create=True).
+
+    def test_get_of_unknown_id_returns_none(self) -> None:
+        self.create({"a": 1})
+
+        self.assertIsNone(self.store.get(new_sid()))
+
+    def test_created_record_reads_back_equal(self) -> None:
+        sid = new_sid()
+        record = Record(
+            data={"user": 42, "cart": [1, 2]},
+            expires=self.now + HOUR,
+            cookie={"samesite": "Strict", "secure": True, "domain": None},
+            created=self.now - SECOND,
+        )
+        self.store.set(sid, record, create=True)
+
+        got = self.load(sid)
+
+        self.assertEqual(got.data, record.data)
+        self.assertEqual(got.expires, record.expires)
+        self.assertEqual(dict(got.cookie), dict(record.cookie))
+        self.assertEqual(got.created, record.created)
+
+    def test_create_on_a_taken_id_raises_create_error_and_keeps_the_first(
+        self,
+    ) -> None:
+        sid = self.create({"owner": "first"})
+
+        with self.assertRaises(CreateError):
+            self.store.set(sid, self.record({"owner": "second"}), create=True)
+
+        self.assertEqual(self.data_of(sid), {"owner": "first"})
+
+    def test_unicode_and_nested_json_data_round_trip(self) -> None:
+        data: dict[str, Any] = {
+            "name": "Zoë ✓ 日本語 🍪",
+            "ключ": {"nested": [1, 2.5, None, True, {"deep": ["x", []]}]},
+            "empty": {},
+            'quote"and\\slash': "line\nbreak",
+        }
+        sid = self.create(data)
+
+        self.assertEqual(self.data_of(sid), data)
+
+    def test_the_record_from_get_is_a_copy(self) -> None:
+        sid = self.create({"list": [1], "dict": {"k": "v"}, "n": 1})
+
+        got = self.load(sid)
+        got.data["n"] = 2
+        got.data["list"].append(2)
+        got.data["dict"]["k"] = "changed"
+        got.data["new"] = True
+
+        self.assertEqual(self.data_of(sid), {"list": [1], "dict": {"k": "v"}, "n": 1})
+
+    def test_the_record_written_is_copied(self) -> None:
+        data: dict[str, Any] = {"list": [1], "n": 1}
+        sid = new_sid()
+        self.store.set(sid, self.record(data), create=True)
+
+        data["n"] = 2
+        data["list"].append(2)
+
+        self.assertEqual(self.data_of(sid), {"list": [1], "n": 1})
+
+    # set() as an update.
+
+    def test_update_of_a_missing_id_raises_update_error_and_creates_nothing(
+        self,
+    ) -> None:
+        sid = new_sid()
+
+        with self.assertRaises(UpdateError):
+            self.store.set(sid, self.record({"a": 1}))
+        with self.assertRaises(UpdateError):
+            self.store.set(
+                sid, self.record({"a": 1}), delta=Delta({"a": 1}, frozenset())
+            )
+
+        self.assertIsNone(self.store.get(sid))
+        self.assertEqual(self.store.length(), 0)
+
+    def test_update_of_a_destroyed_session_raises_update_error(self) -> None:
+        sid = self.create({"a": 1})
+        loaded = self.load(sid)
+        self.store.destroy(sid)
+
+        with self.assertRaises(UpdateError):
+            self.save_delta(sid, loaded, {"a": 2})
+
+        self.assertIsNone(self.store.get(sid))
+
+    def test_update_without_delta_replaces_data_expiry_and_cookie(self) -> None:
+        sid = self.create({"a": 1, "b": 2}, cookie={"path": "/"})
+        later = self.now + 2 * HOUR
+
+        self.store.set(
+            sid, self.record({"c": 3}, expires=later, cookie={"secure": True})
+        )
+
+        got = self.load(sid)
+        self.assertEqual(got.data, {"c": 3})
+        self.assertEqual(got.expires, later)
+        self.assertEqual(dict(got.cookie), {"secure": True})
+
+    def test_delta_updates_of_different_keys_both_survive(self) -> None:
+        sid = self.create({"a": 0, "b": 0, "c": 0})
+        first = self.load(sid)
+        second = self.load(sid)
+
+        self.save_delta(sid, first, {**first.data, "a": 1})
+        self.save_delta(sid, second, {**second.data, "b": 2})
+
+        self.assertEqual(self.data_of(sid), {"a": 1, "b": 2, "c": 0})
+
+    def test_delta_updates_of_the_same_key_end_with_the_last_save(self) -> None:
+        sid = self.create({"a": 0, "other": "kept"})
+        first = self.load(sid)
+        second = self.load(sid)
+
+        self.save_delta(sid, first, {**first.data, "a": "first"})
+        self.save_delta(sid, second, {**second.data, "a": "second"})
+
+        self.assertEqual(self.data_of(sid), {"a": "second", "other": "kept"})
+
+    def test_delta_update_removes_removed_keys_and_keeps_the_others(self) -> None:
+        sid = self.create({"a": 0, "b": 0, "gone": "x"})
+        remover = self.load(sid)
+        changer = self.load(sid)
+
+        self.save_delta(sid, remover, {"a": 0, "b": 0})
+        # This request still holds "gone" but didn't touch it.
+        self.save_delta(sid, changer, {**changer.data, "b": 1})
+
+        self.assertEqual(self.data_of(sid), {"a": 0, "b": 1})
+
+    def test_delta_update_adds_new_keys_next_to_concurrent_ones(self) -> None:
+        sid = self.create({})
+        first = self.load(sid)
+        second = self.load(sid)
+
+        self.save_delta(sid, first, {"cart": [1]})
+        self.save_delta(sid, second, {"user": 7})
+
+        self.assertEqual(self.data_of(sid), {"cart": [1], "user": 7})
+
+    def test_delta_update_takes_expiry_and_cookie_from_the_record(self) -> None:
+        sid = self.create({"a": 0}, cookie={"path": "/"})
+        later = self.now + 3 * HOUR
+
+        self.store.set(
+            sid,
+            self.record({"a": 1}, expires=later, cookie={"samesite": "Lax"}),
+            delta=Delta({"a": 1}, frozenset()),
+        )
+
+        got = self.load(sid)
+        self.assertEqual(got.data, {"a": 1})
+        self.assertEqual(got.expires, later)
+        self.assertEqual(dict(got.cookie), {"samesite": "Lax"})
+
+    # Expiry.
+
+    def test_expired_records_are_not_returned_by_get_all_or_length(self) -> None:
+        live = self.create({"live": True})
+        expired = new_sid()
+        self.store.set(expired, self.expired_record({"live": False}), create=True)
+
+        self.assertIsNone(self.store.get(expired))
+        self.assertEqual(set(self.store.all()), {Store.digest(live)})
+        self.assertEqual(self.store.length(), 1)
+
+    def test_expired_records_cannot_be_updated(self) -> None:
+        sid = new_sid()
+        self.store.set(sid, self.expired_record({"a": 1}), create=True)
+
+        with self.assertRaises(UpdateError):
+            self.store.set(sid, self.record({"a": 2}))
+        with self.assertRaises(UpdateError):
+            self.store.set(
+                sid, self.record({"a": 2}), delta=Delta({"a": 2}, frozenset())
+            )
+
+        self.assertIsNone(self.store.get(sid))
+
+    def test_expired_records_cannot_be_touched(self) -> None:
+        sid = new_sid()
+        self.store.set(sid, self.expired_record({"a": 1}), create=True)
+
+        self.assertFalse(self.store.touch(sid, self.now + HOUR))
+
+        self.assertIsNone(self.store.get(sid))
+        self.assertEqual(self.store.length(), 0)
+
+    def test_an_expired_id_can_be_created_again(self) -> None:
+        sid = new_sid()
+        self.store.set(sid, self.expired_record({"old": True}), create=True)
+
+        self.store.set(sid, self.record({"new": True}), create=True)
+
+        self.assertEqual(self.data_of(sid), {"new": True})
+
+    def test_get_stops_returning_a_record_once_its_expiry_passes(self) -> None:
+        soon = self.create({"a": 1}, expires=self.now + 60 * SECOND)
+        later = self.create({"b": 2})
+
+        with self.clock_at(self.now + 120 * SECOND):
+            self.assertIsNone(self.store.get(soon))
+            self.assertEqual(self.data_of(later), {"b": 2})
+
+    def test_all_stops_returning_a_record_once_its_expiry_passes(self) -> None:
+        self.create({"a": 1}, expires=self.now + 60 * SECOND)
+        later = self.create({"b": 2})
+
+        with self.clock_at(self.now + 120 * SECOND):
+            self.assertEqual(set(self.store.all()), {Store.digest(later)})
+
+    def test_length_stops_counting_a_record_once_its_expiry_passes(self) -> None:
+        self.create({"a": 1}, expires=self.now + 60 * SECOND)
+        self.create({"b": 2})
+
+        with self.clock_at(self.now + 120 * SECOND):
+            self.assertEqual(self.store.length(), 1)
+
+    def test_a_record_past_its_expiry_cannot_be_updated_or_touched(self) -> None:
+        soon = self.create({"a": 1}, expires=self.now + 60 * SECOND)
+
+        with self.clock_at(self.now + 120 * SECOND):
+            with self.assertRaises(UpdateError):
+                self.store.set(soon, self.record({"a": 2}))
+            self.assertFalse(self.store.touch(soon, self.now + HOUR))
+            self.assertIsNone(self.store.get(soon))
+
+    # touch.
+
+    def test_touch_moves_expiry_and_keeps_data_and_cookie(self) -> None:
+        sid = self.create({"a": 1}, cookie={"path": "/shop"})
+        later = self.now + 5 * HOUR
+
+        self.assertIs(self.store.touch(sid, later), True)
+
+        got = self.load(sid)
+        self.assertEqual(got.expires, later)
+        self.assertEqual(got.data, {"a": 1})
+        self.assertEqual(dict(got.cookie), {"path": "/shop"})
+
+    def test_touch_keeps_a_session_alive_past_its_old_expiry(self) -> None:
+        sid = self.create({"a": 1}, expires=self.now + 60 * SECOND)
+        self.assertTrue(self.store.touch(sid, self.now + HOUR))
+
+        with self.clock_at(self.now + 120 * SECOND):
+            self.assertEqual(self.data_of(sid), {"a": 1})
+            self.assertEqual(self.store.clear_expired(), 0)
+            self.assertEqual(self.store.length(), 1)
+
+    def test_touch_of_a_missing_id_returns_false_and_creates_nothing(self) -> None:
+        sid = new_sid()
+
+        self.assertIs(self.store.touch(sid, self.now + HOUR), False)
+
+        self.assertIsNone(self.store.get(sid))
+        self.assertEqual(self.store.length(), 0)
+
+    # destroy, all, clear, length.
+
+    def test_destroy_removes_only_that_session(self) -> None:
+        sid = self.create({"a": 1})
+        other = self.create({"b": 2})
+
+        self.store.destroy(sid)
+
+        self.assertIsNone(self.store.get(sid))
+        self.assertEqual(self.data_of(other), {"b": 2})
+        self.assertEqual(self.store.length(), 1)
+
+    def test_destroy_of_a_missing_id_is_not_an_error(self) -> None:
+        other = self.create({"b": 2})
+
+        self.store.destroy(new_sid())
+
+        self.assertEqual(self.data_of(other), {"b": 2})
+
+    def test_all_returns_live_records_keyed_by_digest(self) -> None:
+        first = self.create({"n": 1})
+        second = self.create({"n": 2}, cookie={"secure": True})
+        self.store.set(new_sid(), self.expired_record({"n": 3}), create=True)
+
+        everything = self.store.all()
+
+        self.assertEqual(
+            {key: record.data for key, record in everything.items()},
+            {Store.digest(first): {"n": 1}, Store.digest(second): {"n": 2}},
+        )
+        self.assertEqual(
+            dict(everything[Store.digest(second)].cookie), {"secure": True}
+        )
+        self.assertEqual(everything[Store.digest(first)].expires, self.now + HOUR)
+
+    def test_all_never_contains_the_raw_ids(self) -> None:
+        sids = [self.create({"n": n}) for n in range(3)]
+
+        everything = self.store.all()
+
+        for sid in sids:
+            self.assertNotIn(sid, everything)
+            self.assertNotIn(sid, repr(everything))
+
+    def test_all_of_an_empty_store_is_empty(self) -> None:
+        self.assertEqual(self.store.all(), {})
+
+    def test_clear_empties_the_store(self) -> None:
+        sids = [self.create({"n": n}) for n in range(3)]
+
+        self.store.clear()
+
+        self.assertEqual(self.store.all(), {})
+        self.assertEqual(self.store.length(), 0)
+        for sid in sids:
+            self.assertIsNone(self.store.get(sid))
+
+    def test_length_counts_live_sessions(self) -> None:
+        self.assertEqual(self.store.length(), 0)
+        sids = [self.create({"n": n}) for n in range(3)]
+        self.store.set(new_sid(), self.expired_record(), create=True)
+
+        self.assertEqual(self.store.length(), 3)
+        self.store.destroy(sids[0])
+        self.assertEqual(self.store.length(), 2)
+
+    # clear_expired.
+
+    def test_clear_expired_deletes_expired_and_keeps_live(self) -> None:
+        live = [self.create({"n": n}) for n in range(2)]
+        expired = [new_sid() for _ in range(3)]
+        for sid in expired:
+            self.store.set(sid, self.expired_record({"old": True}), create=True)
+
+        removed = self.store.clear_expired()
+
+        # A store may already have dropped records written expired (the
+        # memory store prunes on every write), so it counts at most three.
+        self.assertIn(removed, range(4))
+        self.assertEqual(set(self.store.all()), {Store.digest(sid) for sid in live})
+        for sid in expired:
+            self.assertIsNone(self.store.get(sid))
+        self.assertEqual(self.store.clear_expired(), 0)
+        self.assertEqual([self.data_of(sid) for sid in live], [{"n": 0}, {"n": 1}])
+
+    def test_clear_expired_returns_how_many_sessions_it_deleted(self) -> None:
+        for n in range(3):
+            self.create({"n": n}, expires=self.now + 60 * SECOND)
+        live = self.create({"live": True})
+
+        with self.clock_at(self.now + 120 * SECOND):
+            self.assertEqual(self.store.clear_expired(), 3)
+            self.assertEqual(self.store.clear_expired(), 0)
+            self.assertEqual(set(self.store.all()), {Store.digest(live)})
+
+    def test_clear_expired_of_a_store_without_expired_sessions_is_zero(self) -> None:
+        self.create({"a": 1})
+
+        self.assertEqual(self.store.clear_expired(), 0)
+        self.assertEqual(self.store.length(), 1)
+
+    # Ids at rest.
+
+    def test_ids_are_stored_as_digests(self) -> None:
+        sid = self.create({"a": 1})
+
+        self.assertNotEqual(Store.digest(sid), sid)
+        self.assertNotIn(sid, Store.digest(sid))
+        self.assertEqual(Store.digest(sid), Store.digest(sid))
+        self.assertNotEqual(Store.digest(sid), Store.digest(new_sid()))
+        self.assertEqual(list(self.store.all()), [Store.digest(sid)])
+
+    # Async twins.
+
+    async def test_aget(self) -> None:
+        sid = self.create({"a": "ü"})
+
+        got = await self.store.aget(sid)
+
+        if got is None:
+            self.fail("aget() lost the session")
+        self.assertEqual(got.data, {"a": "ü"})
+        self.assertEqual(got.expires, self.now + HOUR)
+        self.assertIsNone(await self.store.aget(new_sid()))
+
+    async def test_aset(self) -> None:
+        sid = new_sid()
+        await self.store.aset(sid, self.record({"a": 0, "b": 0}), create=True)
+        with self.assertRaises(CreateError):
+            await self.store.aset(sid, self.record({}), create=True)
+        with self.assertRaises(UpdateError):
+            await self.store.aset(new_sid(), self.record({"a": 1}))
+
+        # A concurrent request changed "b" since this one loaded the data.
+        self.store.set(sid, self.record({"a": 0, "b": 2}))
+        await self.store.aset(
+            sid, self.record({"a": 1, "b": 0}), delta=Delta({"a": 1}, frozenset())
+        )
+
+        self.assertEqual(self.data_of(sid), {"a": 1, "b": 2})
+        self.assertEqual(self.store.length(), 1)
+
+    async def test_adestroy(self) -> None:
+        sid = self.create({"a": 1})
+        other = self.create({"b": 2})
+
+        await self.store.adestroy(sid)
+        await self.store.adestroy(new_sid())
+
+        self.assertIsNone(self.store.get(sid))
+        self.assertEqual(self.data_of(other), {"b": 2})
+
+    async def test_atouch(self) -> None:
+        sid = self.create({"a": 1})
+        later = self.now + 5 * HOUR
+
+        self.assertIs(await self.store.atouch(sid, later), True)
+        self.assertIs(await self.store.atouch(new_sid(), later), False)
+
+        got = self.load(sid)
+        self.assertEqual(got.expires, later)
+        self.assertEqual(got.data, {"a": 1})
+        self.assertEqual(self.store.length(), 1)
+
+    async def test_aall(self) -> None:
+        sid = self.create({"a": 1})
+        self.store.set(new_sid(), self.expired_record(), create=True)
+
+        everything = await self.store.aall()
+
+        self.assertEqual(
+            {key: record.data for key, record in everything.items()},
+            {Store.digest(sid): {"a": 1}},
+        )
+
+    async def test_aclear(self) -> None:
+        sid = self.create({"a": 1})
+
+        await self.store.aclear()
+
+        self.assertIsNone(self.store.get(sid))
+        self.assertEqual(self.store.length(), 0)
+
+    async def test_alength(self) -> None:
+        self.create({"a": 1})
+        self.create({"b": 2})
+        self.store.set(new_sid(), self.expired_record(), create=True)
+
+        self.assertEqual(await self.store.alength(), 2)
+
+    async def test_aclear_expired(self) -> None:
+        self.create({"a": 1}, expires=self.now + 60 * SECOND)
+        live = self.create({"b": 2})
+
+        with self.clock_at(self.now + 120 * SECOND):
+            self.assertEqual(await self.store.aclear_expired(), 1)
+            self.assertEqual(set(self.store.all()), {Store.digest(live)})
