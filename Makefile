@@ -1,6 +1,7 @@
 # Every target builds its own virtualenv, so a fresh clone needs nothing else.
 PYTHON ?= python3
-VENV ?= .venv
+# Another interpreter gets its own virtualenv unless VENV says otherwise.
+VENV ?= $(if $(filter python3,$(PYTHON)),.venv,.venv-$(notdir $(PYTHON)))
 DJANGO ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(subst /,_,$(subst :,_,$(subst ~,_,$(subst =,_,$(subst >,_,$(subst <,_,$(DJANGO)))))))

@@ -473,3 +473,15 @@ class AsyncTests(MiddlewareTestCase):
         self.async_client.cookies[NAME] = morsel.value
         response = await self.async_client.get("/async-write/", {"b": "2"})
         assert response.json() == {"a": "1", "b": "2"}
+
+
+class AdminCheckTests(SimpleTestCase):
+    def test_admin_accepts_our_middleware(self) -> None:
+        from django.core.checks import run_checks
+
+        ids = {message.id for message in run_checks()}
+        assert "admin.E410" not in ids
+        with self.modify_settings(
+            MIDDLEWARE={"remove": "django_xsession.middleware.SessionMiddleware"}
+        ):
+            assert "admin.E410" in {message.id for message in run_checks()}
