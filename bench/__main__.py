@@ -10,12 +10,24 @@ from collections.abc import Sequence
 
 import django
 
+from bench.engines import ENGINES, OURS
+from bench.report import render_table
+from bench.runner import measure, profile
+from bench.scenarios import SCENARIOS
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark (or, with ``--profile``, profile one scenario of ours)."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("-n", type=int, default=3000, help="requests per repeat")
-    parser.add_argument("--repeats", type=int, default=5, help="take the best of")
+    parser.add_argument("-n", type=_positive, default=3000, help="requests per repeat")
+    parser.add_argument("--repeats", type=_positive, default=5, help="take the best of")
     parser.add_argument(
         "--profile",
         metavar="SCENARIO",
@@ -27,12 +39,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     # (tests.settings, say) would add middleware and apps we do not measure.
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
     django.setup()
-    # Imported after setup: they import the engines' modules.
-    from bench.engines import ENGINES, OURS
-    from bench.report import render_table
-    from bench.runner import measure, profile
-    from bench.scenarios import SCENARIOS
-
     if args.profile is not None:
         chosen = [s for s in SCENARIOS if s.name == args.profile]
         if not chosen:
@@ -54,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"µs per request, best of {args.repeats} repeats of {args.n} requests; "
         "each request is built with RequestFactory inside the timed loop "
-        "(the same for every engine)."
+        "(the same for every engine); repeats alternate between engines."
     )
     print()
     print(render_table(timings, baseline=OURS.name))

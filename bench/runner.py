@@ -58,6 +58,26 @@ def _time(handler: Handler, make: Callable[[], HttpRequest], n: int) -> float:
     return (time.perf_counter_ns() - start) / n / 1000
 
 
+@dataclass(frozen=True)
+class _Ready:
+    engine: Engine
+    handler: Handler
+    requests: dict[str, Callable[[], HttpRequest]]
+
+
+def _prepare(engine: Engine, scenarios: Sequence[Scenario], warmup: int) -> _Ready:
+    with serving(engine) as (handler, factory, name):
+        verify(handler, factory, name)
+        requests = {
+            scenario.name: _request_maker(handler, factory, name, scenario)
+            for scenario in scenarios
+        }
+        for make in requests.values():
+            for _ in range(warmup):
+                handler(make())
+    return _Ready(engine, handler, requests)
+
+
 def measure(
     engines: Sequence[Engine],
     scenarios: Sequence[Scenario],
@@ -66,23 +86,29 @@ def measure(
     repeats: int,
     warmup: int,
 ) -> list[Timing]:
-    """Verify each engine, then time ``repeats`` runs of ``n`` requests per scenario."""
-    timings = []
-    for engine in engines:
-        with serving(engine) as (handler, factory, name):
-            verify(handler, factory, name)
-            for scenario in scenarios:
-                make = _request_maker(handler, factory, name, scenario)
-                for _ in range(warmup):
-                    handler(make())
-                results = []
-                for _ in range(repeats):
-                    # Start each repeat with no garbage left by the previous one;
-                    # the collector stays on, as in a real server.
+    """Verify and warm up each engine, then time ``repeats`` runs of ``n`` requests.
+
+    Repeats go round-robin over the engines, so a burst of load from another
+    process slows one repeat of each engine rather than every repeat of one.
+    """
+    ready = [_prepare(engine, scenarios, warmup) for engine in engines]
+    results: dict[tuple[str, str], list[float]] = {}
+    for _ in range(repeats):
+        for scenario in scenarios:
+            for item in ready:
+                make = item.requests[scenario.name]
+                with override_settings(**item.engine.settings):
+                    # Start with no garbage left by the previous run; the
+                    # collector stays on, as in a real server.
                     gc.collect()
-                    results.append(_time(handler, make, n))
-                timings.append(Timing(engine.name, scenario.name, tuple(results)))
-    return timings
+                    timing = _time(item.handler, make, n)
+                key = (item.engine.name, scenario.name)
+                results.setdefault(key, []).append(timing)
+    return [
+        Timing(engine.name, scenario.name, tuple(results[engine.name, scenario.name]))
+        for scenario in scenarios
+        for engine in engines
+    ]
 
 
 def profile(engine: Engine, scenario: Scenario, *, n: int, top: int = 15) -> str:

@@ -31,7 +31,7 @@ def _seed(request: HttpRequest) -> HttpResponse:
 
 
 def _read(request: HttpRequest) -> HttpResponse:
-    return HttpResponse(str(request.session[KEY]))
+    return HttpResponse(str(request.session.get(KEY)))
 
 
 def _write(request: HttpRequest) -> HttpResponse:
