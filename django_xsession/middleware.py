@@ -301,6 +301,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
         if self._needs_load(state, state.session.options):
             state.session._get_session()
         decision = self._decide(request, response, state)
+        state.session._closing = True
         try:
             if decision.write:
                 state.session.save()
@@ -330,6 +331,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
         if self._needs_load(state, state.session.options):
             await state.session._aget_session()
         decision = self._decide(request, response, state)
+        state.session._closing = True
         try:
             if decision.write:
                 await state.session.asave()

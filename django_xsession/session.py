@@ -10,13 +10,16 @@ import datetime
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
+from django.conf import settings
 from django.contrib.sessions.backends.base import CreateError, SessionBase
 from django.contrib.sessions.exceptions import SessionInterrupted
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from django_xsession import signing
 from django_xsession.conf import Options, get_options
@@ -31,6 +34,11 @@ _CREATE_ATTEMPTS = 100
 COOKIE_ATTRIBUTES = frozenset(
     {"path", "domain", "secure", "httponly", "samesite", "partitioned", "priority"}
 )
+
+
+@lru_cache(maxsize=4)
+def _serializer_class(path: str) -> Any:
+    return import_string(path)
 
 
 class SessionCookie:
@@ -113,7 +121,10 @@ class Session(SessionBase):
         self._sid: str | None = None
         self._stored = False
         self._loaded_sid: str | None = None
+        # The data as loaded or last saved, encoded: what changes are measured against.
         self._snapshot: bytes | None = None
+        self._before_cache: dict[str, Any] | None = None
+        self._closing = False
         self._cookie_overrides: dict[str, Any] = {}
         self._cookie_snapshot: dict[str, Any] = {}
         self._created: datetime.datetime | None = None
@@ -123,7 +134,10 @@ class Session(SessionBase):
         self._verified: dict[str, signing.Verified] = {}
         self._issued_cookie: dict[str, Any] = {}
         self._destroyed = False
-        super().__init__(session_key)
+        self._session_key = session_key
+        self.accessed = False
+        self.modified = False
+        self.serializer = _serializer_class(settings.SESSION_SERIALIZER)
         self._serializer: Any = self.serializer()
 
     @classmethod
@@ -239,6 +253,8 @@ class Session(SessionBase):
         key = self.session_key
         if key is None:
             return []
+        if self._candidates and self._candidates[0] == key:
+            return list(self._candidates)
         return [key, *(token for token in self._candidates if token != key)]
 
     def _adopt(self, token: str, verified: signing.Verified, record: Record) -> None:
@@ -247,7 +263,9 @@ class Session(SessionBase):
         self._session_key = token
         self._sid = self._loaded_sid = verified.sid
         self._stored = True
-        self._snapshot = self._dumps(record.data)
+        self._set_snapshot(
+            record.raw if record.raw is not None else self._dumps(record.data)
+        )
         self._cookie_overrides = dict(record.cookie)
         self._cookie_snapshot = dict(record.cookie)
         self._created = record.created
@@ -256,8 +274,19 @@ class Session(SessionBase):
 
     def _missing(self) -> dict[str, Any]:
         self._session_key = None
-        self._snapshot = None
+        self._set_snapshot(None)
         return {}
+
+    def _set_snapshot(self, encoded: bytes | None) -> None:
+        self._snapshot = encoded
+        self._before_cache = None
+
+    def _before(self) -> dict[str, Any]:
+        if self._snapshot is None:
+            return {}
+        if self._before_cache is None:
+            self._before_cache = self._serializer.loads(self._snapshot)
+        return self._before_cache
 
     def _dumps(self, data: Mapping[str, Any]) -> bytes:
         return self._serializer.dumps(data)  # type: ignore[no-any-return]
@@ -271,7 +300,7 @@ class Session(SessionBase):
         )
 
     def _delta(self, data: dict[str, Any]) -> Delta:
-        before = self._serializer.loads(self._snapshot) if self._snapshot else {}
+        before = self._before()
         changed = {
             key: value
             for key, value in data.items()
@@ -291,14 +320,16 @@ class Session(SessionBase):
 
     def _saved(self, record: Record) -> None:
         self._stored = True
-        self._snapshot = self._dumps(record.data)
+        # The middleware's closing save is the request's last: nothing will
+        # be compared against a new snapshot, so skip encoding one.
+        self._set_snapshot(None if self._closing else self._dumps(record.data))
         self._cookie_snapshot = dict(self._cookie_overrides)
         self._created = record.created
         self._write_requested = False
 
     def _forget(self) -> None:
         self._stored = False
-        self._snapshot = None
+        self._set_snapshot(None)
         self._cookie_overrides = {}
         self._cookie_snapshot = {}
         self._created = None
@@ -332,7 +363,7 @@ class Session(SessionBase):
         data = self.__dict__.get("_session_cache")
         if data is None:
             return False
-        return self._dumps(data) != (self._snapshot or b"{}")
+        return bool(data != self._before())
 
     def cookie_changed(self) -> bool:
         return self._cookie_overrides != self._cookie_snapshot or self._resend_cookie
@@ -357,8 +388,6 @@ class Session(SessionBase):
     # Expiry: the options replace Django's global session settings.
 
     def get_session_cookie_age(self) -> int:
-        from django.conf import settings
-
         if self.options.max_age is not None:
             return self.options.max_age
         return int(settings.SESSION_COOKIE_AGE)

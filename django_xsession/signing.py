@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from itsdangerous import BadSignature, Signer
+from itsdangerous.signer import HMACAlgorithm
 
 SALT = b"django_xsession.cookie"
 
@@ -21,17 +22,28 @@ class Verified:
     by_primary: bool
 
 
+class _KeyedHMAC(HMACAlgorithm):
+    """HMAC-SHA256 whose keyed state is built once and copied per signature."""
+
+    def __init__(self, key: bytes) -> None:
+        super().__init__(hashlib.sha256)
+        self._keyed = hmac.new(key, digestmod=hashlib.sha256)
+
+    def get_signature(self, key: bytes, value: bytes) -> bytes:
+        mac = self._keyed.copy()
+        mac.update(value)
+        return mac.digest()
+
+
+def _signer(secret: str) -> Signer:
+    # Derive the key from the secret once, here, not on every call.
+    key = hmac.new(secret.encode(), SALT, hashlib.sha256).digest()
+    return Signer(key, key_derivation="none", algorithm=_KeyedHMAC(key))
+
+
 @lru_cache(maxsize=8)
 def _signers(secret_list: tuple[str, ...]) -> tuple[Signer, ...]:
-    # Derive each key once here: itsdangerous would re-derive it per call.
-    return tuple(
-        Signer(
-            hmac.new(secret.encode(), SALT, hashlib.sha256).digest(),
-            key_derivation="none",
-            digest_method=hashlib.sha256,
-        )
-        for secret in secret_list
-    )
+    return tuple(_signer(secret) for secret in secret_list)
 
 
 def new_id() -> str:
@@ -44,8 +56,17 @@ def sign(sid: str, secret_list: tuple[str, ...]) -> str:
     return _signers(secret_list)[0].sign(sid).decode()
 
 
+# A client sends the same token on every request: remember the ones that
+# verified (never the ones that did not, so garbage cannot fill this).
+_verified: dict[tuple[str, tuple[str, ...]], Verified] = {}
+_VERIFIED_MAX = 10_000
+
+
 def unsign(token: str, secret_list: tuple[str, ...]) -> Verified | None:
     """Return the id inside ``token`` if any secret verifies it, else ``None``."""
+    known = _verified.get((token, secret_list))
+    if known is not None:
+        return known
     try:
         value = token.encode("ascii")
     except UnicodeEncodeError:
@@ -55,5 +76,9 @@ def unsign(token: str, secret_list: tuple[str, ...]) -> Verified | None:
             sid = signer.unsign(value)
         except BadSignature:
             continue
-        return Verified(sid.decode(), by_primary=position == 0)
+        verified = Verified(sid.decode(), by_primary=position == 0)
+        if len(_verified) >= _VERIFIED_MAX:
+            _verified.clear()
+        _verified[token, secret_list] = verified
+        return verified
     return None

@@ -134,6 +134,16 @@ class CookieTests(MiddlewareTestCase):
             assert morsel.value == signing.sign(self.sid_of(token), ("new",))
             assert CountingMemoryStore.calls["set"] == 1  # only the first save
 
+    def test_a_removed_secret_no_longer_verifies(self) -> None:
+        with self.settings(XSESSION={**COUNTING, "SECRETS": ["old"]}):
+            self.start(a="1")
+            assert self.client.get("/read/").json() == {"a": "1"}
+        with self.settings(XSESSION={**COUNTING, "SECRETS": ["new"]}):
+            CountingMemoryStore.calls.clear()
+            with self.assertLogs("django.security.SuspiciousSession", "WARNING"):
+                assert self.client.get("/read/").json() == {}
+            assert CountingMemoryStore.calls["get"] == 0
+
     def test_first_cookie_that_verifies_and_exists_wins(self) -> None:
         token = self.start(a="1")
         self.client.cookies.clear()

@@ -29,12 +29,16 @@ class Record:
 
     ``expires`` is the server-side expiry: a store never returns a record
     past it. ``cookie`` holds the cookie attributes this session overrides.
+    A store that keeps ``data`` encoded by ``SESSION_SERIALIZER`` may return
+    those bytes as ``raw``; the session then measures changes against them
+    without encoding the data again.
     """
 
     data: dict[str, Any]
     expires: datetime.datetime
     cookie: Mapping[str, Any] = field(default_factory=dict)
     created: datetime.datetime | None = None
+    raw: bytes | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

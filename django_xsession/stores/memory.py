@@ -49,6 +49,7 @@ class MemoryStore(Store):
             expires=entry.expires,
             cookie=dict(entry.cookie),
             created=entry.created,
+            raw=entry.data,
         )
 
     def _live(self, key: str, now: datetime.datetime) -> _Entry | None:
