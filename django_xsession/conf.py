@@ -27,7 +27,7 @@ STORE_ALIASES = {
     "cache": "django_xsession.stores.cache.CacheStore",
     "redis": "django_xsession.stores.redis.RedisStore",
 }
-DEFAULT_STORE = "memory"
+DEFAULT_STORE = "db"
 
 KNOWN_KEYS = frozenset(
     {

@@ -128,6 +128,7 @@ class Session(SessionBase):
         self._cookie_overrides: dict[str, Any] = {}
         self._cookie_snapshot: dict[str, Any] = {}
         self._created: datetime.datetime | None = None
+        self._version: int | None = None
         self._write_requested = False
         self._resend_cookie = False
         self._candidates: tuple[str, ...] = ()
@@ -269,6 +270,7 @@ class Session(SessionBase):
         self._cookie_overrides = dict(record.cookie)
         self._cookie_snapshot = dict(record.cookie)
         self._created = record.created
+        self._version = record.version
         self._issued_cookie = dict(record.cookie)
         self._resend_cookie = not verified.by_primary
 
@@ -297,6 +299,7 @@ class Session(SessionBase):
             expires=self.get_expiry_date(),
             cookie=dict(self._cookie_overrides),
             created=self._created or timezone.now(),
+            version=self._version,
         )
 
     def _delta(self, data: dict[str, Any]) -> Delta:
@@ -325,6 +328,7 @@ class Session(SessionBase):
         self._set_snapshot(None if self._closing else self._dumps(record.data))
         self._cookie_snapshot = dict(self._cookie_overrides)
         self._created = record.created
+        self._version = None
         self._write_requested = False
 
     def _forget(self) -> None:
@@ -333,6 +337,7 @@ class Session(SessionBase):
         self._cookie_overrides = {}
         self._cookie_snapshot = {}
         self._created = None
+        self._version = None
 
     # Change tracking, read by the middleware.
 

@@ -5,6 +5,7 @@ Log in with ``demo`` / ``demo``; the admin is at ``/admin/``.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -18,7 +19,8 @@ TIME_ZONE = "UTC"
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": BASE_DIR / "db.sqlite3",
+        # The suite points this at a scratch file; `make demo` uses the default.
+        "NAME": os.environ.get("TESTPROJECT_DATABASE", BASE_DIR / "db.sqlite3"),
     }
 }
 
@@ -61,9 +63,8 @@ TEMPLATES = [
 ]
 
 SESSION_ENGINE = "django_xsession.engine"
-# The memory store is for development only: sessions live in this one process
-# and vanish when runserver reloads. Use "db", "cache" or "redis" in production.
-XSESSION = {"STORE": "memory", "ROLLING": True}
+# Sessions live in the database store on SQLite, the default store.
+XSESSION = {"STORE": "db", "ROLLING": True}
 
 STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"

@@ -4,6 +4,8 @@ import os
 import sys
 from pathlib import Path
 
+from tests.services import MARIADB, POSTGRES, reachable
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 SECRET_KEY = "django-xsession-tests-not-secret"
@@ -12,11 +14,51 @@ ALLOWED_HOSTS = ["*"]
 USE_TZ = True
 TIME_ZONE = "UTC"
 
-DATABASES = {
+DATABASES: dict[str, dict[str, object]] = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": ":memory:",
+    },
+    # In-memory SQLite shares one cache between threads and fails them with
+    # "table is locked"; concurrency tests use a file, as a real site does.
+    "sqlite_file": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(BASE_DIR / ".cache" / "xsession-tests.sqlite3"),
+        "TEST": {"NAME": str(BASE_DIR / ".cache" / "xsession-tests.sqlite3")},
+        "OPTIONS": {"timeout": 30},
+    },
+}
+(BASE_DIR / ".cache").mkdir(exist_ok=True)
+
+if reachable(POSTGRES):
+    DATABASES["postgres"] = {
+        "ENGINE": "django.db.backends.postgresql",
+        "HOST": POSTGRES[0],
+        "PORT": POSTGRES[1],
+        "USER": "postgres",
+        "NAME": "test",
+        "TEST": {"NAME": "test_xsession"},
     }
+
+if reachable(MARIADB):
+    import pymysql
+
+    # Django asks for mysqlclient's version; PyMySQL speaks the same API.
+    pymysql.version_info = (2, 2, 1, "final", 0)
+    pymysql.install_as_MySQLdb()
+    DATABASES["mariadb"] = {
+        "ENGINE": "django.db.backends.mysql",
+        "HOST": MARIADB[0],
+        "PORT": MARIADB[1],
+        "USER": "root",
+        "PASSWORD": "",
+        "NAME": "test",
+        "OPTIONS": {"charset": "utf8mb4"},
+        "TEST": {"NAME": "test_xsession", "CHARSET": "utf8mb4"},
+    }
+
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
 }
 
 INSTALLED_APPS = [

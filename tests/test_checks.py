@@ -161,10 +161,9 @@ class StoreCheckTests(CheckTestCase):
             {"STORE": "django_xsession.stores.memory"},
         )
 
-    def test_e003_db_store_is_not_implemented_yet(self) -> None:
-        self.assert_fires(
-            "xsession.E003", "Unknown session store 'db'.", {"STORE": "db"}
-        )
+    def test_e003_not_for_the_shipped_aliases(self) -> None:
+        for alias in ("memory", "db"):
+            self.assert_silent("xsession.E003", {"STORE": alias})
 
     def test_e003_malformed_store_setting(self) -> None:
         self.assert_fires(
@@ -516,7 +515,6 @@ class WarningCheckTests(CheckTestCase):
     def test_w002_memory_store_without_debug(self) -> None:
         text = "The memory store keeps sessions in one process"
         self.assert_fires("xsession.W002", text, {"STORE": "memory"})
-        self.assert_fires("xsession.W002", text, {})
         self.assert_fires(
             "xsession.W002",
             text,
@@ -530,6 +528,7 @@ class WarningCheckTests(CheckTestCase):
     @override_settings(DEBUG=False)
     def test_w002_not_for_another_store(self) -> None:
         self.assert_silent("xsession.W002", {"STORE": "tests.test_checks.OtherStore"})
+        self.assert_silent("xsession.W002", {})
 
     def test_w003_other_session_engine(self) -> None:
         engine = "django.contrib.sessions.backends.db"

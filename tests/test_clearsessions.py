@@ -6,6 +6,8 @@ import datetime
 import os
 import subprocess
 import sys
+import tempfile
+from collections.abc import Callable
 from io import StringIO
 from pathlib import Path
 from unittest import mock
@@ -24,7 +26,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 class NoClearStore(Store):
     """A store that, like a cache, cannot list its expired sessions."""
 
-    def clear_expired(self) -> int:
+    def clear_expired(
+        self, *, batch_size: int = 10_000, progress: Callable[[int], None] | None = None
+    ) -> int:
         raise NotImplementedError
 
 
@@ -83,14 +87,26 @@ class ClearSessionsWithoutContribSessionsTests(SimpleTestCase):
         # installing it next to django-xsession.
         assert "django.contrib.sessions" not in testproject.settings.INSTALLED_APPS
 
-        result = subprocess.run(
-            [sys.executable, "manage.py", "clearsessions"],
-            cwd=REPO_ROOT,
-            env={**os.environ, "DJANGO_SETTINGS_MODULE": "testproject.settings"},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        with tempfile.TemporaryDirectory() as scratch:
+            env = {
+                **os.environ,
+                "DJANGO_SETTINGS_MODULE": "testproject.settings",
+                "TESTPROJECT_DATABASE": str(Path(scratch) / "demo.sqlite3"),
+            }
+
+            def manage(*args: str) -> subprocess.CompletedProcess[str]:
+                return subprocess.run(
+                    [sys.executable, "manage.py", *args],
+                    cwd=REPO_ROOT,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                )
+
+            migrated = manage("migrate", "--noinput")
+            assert migrated.returncode == 0, migrated.stderr
+            result = manage("clearsessions")
 
         assert result.returncode == 0, result.stderr
         assert result.stdout == "Deleted 0 expired session(s).\n"

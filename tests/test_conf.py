@@ -21,6 +21,7 @@ from django_xsession.conf import (
 from django_xsession.stores.base import Store
 
 MEMORY_STORE = "django_xsession.stores.memory.MemoryStore"
+DB_STORE = "django_xsession.stores.db.DatabaseStore"
 TEST_SECRET_KEY = "django-xsession-tests-not-secret"
 EXPIRES = datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc)
 
@@ -44,8 +45,8 @@ def read(xsession: Any) -> Options:
 
 @override_settings(XSESSION={})
 class DefaultsTests(SimpleTestCase):
-    def test_store_is_the_memory_store(self) -> None:
-        assert get_options().store == StoreConfig(MEMORY_STORE, {})
+    def test_store_is_the_database_store(self) -> None:
+        assert get_options().store == StoreConfig(DB_STORE, {})
 
     def test_name_is_session_cookie_name(self) -> None:
         assert get_options().name == "sessionid"
@@ -116,7 +117,7 @@ class DefaultsTests(SimpleTestCase):
 
     def test_whole_options_object(self) -> None:
         assert get_options() == Options(
-            store=StoreConfig(MEMORY_STORE, {}),
+            store=StoreConfig(DB_STORE, {}),
             name="sessionid",
             secrets=(TEST_SECRET_KEY,),
             max_age=1_209_600,
@@ -228,7 +229,7 @@ class ValueTests(SimpleTestCase):
         ):
             options, problems = read_options()
 
-        assert options.store == StoreConfig(MEMORY_STORE, {})
+        assert options.store == StoreConfig(DB_STORE, {})
         assert options.name == "sessionid"
         assert options.secrets == ("",)
         assert options.max_age == 1_209_600

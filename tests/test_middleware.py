@@ -14,6 +14,7 @@ from django_xsession.stores import get_store
 from django_xsession.stores.base import Record, Store
 from tests.stores import CountingMemoryStore
 
+MEMORY: dict[str, Any] = {"STORE": "memory"}
 COUNTING: dict[str, Any] = {"STORE": "tests.stores.CountingMemoryStore"}
 NAME = "sessionid"
 
@@ -242,7 +243,7 @@ class PathTests(MiddlewareTestCase):
         assert not path_matches("/Foo/x", "/foo")
         assert not path_matches("/fo", "/foo")
 
-    @override_settings(XSESSION={"COOKIE": {"PATH": "/scoped"}})
+    @override_settings(XSESSION={**MEMORY, "COOKIE": {"PATH": "/scoped"}})
     def test_cookie_path_scopes_the_middleware(self) -> None:
         inside = self.client.get("/scoped/inside/", {"a": "1"})
         morsel = self.cookie(inside)
@@ -416,24 +417,26 @@ class SecureTests(MiddlewareTestCase):
         response = self.client.get("/write/", {"a": "1"}, headers=headers)
         return self.cookie(response)
 
-    @override_settings(XSESSION={"PROXY": True, "COOKIE": {"SECURE": True}})
+    @override_settings(XSESSION={**MEMORY, "PROXY": True, "COOKIE": {"SECURE": True}})
     def test_proxy_true_trusts_x_forwarded_proto(self) -> None:
         assert self.secure_cookie(x_forwarded_proto="https, http") is not None
         self.client.cookies.clear()
         assert self.secure_cookie(x_forwarded_proto="http") is None
 
-    @override_settings(XSESSION={"PROXY": False, "COOKIE": {"SECURE": True}})
+    @override_settings(XSESSION={**MEMORY, "PROXY": False, "COOKIE": {"SECURE": True}})
     def test_proxy_false_ignores_x_forwarded_proto(self) -> None:
         assert self.secure_cookie(x_forwarded_proto="https") is None
 
     @override_settings(
-        XSESSION={"COOKIE": {"SECURE": True}},
+        XSESSION={**MEMORY, "COOKIE": {"SECURE": True}},
         SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https"),
     )
     def test_proxy_none_follows_django(self) -> None:
         assert self.secure_cookie(x_forwarded_proto="https") is not None
 
-    @override_settings(XSESSION={"COOKIE": {"SECURE": "auto", "SAMESITE": "auto"}})
+    @override_settings(
+        XSESSION={**MEMORY, "COOKIE": {"SECURE": "auto", "SAMESITE": "auto"}}
+    )
     def test_auto_attributes_follow_the_request(self) -> None:
         plain = self.cookie(self.client.get("/write/", {"a": "1"}))
         assert plain is not None
@@ -447,12 +450,13 @@ class SecureTests(MiddlewareTestCase):
 
     @override_settings(
         XSESSION={
+            **MEMORY,
             "COOKIE": {
                 "SECURE": True,
                 "PARTITIONED": True,
                 "PRIORITY": "high",
                 "DOMAIN": "example.com",
-            }
+            },
         }
     )
     def test_partitioned_and_priority_are_emitted(self) -> None:
@@ -468,7 +472,7 @@ def fixed_id(request: object) -> str:
 
 
 class GenIdTests(MiddlewareTestCase):
-    @override_settings(XSESSION={"GENID": "tests.test_middleware.fixed_id"})
+    @override_settings(XSESSION={**MEMORY, "GENID": "tests.test_middleware.fixed_id"})
     def test_genid_makes_new_ids(self) -> None:
         token = self.start(a="1")
         assert self.sid_of(token).startswith("fixed-id-for-tests-")

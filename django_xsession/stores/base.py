@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +31,7 @@ class Record:
     past it. ``cookie`` holds the cookie attributes this session overrides.
     A store that keeps ``data`` encoded by ``SESSION_SERIALIZER`` may return
     those bytes as ``raw``; the session then measures changes against them
-    without encoding the data again.
+    without decoding twice.
     """
 
     data: dict[str, Any]
@@ -39,6 +39,9 @@ class Record:
     cookie: Mapping[str, Any] = field(default_factory=dict)
     created: datetime.datetime | None = None
     raw: bytes | None = field(default=None, compare=False, repr=False)
+    #: Opaque to the session: what the store returned it passes back on save,
+    #: so a store can write without a lock when nobody wrote in between.
+    version: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -110,10 +113,22 @@ class Store:
         """How many live sessions the store holds."""
         raise NotImplementedError("subclasses of Store must provide a length() method")
 
-    def clear_expired(self) -> int:
-        """Delete expired sessions and return how many were deleted."""
+    def clear_expired(
+        self, *, batch_size: int = 10_000, progress: Callable[[int], None] | None = None
+    ) -> int:
+        """Delete expired sessions and return how many were deleted.
+
+        A store that deletes in batches deletes at most ``batch_size`` at a
+        time and calls ``progress`` with the size of each batch.
+        """
         raise NotImplementedError(
             "subclasses of Store must provide a clear_expired() method"
+        )
+
+    def count_expired(self) -> int:
+        """How many expired sessions :meth:`clear_expired` would delete."""
+        raise NotImplementedError(
+            "subclasses of Store must provide a count_expired() method"
         )
 
     # Async twins.
@@ -146,5 +161,12 @@ class Store:
     async def alength(self) -> int:
         return await sync_to_async(self.length)()
 
-    async def aclear_expired(self) -> int:
-        return await sync_to_async(self.clear_expired)()
+    async def aclear_expired(
+        self, *, batch_size: int = 10_000, progress: Callable[[int], None] | None = None
+    ) -> int:
+        return await sync_to_async(self.clear_expired)(
+            batch_size=batch_size, progress=progress
+        )
+
+    async def acount_expired(self) -> int:
+        return await sync_to_async(self.count_expired)()

@@ -6,6 +6,7 @@ import datetime
 import heapq
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -146,9 +147,19 @@ class MemoryStore(Store):
             self._prune(timezone.now())
             return len(self._entries)
 
-    def clear_expired(self) -> int:
+    def clear_expired(
+        self, *, batch_size: int = 10_000, progress: Callable[[int], None] | None = None
+    ) -> int:
         with self._lock:
-            return self._prune(timezone.now())
+            removed = self._prune(timezone.now())
+        if progress is not None and removed:
+            progress(removed)
+        return removed
+
+    def count_expired(self) -> int:
+        now = timezone.now()
+        with self._lock:
+            return sum(1 for entry in self._entries.values() if entry.expires <= now)
 
     # Nothing here blocks on I/O, so the async twins skip the thread hop.
 
@@ -180,5 +191,10 @@ class MemoryStore(Store):
     async def alength(self) -> int:
         return self.length()
 
-    async def aclear_expired(self) -> int:
-        return self.clear_expired()
+    async def aclear_expired(
+        self, *, batch_size: int = 10_000, progress: Callable[[int], None] | None = None
+    ) -> int:
+        return self.clear_expired(batch_size=batch_size, progress=progress)
+
+    async def acount_expired(self) -> int:
+        return self.count_expired()

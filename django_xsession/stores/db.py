@@ -1,0 +1,213 @@
+"""Sessions in a Django model: the default store."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, connections, router, transaction
+from django.db.models import F, QuerySet
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from django_xsession.models import Session
+from django_xsession.stores.base import CreateError, Delta, Record, Store, UpdateError
+
+# contrib.auth keeps the logged-in user's primary key under this key.
+AUTH_USER_KEY = "_auth_user_id"
+_FIELDS = ("data", "expires", "cookie", "created", "version")
+
+
+def user_of(data: Mapping[str, Any]) -> str | None:
+    user = data.get(AUTH_USER_KEY)
+    return None if user is None else str(user)[:255]
+
+
+class DatabaseStore(Store):
+    """Sessions in ``django_xsession.models.Session``, through Django's router.
+
+    A save applies the request's delta inside one transaction whose first
+    statement takes the row's write lock, so concurrent requests never lose
+    each other's keys. When nobody wrote since the session was loaded (the
+    common case), one conditional ``UPDATE`` does it without a transaction.
+
+    ``using`` names the database alias; otherwise ``db_for_read`` and
+    ``db_for_write`` of the database routers decide.
+    """
+
+    def __init__(self, *, using: str | None = None) -> None:
+        self.using = using
+        self.serializer: Any = import_string(settings.SESSION_SERIALIZER)()
+
+    def _db_for_read(self) -> str:
+        return self.using or router.db_for_read(Session)
+
+    def _db_for_write(self) -> str:
+        return self.using or router.db_for_write(Session)
+
+    def _rows(self, using: str) -> QuerySet[Session]:
+        return Session.objects.using(using)
+
+    def _encode(self, data: Mapping[str, Any]) -> str:
+        return self.serializer.dumps(data).decode("latin-1")  # type: ignore[no-any-return]
+
+    def _record(self, row: tuple[Any, ...]) -> Record:
+        data, expires, cookie, created, version = row
+        raw = data.encode("latin-1")
+        return Record(
+            data=self.serializer.loads(raw),
+            expires=expires,
+            cookie=cookie,
+            created=created,
+            raw=raw,
+            version=version,
+        )
+
+    def get(self, sid: str) -> Record | None:
+        rows = list(
+            self._rows(self._db_for_read())
+            .filter(key=self.digest(sid), expires__gt=timezone.now())
+            .values_list(*_FIELDS)[:1]
+        )
+        return self._record(rows[0]) if rows else None
+
+    def set(
+        self,
+        sid: str,
+        record: Record,
+        *,
+        create: bool = False,
+        delta: Delta | None = None,
+    ) -> None:
+        using = self._db_for_write()
+        rows = self._rows(using)
+        key = self.digest(sid)
+        now = timezone.now()
+        common = {
+            "expires": record.expires,
+            "cookie": dict(record.cookie),
+            "last_seen": now,
+        }
+        if create:
+            self._create(using, key, record, now, common)
+            return
+        if record.version is not None:
+            written = rows.filter(
+                key=key, version=record.version, expires__gt=now
+            ).update(
+                data=self._encode(record.data),
+                user_id=user_of(record.data),
+                version=F("version") + 1,
+                **common,
+            )
+            if written:
+                return
+        with transaction.atomic(using=using):
+            # Writing first takes the row's (SQLite: the database's) write
+            # lock before the data is read, on every database.
+            if not rows.filter(key=key, expires__gt=now).update(
+                version=F("version") + 1, **common
+            ):
+                raise UpdateError
+            if delta is not None and not delta.changed and not delta.removed:
+                return
+            data = record.data
+            if delta is not None:
+                current = rows.filter(key=key).values_list("data", flat=True).get()
+                data = delta.apply(self.serializer.loads(current.encode("latin-1")))
+            rows.filter(key=key).update(data=self._encode(data), user_id=user_of(data))
+
+    def _create(
+        self,
+        using: str,
+        key: str,
+        record: Record,
+        now: datetime.datetime,
+        common: dict[str, Any],
+    ) -> None:
+        fields = {
+            "data": self._encode(record.data),
+            "user_id": user_of(record.data),
+            "created": record.created or now,
+            **common,
+        }
+        try:
+            with transaction.atomic(using=using):
+                self._rows(using).create(key=key, **fields)
+        except IntegrityError:
+            # The id is taken; an expired row under it may be reused.
+            if (
+                not self._rows(using)
+                .filter(key=key, expires__lte=now)
+                .update(version=F("version") + 1, **fields)
+            ):
+                raise CreateError from None
+
+    def destroy(self, sid: str) -> None:
+        self._rows(self._db_for_write()).filter(key=self.digest(sid)).delete()
+
+    def touch(self, sid: str, expires: datetime.datetime) -> bool:
+        now = timezone.now()
+        return bool(
+            self._rows(self._db_for_write())
+            .filter(key=self.digest(sid), expires__gt=now)
+            .update(expires=expires, last_seen=now)
+        )
+
+    def all(self) -> dict[str, Record]:
+        rows = (
+            self._rows(self._db_for_read())
+            .filter(expires__gt=timezone.now())
+            .values_list("key", *_FIELDS)
+        )
+        return {row[0]: self._record(row[1:]) for row in rows.iterator()}
+
+    def clear(self) -> None:
+        self._rows(self._db_for_write()).all().delete()
+
+    def length(self) -> int:
+        return (
+            self._rows(self._db_for_read()).filter(expires__gt=timezone.now()).count()
+        )
+
+    def count_expired(self) -> int:
+        return (
+            self._rows(self._db_for_read()).filter(expires__lte=timezone.now()).count()
+        )
+
+    def clear_expired(
+        self, *, batch_size: int = 10_000, progress: Callable[[int], None] | None = None
+    ) -> int:
+        using = self._db_for_write()
+        now = timezone.now()
+        total = 0
+        while True:
+            deleted = self._delete_batch(using, now, batch_size)
+            total += deleted
+            if progress is not None and deleted:
+                progress(deleted)
+            if deleted < batch_size:
+                return total
+
+    def _delete_batch(self, using: str, now: datetime.datetime, batch_size: int) -> int:
+        # One short statement per batch, in its own transaction, and no keys
+        # brought into Python: no long table lock, flat memory.
+        connection = connections[using]
+        table = connection.ops.quote_name(Session._meta.db_table)
+        key = connection.ops.quote_name("key")
+        expires = connection.ops.quote_name("expires")
+        if connection.vendor == "mysql":
+            # MySQL and MariaDB allow no LIMIT in an IN subquery.
+            sql = f"DELETE FROM {table} WHERE {expires} <= %s LIMIT %s"
+        else:
+            sql = (
+                f"DELETE FROM {table} WHERE {key} IN "
+                f"(SELECT {key} FROM {table} WHERE {expires} <= %s LIMIT %s)"
+            )
+        with transaction.atomic(using=using), connection.cursor() as cursor:
+            cursor.execute(
+                sql, [connection.ops.adapt_datetimefield_value(now), batch_size]
+            )
+            return int(cursor.rowcount)
