@@ -90,6 +90,52 @@ class CookieOptions:
     priority: Priority = None
 
 
+_FALLBACK_COOKIE = CookieOptions()
+
+
+def cookie_attribute(name: str, value: Any) -> Any:
+    """Check and normalise one cookie attribute; raise ``ValueError`` if bad.
+
+    ``name`` is lower-case (``"samesite"``); SameSite and Priority values
+    are case-insensitive and come back capitalised.
+    """
+    if name == "path":
+        if not isinstance(value, str) or not value.startswith("/"):
+            raise ValueError("must start with '/'.")
+        return value
+    if name == "domain":
+        if value is not None and not isinstance(value, str):
+            raise ValueError("must be a string.")
+        return value
+    if name == "secure":
+        if not isinstance(value, bool) and value != "auto":
+            raise ValueError("must be True, False or 'auto'.")
+        return value
+    if name in ("httponly", "partitioned"):
+        if not isinstance(value, bool):
+            raise ValueError("must be a bool.")
+        return value
+    if name == "samesite":
+        if value is None or value is False:
+            return None
+        resolved = (
+            SAMESITE_VALUES.get(value.lower()) if isinstance(value, str) else None
+        )
+        if resolved is None:
+            raise ValueError("must be 'Lax', 'Strict', 'None', 'auto' or False.")
+        return resolved
+    if name == "priority":
+        if value is None:
+            return None
+        resolved = (
+            PRIORITY_VALUES.get(value.lower()) if isinstance(value, str) else None
+        )
+        if resolved is None:
+            raise ValueError("must be 'Low', 'Medium' or 'High'.")
+        return resolved
+    raise ValueError(f"{name!r} is not a cookie attribute.")
+
+
 @dataclass(frozen=True)
 class StoreConfig:
     """Which store class to use and the keyword arguments it is built with."""
@@ -305,67 +351,31 @@ class _Reader:
                 f"Unknown keys in XSESSION['COOKIE']: {', '.join(sorted(unknown))}.",
                 hint=f"Known keys: {', '.join(sorted(COOKIE_KEYS))}.",
             )
-        path = value.get("PATH", settings.SESSION_COOKIE_PATH)
-        if not isinstance(path, str) or not path.startswith("/"):
-            self.problem(
-                "xsession.E008", "XSESSION['COOKIE']['PATH'] must start with '/'."
-            )
-            path = "/"
-        domain = value.get("DOMAIN", settings.SESSION_COOKIE_DOMAIN)
-        if domain is not None and not isinstance(domain, str):
-            self.problem(
-                "xsession.E008", "XSESSION['COOKIE']['DOMAIN'] must be a string."
-            )
-            domain = None
-        secure = value.get("SECURE", settings.SESSION_COOKIE_SECURE)
-        if not isinstance(secure, bool) and secure != "auto":
-            self.problem(
-                "xsession.E008",
-                "XSESSION['COOKIE']['SECURE'] must be True, False or 'auto'.",
-            )
-            secure = False
-        httponly = value.get("HTTPONLY", settings.SESSION_COOKIE_HTTPONLY)
-        if not isinstance(httponly, bool):
-            self.problem(
-                "xsession.E008", "XSESSION['COOKIE']['HTTPONLY'] must be a bool."
-            )
-            httponly = True
-        partitioned = value.get("PARTITIONED", False)
-        if not isinstance(partitioned, bool):
-            self.problem(
-                "xsession.E008", "XSESSION['COOKIE']['PARTITIONED'] must be a bool."
-            )
-            partitioned = False
-        raw_samesite = value.get("SAMESITE", settings.SESSION_COOKIE_SAMESITE)
-        samesite: SameSite = None
-        if raw_samesite not in (None, False):
-            resolved = (
-                SAMESITE_VALUES.get(raw_samesite.lower())
-                if isinstance(raw_samesite, str)
-                else None
-            )
-            if resolved is None:
-                self.problem(
-                    "xsession.E008",
-                    "XSESSION['COOKIE']['SAMESITE'] must be 'Lax', 'Strict', "
-                    "'None', 'auto' or False.",
+        defaults = {
+            "path": settings.SESSION_COOKIE_PATH,
+            "domain": settings.SESSION_COOKIE_DOMAIN,
+            "secure": settings.SESSION_COOKIE_SECURE,
+            "httponly": settings.SESSION_COOKIE_HTTPONLY,
+            "samesite": settings.SESSION_COOKIE_SAMESITE,
+            "partitioned": False,
+            "priority": None,
+        }
+        attributes: dict[str, Any] = {}
+        for name, default in defaults.items():
+            try:
+                attributes[name] = cookie_attribute(
+                    name, value.get(name.upper(), default)
                 )
-                resolved = "Lax"
-            samesite = resolved  # type: ignore[assignment]
-        raw_priority = value.get("PRIORITY")
-        priority: Priority = None
-        if raw_priority is not None:
-            resolved = (
-                PRIORITY_VALUES.get(raw_priority.lower())
-                if isinstance(raw_priority, str)
-                else None
-            )
-            if resolved is None:
+            except ValueError as error:
                 self.problem(
-                    "xsession.E008",
-                    "XSESSION['COOKIE']['PRIORITY'] must be 'Low', 'Medium' or 'High'.",
+                    "xsession.E008", f"XSESSION['COOKIE'][{name.upper()!r}] {error}"
                 )
-            priority = resolved  # type: ignore[assignment]
+                attributes[name] = getattr(_FALLBACK_COOKIE, name)
+        samesite, secure, partitioned = (
+            attributes["samesite"],
+            attributes["secure"],
+            attributes["partitioned"],
+        )
         if samesite == "None" and secure is not True:
             self.problem(
                 "xsession.E009",
@@ -378,15 +388,7 @@ class _Reader:
                 "XSESSION['COOKIE']['PARTITIONED'] is set but SECURE is not True.",
                 hint="Browsers reject Partitioned cookies without Secure.",
             )
-        return CookieOptions(
-            path=path,
-            domain=domain,
-            secure=secure,
-            httponly=httponly,
-            samesite=samesite,
-            partitioned=partitioned,
-            priority=priority,
-        )
+        return CookieOptions(**attributes)
 
     def read(self) -> Options:
         max_age, expires = self.lifetime()

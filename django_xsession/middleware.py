@@ -135,6 +135,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
             return False
         return (
             session.accessed
+            or session.signed_by_old_secret
             or session._write_requested
             or options.rolling
             or options.resave
@@ -276,6 +277,12 @@ class SessionMiddleware(DjangoSessionMiddleware):
             patch_vary_headers(response, ("Cookie",))
         return response
 
+    def _follow_replacement(self, request: HttpRequest, state: _RequestState) -> None:
+        # A view may put another session object on the request, as Django allows.
+        current = getattr(request, "session", None)
+        if isinstance(current, Session) and current is not state.session:
+            state.session = current
+
     def _unset(self, request: HttpRequest, state: _RequestState) -> str | None:
         """The id to destroy when the view removed ``request.session``, if any."""
         if getattr(request, "session", None) is not None:
@@ -290,6 +297,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
         state = self._state(request)
         if state is None:
             return response
+        self._follow_replacement(request, state)
         unset = self._unset(request, state)
         if unset is not None:
             if unset:
@@ -320,6 +328,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
         state = self._state(request)
         if state is None:
             return response
+        self._follow_replacement(request, state)
         unset = self._unset(request, state)
         if unset is not None:
             if unset:

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from django_xsession import signing
-from django_xsession.conf import Options, get_options
+from django_xsession.conf import Options, cookie_attribute, get_options
 from django_xsession.stores import store_for
 from django_xsession.stores.base import Delta, Record, Store
 
@@ -94,6 +94,10 @@ class SessionCookie:
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in COOKIE_ATTRIBUTES:
+            try:
+                value = cookie_attribute(name, value)
+            except ValueError as error:
+                raise ValueError(f"cookie.{name} {error}") from None
             self._session._cookie_overrides[name] = value
         else:
             super().__setattr__(name, value)
@@ -350,6 +354,12 @@ class Session(SessionBase):
         self.__dict__["_modified"] = value
         if value:
             self._write_requested = True
+
+    @property
+    def signed_by_old_secret(self) -> bool:
+        """Whether the request's cookie verified only under a retired secret."""
+        verified = self._verified.get(self._candidates[0]) if self._candidates else None
+        return verified is not None and not verified.by_primary
 
     @property
     def is_stored(self) -> bool:

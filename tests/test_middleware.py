@@ -135,6 +135,16 @@ class CookieTests(MiddlewareTestCase):
             assert morsel.value == signing.sign(self.sid_of(token), ("new",))
             assert CountingMemoryStore.calls["set"] == 1  # only the first save
 
+    def test_old_signature_is_resigned_even_if_the_view_ignores_the_session(
+        self,
+    ) -> None:
+        with self.settings(XSESSION={**COUNTING, "SECRETS": ["old"]}):
+            token = self.start(a="1")
+        with self.settings(XSESSION={**COUNTING, "SECRETS": ["new", "old"]}):
+            morsel = self.cookie(self.client.get("/nothing/"))
+            assert morsel is not None
+            assert morsel.value == signing.sign(self.sid_of(token), ("new",))
+
     def test_a_removed_secret_no_longer_verifies(self) -> None:
         with self.settings(XSESSION={**COUNTING, "SECRETS": ["old"]}):
             self.start(a="1")
@@ -381,6 +391,16 @@ class SaveDecisionTests(MiddlewareTestCase):
         response = self.client.get("/write-after-delete/", {"token": token})
         assert response.status_code == 400
         assert self.records() == {}
+
+    def test_a_session_object_put_on_the_request_is_the_one_saved(self) -> None:
+        token = self.start(a="1")
+        self.client.cookies.clear()
+        response = self.client.get("/adopt/", {"token": token})
+        morsel = self.cookie(response)
+        assert morsel is not None
+        assert morsel.value == token
+        self.set_cookie(token)
+        assert self.client.get("/read/").json() == {"a": "1", "adopted": True}
 
     def test_vary_cookie_when_read_or_set(self) -> None:
         response = self.client.get("/write/", {"a": "1"})

@@ -118,6 +118,20 @@ class CookieAttributeTests(SessionTestCase):
         with self.assertRaises(AttributeError):
             loaded.cookie.colour  # noqa: B018
 
+    def test_bad_attribute_values_are_refused_at_once(self) -> None:
+        session = SessionStore()
+        for name, value in [
+            ("samesite", "Sideways"),
+            ("priority", "urgent"),
+            ("path", "relative"),
+            ("secure", "yes"),
+            ("httponly", 1),
+        ]:
+            with self.assertRaisesMessage(ValueError, f"cookie.{name} must"):
+                setattr(session.cookie, name, value)
+        session.cookie.samesite = "strict"
+        assert session.cookie.samesite == "Strict"
+
     @override_settings(
         XSESSION={
             "EXPIRES": datetime.datetime(2099, 1, 1, tzinfo=datetime.timezone.utc)

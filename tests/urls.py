@@ -20,6 +20,7 @@ urlpatterns = [
     path("login/", views.login_view),
     path("logout/", views.logout_view),
     path("save/", views.save),
+    path("adopt/", views.adopt),
     path("write-after-delete/", views.write_after_delete),
     path("scoped/inside/", views.write),
     path("scopedother/", views.write),

@@ -88,6 +88,12 @@ def save(request: HttpRequest) -> HttpResponse:
     return HttpResponse("saved")
 
 
+def adopt(request: HttpRequest) -> HttpResponse:
+    request.session = SessionStore(request.GET["token"])
+    request.session["adopted"] = True
+    return HttpResponse("adopted")
+
+
 def write_after_delete(request: HttpRequest) -> HttpResponse:
     request.session["late"] = True
     SessionStore(request.GET["token"]).delete()
