@@ -43,6 +43,7 @@ KNOWN_KEYS = frozenset(
         "PROXY",
         "GENID",
         "COOKIE",
+        "ON_STORE_ERROR",
     }
 )
 COOKIE_KEYS = frozenset(
@@ -160,6 +161,7 @@ class Options:
     proxy: bool | None = None
     genid: GenId | None = None
     cookie: CookieOptions = field(default_factory=CookieOptions)
+    on_store_error: Literal["raise", "degrade"] = "raise"
 
 
 @dataclass(frozen=True)
@@ -313,6 +315,16 @@ class _Reader:
             return "keep"
         return value  # type: ignore[no-any-return]
 
+    def on_store_error(self) -> Literal["raise", "degrade"]:
+        value = self.raw.get("ON_STORE_ERROR", "raise")
+        if value not in ("raise", "degrade"):
+            self.problem(
+                "xsession.E012",
+                "XSESSION['ON_STORE_ERROR'] must be 'raise' or 'degrade'.",
+            )
+            return "raise"
+        return value  # type: ignore[no-any-return]
+
     def proxy(self) -> bool | None:
         value = self.raw.get("PROXY")
         if value is not None and not isinstance(value, bool):
@@ -405,6 +417,7 @@ class _Reader:
             proxy=self.proxy(),
             genid=self.genid(),
             cookie=self.cookie(),
+            on_store_error=self.on_store_error(),
         )
 
 

@@ -23,7 +23,8 @@ from django.utils.deprecation import MiddlewareMixin
 
 from django_xsession import signing
 from django_xsession.conf import Options, get_options
-from django_xsession.session import Session, logger
+from django_xsession.session import Session, logger, store_logger
+from django_xsession.stores.base import StoreUnavailable
 
 # More same-name cookies than a browser would ever send is an attack.
 MAX_COOKIE_CANDIDATES = 8
@@ -77,6 +78,24 @@ class _ExtendedMorsel(Morsel[str]):
 
     def OutputString(self, attrs: Container[str] | None = None) -> str:
         return "; ".join([super().OutputString(attrs), *self.extra])
+
+
+INTERRUPTED = (
+    "The request's session was deleted before the request completed. "
+    "The user may have logged out in a concurrent request, for example."
+)
+
+
+def unavailable_response(error: StoreUnavailable) -> HttpResponse:
+    """503 for a store outage under ``ON_STORE_ERROR="raise"``."""
+    store_logger.error("Session store unavailable: %s", error)
+    response = HttpResponse(
+        "The session store is unavailable; please try again shortly.",
+        status=503,
+        content_type="text/plain; charset=utf-8",
+    )
+    response["Retry-After"] = "5"
+    return response
 
 
 @dataclass(frozen=True)
@@ -298,28 +317,30 @@ class SessionMiddleware(DjangoSessionMiddleware):
         if state is None:
             return response
         self._follow_replacement(request, state)
-        unset = self._unset(request, state)
-        if unset is not None:
-            if unset:
-                state.session.store.destroy(unset)
-                state.session._forget()
-            return self._send(
-                request, response, state, _Decision(clear_cookie=bool(unset))
-            )
-        if self._needs_load(state, state.session.options):
-            state.session._get_session()
-        decision = self._decide(request, response, state)
-        state.session._closing = True
+        session = state.session
+        if session.store_error is not None:
+            return self._store_down(response, session, session.store_error)
         try:
-            if decision.write:
-                state.session.save()
-            elif decision.touch:
-                state.session.touch()
+            unset = self._unset(request, state)
+            if unset is not None:
+                if unset:
+                    session.delete()
+                decision = _Decision(clear_cookie=bool(unset))
+            else:
+                if self._needs_load(state, session.options):
+                    session._get_session()
+                decision = self._decide(request, response, state)
+                session._closing = True
+                if decision.write:
+                    session.save()
+                elif decision.touch:
+                    session.touch()
         except UpdateError:
-            raise SessionInterrupted(
-                "The request's session was deleted before the request completed. "
-                "The user may have logged out in a concurrent request, for example."
-            ) from None
+            raise SessionInterrupted(INTERRUPTED) from None
+        except StoreUnavailable as error:
+            return self._store_down(response, session, error, during_save=True)
+        if session.store_error is not None:
+            return self._store_down(response, session, session.store_error)
         return self._send(request, response, state, decision)
 
     async def aprocess_response(
@@ -329,29 +350,58 @@ class SessionMiddleware(DjangoSessionMiddleware):
         if state is None:
             return response
         self._follow_replacement(request, state)
-        unset = self._unset(request, state)
-        if unset is not None:
-            if unset:
-                await state.session.store.adestroy(unset)
-                state.session._forget()
-            return self._send(
-                request, response, state, _Decision(clear_cookie=bool(unset))
-            )
-        if self._needs_load(state, state.session.options):
-            await state.session._aget_session()
-        decision = self._decide(request, response, state)
-        state.session._closing = True
+        session = state.session
+        if session.store_error is not None:
+            return self._store_down(response, session, session.store_error)
         try:
-            if decision.write:
-                await state.session.asave()
-            elif decision.touch:
-                await state.session.atouch()
+            unset = self._unset(request, state)
+            if unset is not None:
+                if unset:
+                    await session.adelete()
+                decision = _Decision(clear_cookie=bool(unset))
+            else:
+                if self._needs_load(state, session.options):
+                    await session._aget_session()
+                decision = self._decide(request, response, state)
+                session._closing = True
+                if decision.write:
+                    await session.asave()
+                elif decision.touch:
+                    await session.atouch()
         except UpdateError:
-            raise SessionInterrupted(
-                "The request's session was deleted before the request completed. "
-                "The user may have logged out in a concurrent request, for example."
-            ) from None
+            raise SessionInterrupted(INTERRUPTED) from None
+        except StoreUnavailable as error:
+            return self._store_down(response, session, error, during_save=True)
+        if session.store_error is not None:
+            return self._store_down(response, session, session.store_error)
         return self._send(request, response, state, decision)
+
+    def process_exception(
+        self, request: HttpRequest, exception: Exception
+    ) -> HttpResponse | None:
+        if isinstance(exception, StoreUnavailable):
+            return unavailable_response(exception)
+        return None
+
+    def _store_down(
+        self,
+        response: HttpResponse,
+        session: Session,
+        error: StoreUnavailable,
+        *,
+        during_save: bool = False,
+    ) -> HttpResponse:
+        """The response when the store failed during this request."""
+        if session.store_unavailable:
+            # "degrade": the view ran on an empty session; the cookie stays.
+            if session.accessed:
+                patch_vary_headers(response, ("Cookie",))
+            return response
+        if during_save or response.status_code >= 500 and response.status_code != 503:
+            return unavailable_response(error)
+        # Already a 503 from process_exception, or the view caught the error
+        # and answered on its own: keep that answer.
+        return response
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
         self.process_request(request)

@@ -24,9 +24,10 @@ from django.utils.module_loading import import_string
 from django_xsession import signing
 from django_xsession.conf import Options, cookie_attribute, get_options
 from django_xsession.stores import store_for
-from django_xsession.stores.base import Delta, Record, Store
+from django_xsession.stores.base import Delta, Record, Store, StoreUnavailable
 
 logger = logging.getLogger("django.security.SuspiciousSession")
+store_logger = logging.getLogger("django_xsession")
 
 _NOT_GIVEN: Any = object()
 _VALID_ID = re.compile(r"^[A-Za-z0-9_\-.~]{8,256}$")
@@ -139,6 +140,11 @@ class Session(SessionBase):
         self._verified: dict[str, signing.Verified] = {}
         self._issued_cookie: dict[str, Any] = {}
         self._destroyed = False
+        #: The store failure this request met, if any.
+        self.store_error: StoreUnavailable | None = None
+        #: True when ``ON_STORE_ERROR="degrade"`` left this request with an
+        #: empty session that is never written back.
+        self.store_unavailable = False
         self._session_key = session_key
         self.accessed = False
         self.modified = False
@@ -277,6 +283,15 @@ class Session(SessionBase):
         self._version = record.version
         self._issued_cookie = dict(record.cookie)
         self._resend_cookie = not verified.by_primary
+
+    def _outage(self, error: StoreUnavailable) -> None:
+        """Apply ``ON_STORE_ERROR``: re-raise, or carry on with nothing stored."""
+        self.store_error = error
+        if self.options.on_store_error == "raise":
+            raise error
+        if not self.store_unavailable:
+            store_logger.warning("Session store unavailable, nothing saved: %s", error)
+        self.store_unavailable = True
 
     def _missing(self) -> dict[str, Any]:
         self._session_key = None
@@ -446,7 +461,11 @@ class Session(SessionBase):
             verified = self._verify(token)
             if verified is None:
                 continue
-            record = self.store.get(verified.sid)
+            try:
+                record = self.store.get(verified.sid)
+            except StoreUnavailable as error:
+                self._outage(error)
+                return {}
             if record is not None:
                 self._adopt(token, verified, record)
                 return record.data
@@ -457,7 +476,11 @@ class Session(SessionBase):
             verified = self._verify(token)
             if verified is None:
                 continue
-            record = await self.store.aget(verified.sid)
+            try:
+                record = await self.store.aget(verified.sid)
+            except StoreUnavailable as error:
+                self._outage(error)
+                return {}
             if record is not None:
                 self._adopt(token, verified, record)
                 return record.data
@@ -465,11 +488,19 @@ class Session(SessionBase):
 
     def exists(self, session_key: str | None) -> bool:
         sid = self._sid_of(session_key)
-        return sid is not None and self.store.get(sid) is not None
+        try:
+            return sid is not None and self.store.get(sid) is not None
+        except StoreUnavailable as error:
+            self._outage(error)
+            return False
 
     async def aexists(self, session_key: str | None) -> bool:
         sid = self._sid_of(session_key)
-        return sid is not None and await self.store.aget(sid) is not None
+        try:
+            return sid is not None and await self.store.aget(sid) is not None
+        except StoreUnavailable as error:
+            self._outage(error)
+            return False
 
     def create(self) -> None:
         for _ in range(_CREATE_ATTEMPTS):
@@ -502,12 +533,17 @@ class Session(SessionBase):
         """
         if self.session_key is not None and not must_create:
             self._get_session()
+        if self.store_unavailable:
+            return None
         if self._current_sid() is None:
             return self.create()
         sid, record, create, delta = self._prepare_save(must_create)
         for _ in range(_CREATE_ATTEMPTS):
             try:
                 self.store.set(sid, record, create=create, delta=delta)
+            except StoreUnavailable as error:
+                self._outage(error)
+                return None
             except CreateError:
                 if must_create or not create:
                     raise
@@ -521,12 +557,17 @@ class Session(SessionBase):
     async def asave(self, must_create: bool = False) -> None:
         if self.session_key is not None and not must_create:
             await self._aget_session()
+        if self.store_unavailable:
+            return None
         if self._current_sid() is None:
             return await self.acreate()
         sid, record, create, delta = self._prepare_save(must_create)
         for _ in range(_CREATE_ATTEMPTS):
             try:
                 await self.store.aset(sid, record, create=create, delta=delta)
+            except StoreUnavailable as error:
+                self._outage(error)
+                return None
             except CreateError:
                 if must_create or not create:
                     raise
@@ -540,16 +581,22 @@ class Session(SessionBase):
     def delete(self, session_key: str | None = None) -> None:
         own = session_key is None or session_key == self.session_key
         sid = self._current_sid() if own else self._sid_of(session_key)
-        if sid is not None:
-            self.store.destroy(sid)
+        if sid is not None and not self.store_unavailable:
+            try:
+                self.store.destroy(sid)
+            except StoreUnavailable as error:
+                self._outage(error)
         if own:
             self._forget()
 
     async def adelete(self, session_key: str | None = None) -> None:
         own = session_key is None or session_key == self.session_key
         sid = self._current_sid() if own else self._sid_of(session_key)
-        if sid is not None:
-            await self.store.adestroy(sid)
+        if sid is not None and not self.store_unavailable:
+            try:
+                await self.store.adestroy(sid)
+            except StoreUnavailable as error:
+                self._outage(error)
         if own:
             self._forget()
 
@@ -627,11 +674,21 @@ class Session(SessionBase):
     def reload(self) -> None:
         """Replace the data with the stored state, dropping unsaved changes."""
         sid = self._current_sid()
-        self._reloaded(self.store.get(sid) if sid is not None else None)
+        try:
+            record = self.store.get(sid) if sid is not None else None
+        except StoreUnavailable as error:
+            self._outage(error)
+            return
+        self._reloaded(record)
 
     async def areload(self) -> None:
         sid = self._current_sid()
-        self._reloaded(await self.store.aget(sid) if sid is not None else None)
+        try:
+            record = await self.store.aget(sid) if sid is not None else None
+        except StoreUnavailable as error:
+            self._outage(error)
+            return
+        self._reloaded(record)
 
     def _touch_target(self) -> tuple[str, datetime.datetime] | None:
         sid = self._current_sid()
@@ -645,14 +702,28 @@ class Session(SessionBase):
         Returns ``False`` if the session is not stored (yet, or any more).
         """
         target = self._touch_target()
-        if target is None or not self.store.touch(*target):
+        if target is None or self.store_unavailable:
+            return False
+        try:
+            touched = self.store.touch(*target)
+        except StoreUnavailable as error:
+            self._outage(error)
+            return False
+        if not touched:
             return False
         self._resend_cookie = True
         return True
 
     async def atouch(self) -> bool:
         target = self._touch_target()
-        if target is None or not await self.store.atouch(*target):
+        if target is None or self.store_unavailable:
+            return False
+        try:
+            touched = await self.store.atouch(*target)
+        except StoreUnavailable as error:
+            self._outage(error)
+            return False
+        if not touched:
             return False
         self._resend_cookie = True
         return True

@@ -4,7 +4,7 @@ import os
 import sys
 from pathlib import Path
 
-from tests.services import MARIADB, POSTGRES, reachable
+from tests.services import MARIADB, POSTGRES, REDIS, reachable
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -59,6 +59,12 @@ if reachable(MARIADB):
 
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Database 13 of the machine's Redis: the suite's own, flushed by nobody else.
+    "redis": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": f"redis://{REDIS[0]}:{REDIS[1]}/13",
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 2},
+    },
 }
 
 INSTALLED_APPS = [

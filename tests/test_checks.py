@@ -27,7 +27,7 @@ from django_xsession.stores.base import Store
 
 # Every id the tests below prove; the source must use exactly these.
 TESTED_IDS = frozenset(
-    {f"xsession.E{number:03d}" for number in range(1, 12)}
+    {f"xsession.E{number:03d}" for number in range(1, 13)}
     | {f"xsession.W{number:03d}" for number in range(1, 6)}
 )
 
@@ -313,6 +313,20 @@ class UnsetCheckTests(CheckTestCase):
         self.assert_silent("xsession.E006", {"UNSET": "keep"})
         self.assert_silent("xsession.E006", {"UNSET": "destroy"})
         self.assert_silent("xsession.E006", {})
+
+
+class StoreErrorPolicyCheckTests(CheckTestCase):
+    def test_e012_unknown_policy(self) -> None:
+        self.assert_fires(
+            "xsession.E012",
+            "XSESSION['ON_STORE_ERROR'] must be 'raise' or 'degrade'.",
+            {"ON_STORE_ERROR": "ignore"},
+        )
+
+    def test_e012_not_for_raise_or_degrade(self) -> None:
+        self.assert_silent("xsession.E012", {"ON_STORE_ERROR": "raise"})
+        self.assert_silent("xsession.E012", {"ON_STORE_ERROR": "degrade"})
+        self.assert_silent("xsession.E012", {})
 
 
 class GenIdCheckTests(CheckTestCase):

@@ -48,6 +48,11 @@ class DefaultsTests(SimpleTestCase):
     def test_store_is_the_database_store(self) -> None:
         assert get_options().store == StoreConfig(DB_STORE, {})
 
+    def test_store_errors_raise(self) -> None:
+        assert get_options().on_store_error == "raise"
+        with self.settings(XSESSION={"ON_STORE_ERROR": "degrade"}):
+            assert get_options().on_store_error == "degrade"
+
     def test_name_is_session_cookie_name(self) -> None:
         assert get_options().name == "sessionid"
         with self.settings(SESSION_COOKIE_NAME="sid"):

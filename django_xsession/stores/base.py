@@ -20,7 +20,15 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 
-__all__ = ["CreateError", "Delta", "Record", "Store", "UpdateError"]
+__all__ = ["CreateError", "Delta", "Record", "Store", "StoreUnavailable", "UpdateError"]
+
+
+class StoreUnavailable(Exception):
+    """The store cannot be reached (an outage, a timeout), not a bad request.
+
+    Stores raise it for their backend's connection failures; the middleware
+    answers it as ``XSESSION["ON_STORE_ERROR"]`` says.
+    """
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,317 @@
+"""Sessions in Redis, through the connection django-redis already manages."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from django_xsession.stores.base import (
+    CreateError,
+    Delta,
+    Record,
+    Store,
+    StoreUnavailable,
+    UpdateError,
+)
+
+if TYPE_CHECKING:
+    from redis import Redis
+    from redis.commands.core import Script
+
+_T = TypeVar("_T")
+
+# A session is one hash: "d:<key>" holds each data key's encoded value, so a
+# save can set and delete single keys; "m:<name>" holds the record's meta.
+DATA = "d:"
+EXPIRES = "m:expires"
+COOKIE = "m:cookie"
+CREATED = "m:created"
+USER_FIELD = "d:_auth_user_id"
+
+# Lua shared by the scripts: the user of a session, from its encoded value,
+# and the per-user index, a sorted set of session hashes scored by expiry.
+_USER_INDEX = """
+local function user_of(value)
+  if not value then return nil end
+  local ok, decoded = pcall(cjson.decode, value)
+  if ok and (type(decoded) == 'string' or type(decoded) == 'number') then
+    return tostring(decoded)
+  end
+  return nil
+end
+local function index(user_prefix, user, digest, expires_ms, now_ms)
+  local key = user_prefix .. user
+  redis.call('ZADD', key, expires_ms, digest)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. now_ms)
+  local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  if last[2] then redis.call('PEXPIREAT', key, last[2]) end
+end
+"""
+
+# KEYS[1] session; ARGV: mode, expires_ms, now_ms, user prefix, digest,
+# n, n field/value pairs, m, m fields to delete.
+_SAVE = (
+    _USER_INDEX
+    + """
+local key, mode = KEYS[1], ARGV[1]
+local exists = redis.call('EXISTS', key)
+if mode == 'create' then
+  if exists == 1 then return 'taken' end
+elseif exists == 0 then
+  return 'missing'
+end
+local old_user = user_of(redis.call('HGET', key, ARGV[6]))
+if mode == 'replace' then redis.call('DEL', key) end
+local i = 8
+local pairs_count = tonumber(ARGV[7])
+if pairs_count > 0 then
+  local values = {}
+  for n = 1, 2 * pairs_count do values[n] = ARGV[i + n - 1] end
+  redis.call('HSET', key, unpack(values))
+end
+i = i + 2 * pairs_count
+local removed_count = tonumber(ARGV[i])
+if removed_count > 0 then
+  local fields = {}
+  for n = 1, removed_count do fields[n] = ARGV[i + n] end
+  redis.call('HDEL', key, unpack(fields))
+end
+redis.call('PEXPIREAT', key, ARGV[2])
+local new_user = user_of(redis.call('HGET', key, ARGV[6]))
+if old_user and old_user ~= new_user then
+  redis.call('ZREM', ARGV[4] .. old_user, ARGV[5])
+end
+if new_user then index(ARGV[4], new_user, ARGV[5], ARGV[2], ARGV[3]) end
+return 'ok'
+"""
+)
+
+# KEYS[1] session; ARGV: expires_ms, expires ISO, now_ms, user prefix, digest.
+_TOUCH = (
+    _USER_INDEX
+    + """
+local key = KEYS[1]
+if redis.call('EXISTS', key) == 0 then return 0 end
+redis.call('HSET', key, 'm:expires', ARGV[2])
+redis.call('PEXPIREAT', key, ARGV[1])
+local user = user_of(redis.call('HGET', key, 'd:_auth_user_id'))
+if user then index(ARGV[4], user, ARGV[5], ARGV[1], ARGV[3]) end
+return 1
+"""
+)
+
+# KEYS[1] session; ARGV: user prefix, digest.
+_DESTROY = (
+    _USER_INDEX
+    + """
+local user = user_of(redis.call('HGET', KEYS[1], 'd:_auth_user_id'))
+redis.call('DEL', KEYS[1])
+if user then redis.call('ZREM', ARGV[1] .. user, ARGV[2]) end
+return 1
+"""
+)
+
+
+def _ms(moment: datetime.datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+class RedisStore(Store):
+    """Sessions in Redis hashes, with Redis's own TTL as their expiry.
+
+    ``cache`` names the django-redis cache whose connection (and so whose
+    Sentinel or replica setup) is used; nothing connects before the first
+    request. Keys live under ``prefix`` and hold only the hashed id. Each
+    request costs one round trip to load and one, a Lua script, to save;
+    a save sets and deletes only the keys the request changed.
+    """
+
+    def __init__(self, *, cache: str = "default", prefix: str = "xsession:") -> None:
+        self.cache = cache
+        self.prefix = prefix
+        self.serializer: Any = import_string(settings.SESSION_SERIALIZER)()
+        self._client: Redis | None = None
+        self._scripts: dict[str, Script] = {}
+
+    @property
+    def client(self) -> Redis:
+        if self._client is None:
+            from django_redis import get_redis_connection
+
+            self._client = get_redis_connection(self.cache)
+        return self._client
+
+    def _script(self, source: str) -> Script:
+        script = self._scripts.get(source)
+        if script is None:
+            script = self._scripts[source] = self.client.register_script(source)
+        return script
+
+    def _run(self, operation: Callable[[], _T]) -> _T:
+        from redis.exceptions import ConnectionError, TimeoutError
+
+        try:
+            return operation()
+        except (ConnectionError, TimeoutError) as error:
+            raise StoreUnavailable(
+                f"Redis ({self.cache!r}) is unreachable: {error}"
+            ) from error
+
+    def session_key(self, digest: str) -> str:
+        return f"{self.prefix}s:{digest}"
+
+    @property
+    def user_prefix(self) -> str:
+        return f"{self.prefix}u:"
+
+    def _record(self, fields: dict[bytes, bytes]) -> Record | None:
+        expires_raw = fields.get(EXPIRES.encode())
+        if expires_raw is None:
+            return None
+        expires = datetime.datetime.fromisoformat(expires_raw.decode())
+        if expires <= timezone.now():
+            return None
+        loads = self.serializer.loads
+        created_raw = fields.get(CREATED.encode())
+        cookie_raw = fields.get(COOKIE.encode())
+        return Record(
+            data={
+                name[len(DATA) :].decode(): loads(value)
+                for name, value in fields.items()
+                if name.startswith(DATA.encode())
+            },
+            expires=expires,
+            cookie=loads(cookie_raw) if cookie_raw else {},
+            created=datetime.datetime.fromisoformat(created_raw.decode())
+            if created_raw
+            else None,
+        )
+
+    def get(self, sid: str) -> Record | None:
+        key = self.session_key(self.digest(sid))
+        return self._record(self._run(lambda: self.client.hgetall(key)))  # type: ignore[arg-type]
+
+    def set(
+        self,
+        sid: str,
+        record: Record,
+        *,
+        create: bool = False,
+        delta: Delta | None = None,
+    ) -> None:
+        digest = self.digest(sid)
+        dumps = self.serializer.dumps
+        if create:
+            mode, changed, removed = "create", record.data, ()
+        elif delta is None:
+            mode, changed, removed = "replace", record.data, ()
+        else:
+            mode, changed, removed = "update", delta.changed, tuple(delta.removed)
+        meta = {
+            EXPIRES: record.expires.isoformat(),
+            COOKIE: dumps(dict(record.cookie)),
+            CREATED: (record.created or timezone.now()).isoformat(),
+        }
+        if mode == "update":
+            # An update keeps the creation time the session already has.
+            del meta[CREATED]
+        pairs: list[Any] = []
+        for name, value in changed.items():
+            pairs += [DATA + name, dumps(value)]
+        for name, encoded in meta.items():
+            pairs += [name, encoded]
+        args = [
+            mode,
+            _ms(record.expires),
+            _ms(timezone.now()),
+            self.user_prefix,
+            digest,
+            USER_FIELD,
+            len(pairs) // 2,
+            *pairs,
+            len(removed),
+            *(DATA + name for name in removed),
+        ]
+        script = self._script(_SAVE)
+        outcome = self._run(lambda: script(keys=[self.session_key(digest)], args=args))
+        if outcome == b"taken":
+            raise CreateError
+        if outcome == b"missing":
+            raise UpdateError
+
+    def destroy(self, sid: str) -> None:
+        digest = self.digest(sid)
+        script = self._script(_DESTROY)
+        self._run(
+            lambda: script(
+                keys=[self.session_key(digest)], args=[self.user_prefix, digest]
+            )
+        )
+
+    def touch(self, sid: str, expires: datetime.datetime) -> bool:
+        digest = self.digest(sid)
+        script = self._script(_TOUCH)
+        args = [
+            _ms(expires),
+            expires.isoformat(),
+            _ms(timezone.now()),
+            self.user_prefix,
+            digest,
+        ]
+        return bool(
+            self._run(lambda: script(keys=[self.session_key(digest)], args=args))
+        )
+
+    def _scan(self, pattern: str) -> Iterator[bytes]:
+        return self.client.scan_iter(match=pattern, count=1000)  # type: ignore[no-any-return]
+
+    def _session_keys(self) -> list[bytes]:
+        return self._run(lambda: list(self._scan(f"{self.prefix}s:*")))
+
+    def all(self) -> dict[str, Record]:
+        keys = self._session_keys()
+        start = len(f"{self.prefix}s:")
+
+        def fetch() -> list[dict[bytes, bytes]]:
+            pipeline = self.client.pipeline(transaction=False)
+            for key in keys:
+                pipeline.hgetall(key)
+            return pipeline.execute()  # type: ignore[no-any-return]
+
+        records = {}
+        for key, fields in zip(keys, self._run(fetch), strict=True):
+            record = self._record(fields)
+            if record is not None:
+                records[key.decode()[start:]] = record
+        return records
+
+    def clear(self) -> None:
+        def unlink_all() -> None:
+            batch: list[bytes] = []
+            for key in self._scan(f"{self.prefix}*"):
+                batch.append(key)
+                if len(batch) == 1000:
+                    self.client.unlink(*batch)
+                    batch = []
+            if batch:
+                self.client.unlink(*batch)
+
+        self._run(unlink_all)
+
+    def length(self) -> int:
+        # Redis has already dropped every session whose TTL ran out.
+        return len(self._session_keys())
+
+    def count_expired(self) -> int:
+        return 0
+
+    def clear_expired(
+        self, *, batch_size: int = 10_000, progress: Callable[[int], None] | None = None
+    ) -> int:
+        # Redis deletes each session when its TTL runs out.
+        return 0
