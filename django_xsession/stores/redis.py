@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
@@ -141,7 +141,7 @@ class RedisStore(Store):
     @property
     def client(self) -> Redis:
         if self._client is None:
-            from django_redis import get_redis_connection
+            from django_redis import get_redis_connection  # type: ignore[import-untyped]
 
             self._client = get_redis_connection(self.cache)
         return self._client
@@ -194,7 +194,8 @@ class RedisStore(Store):
 
     def get(self, sid: str) -> Record | None:
         key = self.session_key(self.digest(sid))
-        return self._record(self._run(lambda: self.client.hgetall(key)))  # type: ignore[arg-type]
+        fields: dict[bytes, bytes] = self._run(lambda: self.client.hgetall(key))  # type: ignore[arg-type,return-value]
+        return self._record(fields)
 
     def set(
         self,
@@ -206,10 +207,12 @@ class RedisStore(Store):
     ) -> None:
         digest = self.digest(sid)
         dumps = self.serializer.dumps
+        changed: Mapping[str, Any] = record.data
+        removed: tuple[str, ...] = ()
         if create:
-            mode, changed, removed = "create", record.data, ()
+            mode = "create"
         elif delta is None:
-            mode, changed, removed = "replace", record.data, ()
+            mode = "replace"
         else:
             mode, changed, removed = "update", delta.changed, tuple(delta.removed)
         meta = {
@@ -220,12 +223,12 @@ class RedisStore(Store):
         if mode == "update":
             # An update keeps the creation time the session already has.
             del meta[CREATED]
-        pairs: list[Any] = []
+        pairs: list[str | bytes] = []
         for name, value in changed.items():
             pairs += [DATA + name, dumps(value)]
         for name, encoded in meta.items():
             pairs += [name, encoded]
-        args = [
+        args: list[Any] = [
             mode,
             _ms(record.expires),
             _ms(timezone.now()),
@@ -256,7 +259,7 @@ class RedisStore(Store):
     def touch(self, sid: str, expires: datetime.datetime) -> bool:
         digest = self.digest(sid)
         script = self._script(_TOUCH)
-        args = [
+        args: list[str | int] = [
             _ms(expires),
             expires.isoformat(),
             _ms(timezone.now()),
@@ -268,7 +271,7 @@ class RedisStore(Store):
         )
 
     def _scan(self, pattern: str) -> Iterator[bytes]:
-        return self.client.scan_iter(match=pattern, count=1000)  # type: ignore[no-any-return]
+        return self.client.scan_iter(match=pattern, count=1000)
 
     def _session_keys(self) -> list[bytes]:
         return self._run(lambda: list(self._scan(f"{self.prefix}s:*")))
@@ -281,7 +284,7 @@ class RedisStore(Store):
             pipeline = self.client.pipeline(transaction=False)
             for key in keys:
                 pipeline.hgetall(key)
-            return pipeline.execute()  # type: ignore[no-any-return]
+            return pipeline.execute()
 
         records = {}
         for key, fields in zip(keys, self._run(fetch), strict=True):

@@ -1,0 +1,145 @@
+"""Sessions in any Django cache: memcached, the file cache, locmem, ..."""
+
+from __future__ import annotations
+
+import datetime
+import math
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from django_xsession.stores.base import CreateError, Delta, Record, Store, UpdateError
+
+
+class CacheStore(Store):
+    """Sessions in the Django cache ``cache``, under ``prefix``.
+
+    A Django cache has no transaction: creating is atomic (``cache.add``),
+    but a save reads, merges and writes in three steps, so two requests
+    saving the same session at the same instant can still lose one's keys.
+    A cache cannot list its keys either: ``all``, ``length`` and
+    ``clear_expired`` are not supported (the cache's timeout expires
+    sessions), and ``clear`` moves the store to a new generation, leaving the
+    old entries to time out. Use the ``redis`` or ``db`` store where that
+    matters.
+    """
+
+    def __init__(self, *, cache: str = "default", prefix: str = "xsession:c:") -> None:
+        self.cache_alias = cache
+        self.prefix = prefix
+        self.serializer: Any = import_string(settings.SESSION_SERIALIZER)()
+
+    @property
+    def cache(self) -> BaseCache:
+        return caches[self.cache_alias]
+
+    @property
+    def _generation_key(self) -> str:
+        return f"{self.prefix}generation"
+
+    def _key(self, sid: str) -> str:
+        return f"{self.prefix}{self.digest(sid)}"
+
+    def _timeout(self, expires: datetime.datetime) -> int:
+        return max(1, math.ceil((expires - timezone.now()).total_seconds()))
+
+    def _entry(
+        self, record: Record, data: dict[str, Any], generation: int
+    ) -> dict[str, Any]:
+        return {
+            "data": self.serializer.dumps(data),
+            "expires": record.expires,
+            "cookie": dict(record.cookie),
+            "created": record.created,
+            "generation": generation,
+        }
+
+    def _live(self, key: str) -> tuple[dict[str, Any] | None, int]:
+        """The live entry under ``key`` and the current generation, in one trip."""
+        found = self.cache.get_many([key, self._generation_key])
+        generation: int = found.get(self._generation_key, 0)
+        entry: dict[str, Any] | None = found.get(key)
+        if (
+            entry is None
+            or entry["generation"] != generation
+            or entry["expires"] <= timezone.now()
+        ):
+            return None, generation
+        return entry, generation
+
+    def get(self, sid: str) -> Record | None:
+        entry, _ = self._live(self._key(sid))
+        if entry is None:
+            return None
+        return Record(
+            data=self.serializer.loads(entry["data"]),
+            expires=entry["expires"],
+            cookie=entry["cookie"],
+            created=entry["created"],
+            raw=entry["data"],
+        )
+
+    def set(
+        self,
+        sid: str,
+        record: Record,
+        *,
+        create: bool = False,
+        delta: Delta | None = None,
+    ) -> None:
+        key = self._key(sid)
+        timeout = self._timeout(record.expires)
+        current, generation = self._live(key)
+        if create:
+            if current is not None:
+                raise CreateError
+            # add() refuses any key that exists, even one past our expiry
+            # or of an old generation.
+            self.cache.delete(key)
+            entry = self._entry(record, record.data, generation)
+            if not self.cache.add(key, entry, timeout):
+                raise CreateError
+            return
+        if current is None:
+            raise UpdateError
+        data = record.data
+        if delta is not None:
+            data = delta.apply(self.serializer.loads(current["data"]))
+        entry = self._entry(record, data, generation)
+        entry["created"] = current["created"]
+        self.cache.set(key, entry, timeout)
+
+    def destroy(self, sid: str) -> None:
+        self.cache.delete(self._key(sid))
+
+    def touch(self, sid: str, expires: datetime.datetime) -> bool:
+        key = self._key(sid)
+        entry, _ = self._live(key)
+        if entry is None:
+            return False
+        entry["expires"] = expires
+        self.cache.set(key, entry, self._timeout(expires))
+        return True
+
+    def all(self) -> dict[str, Record]:
+        raise NotImplementedError("a Django cache cannot list its sessions")
+
+    def length(self) -> int:
+        raise NotImplementedError("a Django cache cannot count its sessions")
+
+    def clear(self) -> None:
+        generation = self.cache.get(self._generation_key, 0)
+        self.cache.set(self._generation_key, generation + 1, None)
+
+    def count_expired(self) -> int:
+        raise NotImplementedError("the cache's own timeout expires sessions")
+
+    def clear_expired(
+        self, *, batch_size: int = 10_000, progress: Callable[[int], None] | None = None
+    ) -> int:
+        raise NotImplementedError("the cache's own timeout expires sessions")
