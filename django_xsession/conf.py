@@ -11,6 +11,7 @@ import datetime
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from importlib import import_module
 from typing import Any, Literal
 
 from django.conf import settings
@@ -44,6 +45,8 @@ KNOWN_KEYS = frozenset(
         "GENID",
         "COOKIE",
         "ON_STORE_ERROR",
+        "LEGACY_CONTRIB",
+        "LEGACY_ENGINE",
     }
 )
 COOKIE_KEYS = frozenset(
@@ -162,6 +165,8 @@ class Options:
     genid: GenId | None = None
     cookie: CookieOptions = field(default_factory=CookieOptions)
     on_store_error: Literal["raise", "degrade"] = "raise"
+    legacy_contrib: bool = False
+    legacy_engine: str = "django.contrib.sessions.backends.db"
 
 
 @dataclass(frozen=True)
@@ -325,6 +330,21 @@ class _Reader:
             return "raise"
         return value  # type: ignore[no-any-return]
 
+    def legacy_engine(self) -> str:
+        value = self.raw.get("LEGACY_ENGINE", "django.contrib.sessions.backends.db")
+        try:
+            engine = import_module(value) if isinstance(value, str) else None
+        except ImportError:
+            engine = None
+        if engine is None or not hasattr(engine, "SessionStore"):
+            self.problem(
+                "xsession.E013",
+                f"XSESSION['LEGACY_ENGINE'] ({value!r}) is not a session engine "
+                "module with a SessionStore.",
+            )
+            return "django.contrib.sessions.backends.db"
+        return value  # type: ignore[no-any-return]
+
     def proxy(self) -> bool | None:
         value = self.raw.get("PROXY")
         if value is not None and not isinstance(value, bool):
@@ -418,6 +438,8 @@ class _Reader:
             genid=self.genid(),
             cookie=self.cookie(),
             on_store_error=self.on_store_error(),
+            legacy_contrib=self.boolean("LEGACY_CONTRIB", False),
+            legacy_engine=self.legacy_engine(),
         )
 
 

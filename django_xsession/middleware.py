@@ -12,7 +12,8 @@ from http.cookies import Morsel
 from typing import Any
 from urllib.parse import unquote
 
-from django.contrib.sessions.backends.base import UpdateError
+from asgiref.sync import sync_to_async
+from django.contrib.sessions.backends.base import SessionBase, UpdateError
 from django.contrib.sessions.exceptions import SessionInterrupted
 from django.contrib.sessions.middleware import (
     SessionMiddleware as DjangoSessionMiddleware,
@@ -21,7 +22,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.cache import patch_vary_headers
 from django.utils.deprecation import MiddlewareMixin
 
-from django_xsession import signing
+from django_xsession import legacy, signing
 from django_xsession.conf import Options, get_options
 from django_xsession.session import Session, logger, store_logger
 from django_xsession.stores.base import StoreUnavailable
@@ -110,6 +111,8 @@ class _Decision:
 class _RequestState:
     session: Session
     had_cookie: bool
+    # A django.contrib.sessions session copied into ours, deleted once saved.
+    legacy: SessionBase | None = None
 
 
 class SessionMiddleware(DjangoSessionMiddleware):
@@ -125,24 +128,56 @@ class SessionMiddleware(DjangoSessionMiddleware):
         # Django's __init__ imports SESSION_ENGINE; the options name our store.
         MiddlewareMixin.__init__(self, get_response)
 
-    def process_request(self, request: HttpRequest) -> None:
+    def _start(self, request: HttpRequest) -> list[str]:
+        """Attach the session; return the cookie values no secret verified."""
         options = get_options()
         if not path_matches(request.path, options.cookie.path):
             # Outside the cookie's path the browser sends no cookie and we
             # set none; request.session still exists for AuthenticationMiddleware.
             request.session = Session(request=request)
-            return
+            return []
         values = cookie_values(request.META.get("HTTP_COOKIE", ""), options.name)
         tokens: list[tuple[str, signing.Verified]] = []
+        unverified: list[str] = []
         for value in dict.fromkeys(values[:MAX_COOKIE_CANDIDATES]):
             verified = signing.unsign(value, options.secrets)
             if verified is None:
-                logger.warning("Session cookie with a bad signature ignored.")
+                unverified.append(value)
             else:
                 tokens.append((value, verified))
         session = Session.from_request(request, tokens)
         request.session = session
         request._xsession = _RequestState(session, had_cookie=bool(values))  # type: ignore[attr-defined]
+        if tokens or not (unverified and options.legacy_contrib):
+            self._bad_cookies(unverified)
+            return []
+        return unverified
+
+    def _bad_cookies(self, values: list[str]) -> None:
+        if values:
+            logger.warning("Session cookie with a bad signature ignored.")
+
+    def process_request(self, request: HttpRequest) -> None:
+        legacy_values = self._start(request)
+        if legacy_values:
+            state = self._state(request)
+            assert state is not None
+            state.legacy = legacy.adopt(
+                state.session, legacy_values, state.session.options.legacy_engine
+            )
+            if state.legacy is None:
+                self._bad_cookies(legacy_values)
+
+    async def aprocess_request(self, request: HttpRequest) -> None:
+        legacy_values = self._start(request)
+        if legacy_values:
+            state = self._state(request)
+            assert state is not None
+            state.legacy = await sync_to_async(legacy.adopt)(
+                state.session, legacy_values, state.session.options.legacy_engine
+            )
+            if state.legacy is None:
+                self._bad_cookies(legacy_values)
 
     def _state(self, request: HttpRequest) -> _RequestState | None:
         state = request.__dict__.get("_xsession")
@@ -333,6 +368,8 @@ class SessionMiddleware(DjangoSessionMiddleware):
                 session._closing = True
                 if decision.write:
                     session.save()
+                    if state.legacy is not None and session.is_stored:
+                        state.legacy.delete()
                 elif decision.touch:
                     session.touch()
         except UpdateError:
@@ -366,6 +403,8 @@ class SessionMiddleware(DjangoSessionMiddleware):
                 session._closing = True
                 if decision.write:
                     await session.asave()
+                    if state.legacy is not None and session.is_stored:
+                        await sync_to_async(state.legacy.delete)()
                 elif decision.touch:
                     await session.atouch()
         except UpdateError:
@@ -397,13 +436,13 @@ class SessionMiddleware(DjangoSessionMiddleware):
             if session.accessed:
                 patch_vary_headers(response, ("Cookie",))
             return response
-        if during_save or response.status_code >= 500 and response.status_code != 503:
+        if during_save or (response.status_code >= 500 and response.status_code != 503):
             return unavailable_response(error)
         # Already a 503 from process_exception, or the view caught the error
         # and answered on its own: keep that answer.
         return response
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
-        self.process_request(request)
+        await self.aprocess_request(request)
         response = await self.get_response(request)  # type: ignore[misc]
         return await self.aprocess_response(request, response)

@@ -27,7 +27,7 @@ from django_xsession.stores.base import Store
 
 # Every id the tests below prove; the source must use exactly these.
 TESTED_IDS = frozenset(
-    {f"xsession.E{number:03d}" for number in range(1, 13)}
+    {f"xsession.E{number:03d}" for number in range(1, 14)}
     | {f"xsession.W{number:03d}" for number in range(1, 6)}
 )
 
@@ -327,6 +327,24 @@ class StoreErrorPolicyCheckTests(CheckTestCase):
         self.assert_silent("xsession.E012", {"ON_STORE_ERROR": "raise"})
         self.assert_silent("xsession.E012", {"ON_STORE_ERROR": "degrade"})
         self.assert_silent("xsession.E012", {})
+
+
+class LegacyEngineCheckTests(CheckTestCase):
+    def test_e013_not_a_session_engine(self) -> None:
+        for engine in ("no.such.engine", "django.http", 3):
+            self.assert_fires(
+                "xsession.E013",
+                "is not a session engine module with a SessionStore.",
+                {"LEGACY_ENGINE": engine},
+            )
+
+    def test_e013_not_for_django_engines(self) -> None:
+        self.assert_silent("xsession.E013", {})
+        for engine in ("db", "cache", "cached_db", "signed_cookies", "file"):
+            self.assert_silent(
+                "xsession.E013",
+                {"LEGACY_ENGINE": f"django.contrib.sessions.backends.{engine}"},
+            )
 
 
 class GenIdCheckTests(CheckTestCase):

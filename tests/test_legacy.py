@@ -1,0 +1,94 @@
+"""Moving from django.contrib.sessions with XSESSION["LEGACY_CONTRIB"]."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.contrib.sessions.models import Session as ContribSession
+from django.test import TestCase, override_settings
+
+from django_xsession.stores import get_store
+
+CONTRIB_MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+]
+XSESSION_MIDDLEWARE = [
+    "django_xsession.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+]
+MEMORY: dict[str, Any] = {"STORE": "memory"}
+
+
+class LegacyContribTests(TestCase):
+    @classmethod
+    def setUpTestData(cls) -> None:
+        User.objects.create_user("alice", password="secret")
+
+    def setUp(self) -> None:
+        get_store().clear()
+
+    def log_in_under_contrib(self) -> str:
+        with self.settings(
+            SESSION_ENGINE="django.contrib.sessions.backends.db",
+            MIDDLEWARE=CONTRIB_MIDDLEWARE,
+        ):
+            assert self.client.login(username="alice", password="secret")
+            self.client.get("/write/", {"cart": "3 apples"})
+            assert self.client.get("/whoami/").content == b"alice"
+        key = self.client.cookies["sessionid"].value
+        assert ContribSession.objects.filter(session_key=key).exists()
+        # A client keeps the middleware it first loaded: the browser after the
+        # deploy is a new client carrying the same cookie.
+        self.client = self.client_class()
+        self.client.cookies["sessionid"] = key
+        return key
+
+    @override_settings(
+        MIDDLEWARE=XSESSION_MIDDLEWARE, XSESSION={**MEMORY, "LEGACY_CONTRIB": True}
+    )
+    def test_next_request_is_still_logged_in_with_the_same_data(self) -> None:
+        old_key = self.log_in_under_contrib()
+        response = self.client.get("/whoami/")
+        assert response.content == b"alice"
+        new_token = response.cookies["sessionid"].value
+        assert new_token != old_key
+        assert "." in new_token
+        assert not ContribSession.objects.filter(session_key=old_key).exists()
+        assert self.client.get("/read/").json()["cart"] == "3 apples"
+        assert get_store().length() == 1
+
+    @override_settings(MIDDLEWARE=XSESSION_MIDDLEWARE, XSESSION=MEMORY)
+    def test_off_by_default(self) -> None:
+        old_key = self.log_in_under_contrib()
+        with self.assertLogs("django.security.SuspiciousSession", "WARNING"):
+            assert self.client.get("/whoami/").content == b""
+        assert ContribSession.objects.filter(session_key=old_key).exists()
+
+    @override_settings(
+        MIDDLEWARE=XSESSION_MIDDLEWARE, XSESSION={**MEMORY, "LEGACY_CONTRIB": True}
+    )
+    def test_an_unknown_legacy_key_gets_a_fresh_session(self) -> None:
+        self.client.cookies["sessionid"] = "abcdefghijklmnopqrstuvwxyz012345"
+        with self.assertLogs("django.security.SuspiciousSession", "WARNING"):
+            assert self.client.get("/read/").json() == {}
+        assert get_store().length() == 0
+
+    @override_settings(
+        MIDDLEWARE=XSESSION_MIDDLEWARE, XSESSION={**MEMORY, "LEGACY_CONTRIB": True}
+    )
+    async def test_async_requests_move_the_session_too(self) -> None:
+        old_key = await self.async_log_in_under_contrib()
+        self.async_client.cookies["sessionid"] = old_key
+        response = await self.async_client.get("/async-write/", {"b": "2"})
+        data = response.json()
+        alice = await User.objects.aget(username="alice")
+        assert (data["cart"], data["b"]) == ("3 apples", "2")
+        assert data["_auth_user_id"] == str(alice.pk)
+        assert not await ContribSession.objects.filter(session_key=old_key).aexists()
+
+    async def async_log_in_under_contrib(self) -> str:
+        from asgiref.sync import sync_to_async
+
+        return await sync_to_async(self.log_in_under_contrib)()
