@@ -6,7 +6,7 @@ DJANGO ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(subst /,_,$(subst :,_,$(subst ~,_,$(subst =,_,$(subst >,_,$(subst <,_,$(DJANGO)))))))
 
-.PHONY: demo test lint typecheck bench clean
+.PHONY: demo test matrix lint typecheck bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	DJANGO_TESTS_DIR=$(VENV)/django-tests $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The supported Python x Django pairs beyond the default one, each in its own
+# virtualenv (make test picks python3 and the newest Django it can run).
+matrix:
+	$(MAKE) test PYTHON="$$(.ci/python 3.10)" VENV=.venv-py310-django42 DJANGO='django~=4.2.0'
+	$(MAKE) test PYTHON="$$(.ci/python 3.12)" VENV=.venv-py312-django61 DJANGO='django~=6.1.0'
+	$(MAKE) test PYTHON="$$(.ci/python 3.13)" VENV=.venv-py313-django61 DJANGO='django~=6.1.0'
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
