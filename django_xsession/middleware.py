@@ -140,6 +140,10 @@ class SessionMiddleware(DjangoSessionMiddleware):
         tokens: list[tuple[str, signing.Verified]] = []
         unverified: list[str] = []
         for value in dict.fromkeys(values[:MAX_COOKIE_CANDIDATES]):
+            if not value:
+                # Our own cleared cookie, sent back by a client that ignores
+                # Max-Age=0 (Django's test client): no session, not an attack.
+                continue
             verified = signing.unsign(value, options.secrets)
             if verified is None:
                 unverified.append(value)

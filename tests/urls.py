@@ -25,3 +25,22 @@ urlpatterns = [
     path("scoped/inside/", views.write),
     path("scopedother/", views.write),
 ]
+
+# django.contrib features on top of the session: tests/test_django_features.py.
+urlpatterns += [
+    path("login-with-message/", views.login_with_message),
+    path("logout-with-message/", views.logout_with_message),
+    path("messages/add/", views.add_message),
+    path("messages/", views.show_messages),
+    path("csrf/form/", views.csrf_form),
+    path("csrf/submit/", views.csrf_submit),
+    path("password/", views.change_password),
+    path("async/whoami/", views.async_whoami),
+    path("async/login/", views.async_login),
+    path("async/logout/", views.async_logout),
+    path("async/password/", views.async_change_password),
+    path("async/count/", views.async_count),
+]
+
+# ON_STORE_ERROR: tests/test_outage.py.
+urlpatterns += [path("store-status/", views.store_status)]

@@ -1,7 +1,11 @@
 from __future__ import annotations
 
-from django.contrib.auth import authenticate, login, logout
+from django.contrib import auth, messages
+from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.template import engines
 
 from django_xsession.engine import SessionStore
 from django_xsession.session import Session
@@ -110,3 +114,100 @@ async def async_write(request: HttpRequest) -> HttpResponse:
 async def _aitems(session: Session):  # type: ignore[no-untyped-def]
     for item in await session.aitems():
         yield item
+
+
+# django.contrib.auth, messages and CSRF on top of the session: see
+# tests/test_django_features.py. The async auth functions arrived in Django
+# 5.0, so they are looked up on the module when called, never imported.
+
+
+def login_with_message(request: HttpRequest) -> HttpResponse:
+    user = authenticate(
+        request, username=request.GET["username"], password=request.GET["password"]
+    )
+    assert user is not None
+    login(request, user)
+    messages.success(request, f"Welcome, {user.get_username()}")
+    return redirect("/messages/")
+
+
+def logout_with_message(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    messages.info(request, "Goodbye")
+    return HttpResponse("logged out")
+
+
+def add_message(request: HttpRequest) -> HttpResponse:
+    messages.info(request, request.GET["text"])
+    return HttpResponse("added")
+
+
+def show_messages(request: HttpRequest) -> HttpResponse:
+    shown = [str(message) for message in messages.get_messages(request)]
+    return JsonResponse({"messages": shown})
+
+
+CSRF_FORM = '<form method="post" action="/csrf/submit/">{% csrf_token %}</form>'
+
+
+def csrf_form(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(engines["django"].from_string(CSRF_FORM).render({}, request))
+
+
+def csrf_submit(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(f"accepted {request.POST.get('field', '')}")
+
+
+def change_password(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    assert isinstance(user, User)
+    user.set_password(request.POST["password"])
+    user.save()
+    update_session_auth_hash(request, user)
+    return HttpResponse("changed")
+
+
+async def async_whoami(request: HttpRequest) -> HttpResponse:
+    user = await request.auser()
+    return HttpResponse(user.get_username())
+
+
+async def async_login(request: HttpRequest) -> HttpResponse:
+    user = await auth.aauthenticate(
+        request, username=request.GET["username"], password=request.GET["password"]
+    )
+    assert user is not None
+    await auth.alogin(request, user)
+    return HttpResponse("logged in")
+
+
+async def async_logout(request: HttpRequest) -> HttpResponse:
+    await auth.alogout(request)
+    return HttpResponse("logged out")
+
+
+async def async_change_password(request: HttpRequest) -> HttpResponse:
+    user = await request.auser()
+    assert isinstance(user, User)
+    # aupdate_session_auth_hash compares with request.user, whose lazy sync
+    # lookup would query the database from the event loop: resolve it first.
+    request.user = user
+    user.set_password(request.POST["password"])
+    await user.asave()
+    await auth.aupdate_session_auth_hash(request, user)
+    return HttpResponse("changed")
+
+
+async def async_count(request: HttpRequest) -> HttpResponse:
+    session = _session(request)
+    count = await session.aget("count", 0) + 1
+    await session.aset("count", count)
+    return JsonResponse({"count": count})
+
+
+def store_status(request: HttpRequest) -> HttpResponse:
+    """The keys the view sees, and whether the store failed to give them."""
+    keys = sorted(request.session.keys())
+    return JsonResponse(
+        {"unavailable": _session(request).store_unavailable, "keys": keys}
+    )
