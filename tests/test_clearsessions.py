@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -13,10 +14,13 @@ from pathlib import Path
 from unittest import mock
 
 from django.core.management import CommandError, call_command
-from django.test import SimpleTestCase, override_settings
+from django.db import connection
+from django.test import SimpleTestCase, TestCase, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 import testproject.settings
+from django_xsession.models import Session
 from django_xsession.stores import get_store
 from django_xsession.stores.base import Record, Store
 
@@ -32,9 +36,9 @@ class NoClearStore(Store):
         raise NotImplementedError
 
 
-def clearsessions() -> str:
+def clearsessions(*args: str) -> str:
     out = StringIO()
-    call_command("clearsessions", stdout=out)
+    call_command("clearsessions", *args, stdout=out)
     return out.getvalue()
 
 
@@ -73,12 +77,139 @@ class ClearSessionsTests(SimpleTestCase):
         assert record is not None
         assert record.data == {"sid": "staying"}
 
+    def test_verbosity_2_reports_what_the_store_deleted(self) -> None:
+        self.create("expiring-1", datetime.timedelta(minutes=1))
+        self.create("expiring-2", datetime.timedelta(minutes=1))
+        later = self.now + datetime.timedelta(minutes=2)
+
+        with mock.patch("django.utils.timezone.now", return_value=later):
+            output = clearsessions("--verbosity", "2")
+
+        assert output == (
+            "Deleted 2 expired session(s) (2 so far).\nDeleted 2 expired session(s).\n"
+        )
+
+    def test_dry_run_counts_without_deleting(self) -> None:
+        self.create("expiring", datetime.timedelta(minutes=1))
+        self.create("staying", datetime.timedelta(hours=1))
+        later = self.now + datetime.timedelta(minutes=2)
+
+        with mock.patch("django.utils.timezone.now", return_value=later):
+            assert clearsessions("--dry-run") == "Would delete 1 expired session(s).\n"
+            assert clearsessions("--dry-run") == "Would delete 1 expired session(s).\n"
+            assert clearsessions() == "Deleted 1 expired session(s).\n"
+
+    def test_batch_size_must_be_positive(self) -> None:
+        self.create("expiring", datetime.timedelta(minutes=1))
+        later = self.now + datetime.timedelta(minutes=2)
+
+        with mock.patch("django.utils.timezone.now", return_value=later):
+            for size in ("0", "-10"):
+                with (
+                    self.subTest(size=size),
+                    self.assertRaisesMessage(
+                        CommandError, f"--batch-size must be at least 1, not {size}."
+                    ),
+                ):
+                    clearsessions("--batch-size", size)
+            with self.assertRaisesMessage(CommandError, "invalid int value: 'ten'"):
+                clearsessions("--batch-size", "ten")
+
+            assert self.store.count_expired() == 1
+
     @override_settings(XSESSION={"STORE": "tests.test_clearsessions.NoClearStore"})
     def test_a_store_that_cannot_clear_expired_is_a_command_error(self) -> None:
         with self.assertRaisesMessage(
             CommandError, "'tests.test_clearsessions.NoClearStore'"
         ):
             clearsessions()
+
+    @override_settings(XSESSION={"STORE": "tests.test_clearsessions.NoClearStore"})
+    def test_a_store_that_cannot_count_expired_is_a_command_error(self) -> None:
+        with self.assertRaisesMessage(
+            CommandError,
+            "Session store 'tests.test_clearsessions.NoClearStore' doesn't support "
+            "counting expired sessions.",
+        ):
+            clearsessions("--dry-run")
+
+
+def add_rows(name: str, count: int, expires: datetime.datetime) -> set[str]:
+    """Store ``count`` sessions directly in the table; return their keys."""
+    now = timezone.now()
+    rows = [
+        Session(
+            key=Store.digest(f"{name}-{i}"),
+            data="{}",
+            expires=expires,
+            created=now,
+            last_seen=now,
+        )
+        for i in range(count)
+    ]
+    Session.objects.bulk_create(rows)
+    return {row.key for row in rows}
+
+
+@override_settings(XSESSION={"STORE": "db"})
+class ClearSessionsDatabaseTests(TestCase):
+    def setUp(self) -> None:
+        now = timezone.now()
+        self.expired = add_rows("expired", 25, now - datetime.timedelta(minutes=1))
+        self.live = add_rows("live", 5, now + datetime.timedelta(hours=1))
+
+    def remaining(self) -> set[str]:
+        return set(Session.objects.values_list("key", flat=True))
+
+    def test_verbosity_2_reports_every_batch(self) -> None:
+        output = clearsessions("--batch-size", "10", "--verbosity", "2")
+
+        assert output.splitlines() == [
+            "Deleted 10 expired session(s) (10 so far).",
+            "Deleted 10 expired session(s) (20 so far).",
+            "Deleted 5 expired session(s) (25 so far).",
+            "Deleted 25 expired session(s).",
+        ]
+        assert self.remaining() == self.live
+
+    def test_verbosity_1_reports_the_total_only(self) -> None:
+        assert clearsessions("--batch-size", "10") == "Deleted 25 expired session(s).\n"
+        assert self.remaining() == self.live
+
+    def test_verbosity_0_reports_nothing(self) -> None:
+        assert clearsessions("--batch-size", "10", "--verbosity", "0") == ""
+        assert self.remaining() == self.live
+
+    def test_dry_run_deletes_nothing(self) -> None:
+        output = clearsessions("--dry-run", "--batch-size", "10", "--verbosity", "2")
+
+        assert output == "Would delete 25 expired session(s).\n"
+        assert self.remaining() == self.expired | self.live
+
+    def test_no_statement_deletes_more_than_a_batch(self) -> None:
+        # Memory stays flat however many sessions expired: no key is fetched,
+        # and each statement deletes a bounded batch.
+        with CaptureQueriesContext(connection) as queries:
+            clearsessions("--batch-size", "10")
+
+        statements = [query["sql"] for query in queries.captured_queries]
+        deletes = [sql for sql in statements if sql.startswith("DELETE")]
+        assert len(deletes) == 3
+        assert all(re.search(r"\bLIMIT 10\b", sql) for sql in deletes), deletes
+        assert not [sql for sql in statements if sql.startswith("SELECT")]
+        assert self.remaining() == self.live
+
+    def test_batch_size_defaults_to_ten_thousand(self) -> None:
+        with CaptureQueriesContext(connection) as queries:
+            clearsessions()
+
+        deletes = [
+            query["sql"]
+            for query in queries.captured_queries
+            if query["sql"].startswith("DELETE")
+        ]
+        assert len(deletes) == 1
+        assert re.search(r"\bLIMIT 10000\b", deletes[0]), deletes
 
 
 class ClearSessionsWithoutContribSessionsTests(SimpleTestCase):
@@ -107,6 +238,9 @@ class ClearSessionsWithoutContribSessionsTests(SimpleTestCase):
             migrated = manage("migrate", "--noinput")
             assert migrated.returncode == 0, migrated.stderr
             result = manage("clearsessions")
+            dry_run = manage("clearsessions", "--dry-run")
 
         assert result.returncode == 0, result.stderr
         assert result.stdout == "Deleted 0 expired session(s).\n"
+        assert dry_run.returncode == 0, dry_run.stderr
+        assert dry_run.stdout == "Would delete 0 expired session(s).\n"

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_xsession.conf import get_options
 from django_xsession.stores import get_store
@@ -11,13 +12,54 @@ from django_xsession.stores import get_store
 class Command(BaseCommand):
     help = "Delete expired sessions from the configured django-xsession store."
 
-    def handle(self, *args: Any, **options: Any) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=10_000,
+            help=(
+                "Delete at most this many sessions per statement (default "
+                "10000), for stores that delete in batches."
+            ),
+        )
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Only count the expired sessions; delete nothing.",
+        )
+
+    def handle(
+        self, *args: Any, batch_size: int, dry_run: bool, verbosity: int, **options: Any
+    ) -> None:
+        if batch_size < 1:
+            raise CommandError(f"--batch-size must be at least 1, not {batch_size}.")
         store = get_store()
         try:
-            removed = store.clear_expired()
+            if dry_run:
+                expired = store.count_expired()
+            else:
+                progress = self._progress() if verbosity >= 2 else None
+                removed = store.clear_expired(batch_size=batch_size, progress=progress)
         except NotImplementedError:
+            doing = "counting" if dry_run else "clearing"
             raise CommandError(
                 f"Session store {get_options().store.backend!r} doesn't support "
-                "clearing expired sessions."
+                f"{doing} expired sessions."
             ) from None
-        self.stdout.write(f"Deleted {removed} expired session(s).")
+        if verbosity >= 1:
+            if dry_run:
+                self.stdout.write(f"Would delete {expired} expired session(s).")
+            else:
+                self.stdout.write(f"Deleted {removed} expired session(s).")
+
+    def _progress(self) -> Callable[[int], None]:
+        so_far = 0
+
+        def report(deleted: int) -> None:
+            nonlocal so_far
+            so_far += deleted
+            self.stdout.write(
+                f"Deleted {deleted} expired session(s) ({so_far} so far)."
+            )
+
+        return report

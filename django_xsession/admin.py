@@ -1,0 +1,217 @@
+"""A read-only admin for the database store's sessions, with a revoke action.
+
+The table keeps no session id, only its hash, so nothing here can show one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+import django
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import router
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.module_loading import import_string
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from django_xsession.models import Session
+from django_xsession.stores import get_store
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+    _ModelAdmin = admin.ModelAdmin[Session]
+else:
+    # Generic only in the stubs, unless django-stubs-ext patched it.
+    _ModelAdmin = admin.ModelAdmin
+
+# Where the changelist leaves each row's user, looked up for the whole page.
+_USER_ATTR = "_xsession_admin_user"
+# Rows deleted, then forgotten by a caching store, at a time: well under
+# every database's limit of parameters in one statement.
+_FORGET_BATCH = 500
+
+
+def _forgetter() -> Callable[[list[str]], None] | None:
+    """The configured store's ``forget(keys)``, if it keeps copies of rows.
+
+    A store that caches rows (``cached_db``) would otherwise serve a revoked
+    session from its copy until that expires.
+    """
+    forget: Callable[[list[str]], None] | None = getattr(get_store(), "forget", None)
+    return forget
+
+
+def _delete(queryset: QuerySet[Session]) -> int:
+    """Delete the sessions of ``queryset`` and their cached copies; say how many."""
+    forget = _forgetter()
+    if forget is None:
+        deleted, _by_model = queryset.delete()
+        return deleted
+    # Listed where they are deleted: a replica that lags would list them
+    # again and again.
+    rows = queryset.using(router.db_for_write(Session)).order_by()
+    total = 0
+    # Rows first, copies after: a request between the two finds no row to
+    # cache again.
+    while keys := list(rows.values_list("key", flat=True)[:_FORGET_BATCH]):
+        deleted, _by_model = rows.filter(key__in=keys).delete()
+        forget(keys)
+        total += deleted
+    return total
+
+
+def _users(user_ids: Iterable[str | None]) -> dict[str, AbstractBaseUser]:
+    """The users behind ``user_ids`` (as the table stores them), in one query."""
+    model = get_user_model()
+    pks: dict[Any, str] = {}
+    for user_id in user_ids:
+        if user_id is None:
+            continue
+        try:
+            pks[model._meta.pk.to_python(user_id)] = user_id
+        except ValidationError:
+            continue
+    if not pks:
+        return {}
+    users = model._default_manager.in_bulk(list(pks))
+    return {pks[pk]: user for pk, user in users.items()}
+
+
+class _ChangeList(ChangeList):
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        rows = list(self.result_list)
+        users = _users(row.user_id for row in rows)
+        for row in rows:
+            setattr(row, _USER_ATTR, users.get(row.user_id or ""))
+
+
+class ExpiryFilter(admin.SimpleListFilter):
+    title = _("status")
+    parameter_name = "status"
+
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
+    ) -> list[tuple[str, StrOrPromise]]:
+        return [("live", _("Live")), ("expired", _("Expired"))]
+
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[Any]
+    ) -> QuerySet[Any] | None:
+        now = timezone.now()
+        if self.value() == "live":
+            return queryset.filter(expires__gt=now)
+        if self.value() == "expired":
+            return queryset.filter(expires__lte=now)
+        return queryset
+
+
+@admin.register(Session)
+class SessionAdmin(_ModelAdmin):
+    """Sessions of the database store: view them, revoke them, never edit them."""
+
+    list_display = ("user", "created", "last_seen", "expires")
+    list_filter = (ExpiryFilter,)
+    fields = ("user", "created", "last_seen", "expires", "decoded_data")
+    readonly_fields = fields
+    # Exact: a session of user 1 must not turn up for 12. Usernames are
+    # matched in get_search_results.
+    search_fields = ("=user_id",)
+    # ``expires`` is indexed; sorting a large table by anything else is slow.
+    ordering = ("-expires",)
+    actions = ("revoke",)
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return _ChangeList
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: Session | None = None
+    ) -> bool:
+        return False
+
+    def delete_model(self, request: HttpRequest, obj: Session) -> None:
+        _delete(Session.objects.filter(pk=obj.pk))
+
+    def delete_queryset(
+        self, request: HttpRequest, queryset: QuerySet[Session]
+    ) -> None:
+        _delete(queryset)
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Session], search_term: str
+    ) -> tuple[QuerySet[Session], bool]:
+        found, may_have_duplicates = super().get_search_results(
+            request, queryset, search_term
+        )
+        term = search_term.strip()
+        if not term:
+            return found, may_have_duplicates
+        model = get_user_model()
+        # Whole usernames only: a partial match could select thousands of
+        # users, more ids than a database accepts in one IN list.
+        pks = model._default_manager.filter(
+            **{f"{model.USERNAME_FIELD}__iexact": term}
+        ).values_list("pk", flat=True)
+        user_ids = [str(pk) for pk in pks]
+        if user_ids:
+            found = found | queryset.filter(user_id__in=user_ids)
+        return found, may_have_duplicates
+
+    @admin.display(description=_("user"), ordering="user_id")
+    def user(self, obj: Session) -> str:
+        if obj.user_id is None:
+            return str(_("anonymous"))
+        if hasattr(obj, _USER_ATTR):
+            user = getattr(obj, _USER_ATTR)
+        else:
+            user = _users([obj.user_id]).get(obj.user_id)
+        if user is None:
+            return str(_("unknown user (id %(id)s)") % {"id": obj.user_id})
+        return str(user.get_username())
+
+    @admin.display(description=_("data"))
+    def decoded_data(self, obj: Session) -> SafeString:
+        serializer = import_string(settings.SESSION_SERIALIZER)()
+        try:
+            # Encoded as the database store encodes it.
+            data = serializer.loads(obj.data.encode("latin-1"))
+        except Exception:
+            return format_html("<em>{}</em>", _("The data cannot be decoded."))
+        text = json.dumps(
+            data, indent=2, sort_keys=True, ensure_ascii=False, default=str
+        )
+        return format_html("<pre>{}</pre>", text)
+
+    @admin.action(description=_("Revoke selected sessions"), permissions=["delete"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[Session]) -> None:
+        # Logged before deleting, as Django's own delete action does.
+        if django.VERSION >= (5, 1):
+            self.log_deletions(request, queryset)
+        else:
+            for obj in queryset:
+                self.log_deletion(request, obj, str(obj))  # type: ignore[attr-defined]
+        revoked = _delete(queryset)
+        self.message_user(
+            request,
+            ngettext(
+                "Revoked %(count)d session.", "Revoked %(count)d sessions.", revoked
+            )
+            % {"count": revoked},
+            messages.SUCCESS,
+        )

@@ -1,0 +1,364 @@
+"""The admin lists the database store's sessions read-only and revokes them."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+from unittest import mock
+
+from django.contrib.admin.models import DELETION, LogEntry
+from django.contrib.auth.models import Permission, User
+from django.core import checks
+from django.core.cache import caches
+from django.db import connection
+from django.test import TestCase, override_settings
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from django_xsession.models import Session
+from django_xsession.stores import get_store
+from django_xsession.stores.base import Record, Store
+from django_xsession.stores.memory import MemoryStore
+
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse as Response
+
+CHANGELIST = reverse("admin:django_xsession_session_changelist", "testproject.urls")
+
+
+def add_session(
+    name: str,
+    user: User | None = None,
+    data: dict[str, Any] | None = None,
+    lasts: datetime.timedelta = datetime.timedelta(hours=1),
+) -> Session:
+    """A row as the database store writes it, for a session id ``name``."""
+    now = timezone.now()
+    data = dict(data or {})
+    if user is not None:
+        data["_auth_user_id"] = str(user.pk)
+    return Session.objects.create(
+        key=Store.digest(name),
+        data=json.dumps(data, separators=(",", ":")),
+        expires=now + lasts,
+        created=now,
+        last_seen=now,
+        user_id=None if user is None else str(user.pk),
+    )
+
+
+def change_url(session: Session) -> str:
+    return reverse("admin:django_xsession_session_change", args=[session.pk])
+
+
+@override_settings(ROOT_URLCONF="testproject.urls")
+class SessionAdminTests(TestCase):
+    admin: User
+    alice: User
+
+    @classmethod
+    def setUpTestData(cls) -> None:
+        cls.admin = User.objects.create_superuser("root", password="secret")
+        cls.alice = User.objects.create_user("alice", password="secret")
+
+    def setUp(self) -> None:
+        self.client.force_login(self.admin)
+
+    def changelist(self, **params: str) -> Response:
+        response = self.client.get(CHANGELIST, params)
+        assert response.status_code == 200
+        return response
+
+    def listed(self, response: Response) -> set[str]:
+        return {row.pk for row in response.context["cl"].result_list}
+
+    def test_admin_checks_pass(self) -> None:
+        errors = [
+            message
+            for message in checks.run_checks(tags=[checks.Tags.admin])
+            if message.is_serious()
+        ]
+        assert errors == []
+
+    def test_changelist_names_the_user_or_anonymous(self) -> None:
+        add_session("alice's", self.alice)
+        add_session("a visitor's")
+
+        response = self.changelist()
+
+        self.assertContains(response, ">alice</a>", html=False)
+        self.assertContains(response, ">anonymous</a>", html=False)
+        for column in ("User", "Created", "Last seen", "Expires"):
+            self.assertContains(response, f">{column}</a>", html=False)
+        self.assertNotContains(response, "Key hash")
+
+    def test_a_deleted_user_is_shown_by_id(self) -> None:
+        bob = User.objects.create_user("bob")
+        add_session("bob's", bob)
+        bob_id = bob.pk
+        bob.delete()
+
+        response = self.changelist()
+
+        self.assertContains(response, f"unknown user (id {bob_id})")
+
+    def test_changelist_looks_users_up_in_one_query(self) -> None:
+        add_session("alice's", self.alice)
+
+        with CaptureQueriesContext(connection) as one_user:
+            self.changelist()
+        for i in range(5):
+            user = User.objects.create_user(f"user{i}")
+            add_session(f"user{i}'s", user)
+        with CaptureQueriesContext(connection) as six_users:
+            response = self.changelist()
+
+        self.assertContains(response, ">user4</a>", html=False)
+        assert len(six_users) == len(one_user)
+
+    def test_nothing_can_be_added(self) -> None:
+        response = self.changelist()
+
+        self.assertNotContains(response, reverse("admin:django_xsession_session_add"))
+        add = self.client.get(reverse("admin:django_xsession_session_add"))
+        assert add.status_code == 403
+
+    def test_nothing_can_be_changed(self) -> None:
+        session = add_session("alice's", self.alice, {"cart": ["apple"]})
+
+        response = self.client.post(
+            change_url(session), {"data": "{}", "user_id": str(self.admin.pk)}
+        )
+
+        assert response.status_code == 403
+        session.refresh_from_db()
+        assert json.loads(session.data)["cart"] == ["apple"]
+        assert session.user_id == str(self.alice.pk)
+
+    def test_detail_shows_the_decoded_data_and_not_the_key(self) -> None:
+        session = add_session(
+            "alice's", self.alice, {"cart": ["apple", "<pear>"], "colour": "blue"}
+        )
+
+        response = self.client.get(change_url(session))
+
+        assert response.status_code == 200
+        expected = (
+            "<pre>{\n"
+            f'  "_auth_user_id": "{self.alice.pk}",\n'
+            '  "cart": [\n'
+            '    "apple",\n'
+            '    "&lt;pear&gt;"\n'
+            "  ],\n"
+            '  "colour": "blue"\n'
+            "}</pre>"
+        )
+        self.assertContains(response, expected, html=True)
+        self.assertContains(response, "alice")
+        self.assertNotContains(response, "Key hash")
+        # The hash is the row's primary key, so it is in the page's links,
+        # but nowhere else.
+        page = response.content.decode().replace(f"/{session.pk}/", "/…/")
+        assert session.pk not in page
+
+    def test_undecodable_data_is_said_so(self) -> None:
+        session = add_session("broken")
+        Session.objects.filter(pk=session.pk).update(data="not json")
+
+        response = self.client.get(change_url(session))
+
+        self.assertContains(response, "The data cannot be decoded.")
+
+    def test_search_by_username(self) -> None:
+        alices = add_session("alice's", self.alice)
+        add_session("root's", self.admin)
+        add_session("a visitor's")
+
+        assert self.listed(self.changelist(q="alice")) == {alices.pk}
+        assert self.listed(self.changelist(q="ALICE")) == {alices.pk}
+
+    def test_search_by_user_id(self) -> None:
+        alices = add_session("alice's", self.alice)
+        add_session("root's", self.admin)
+
+        assert self.listed(self.changelist(q=str(self.alice.pk))) == {alices.pk}
+
+    def test_search_by_user_id_matches_the_whole_id(self) -> None:
+        sevens = add_session("7's", User.objects.create_user("u7", id=9007))
+        add_session("17's", User.objects.create_user("u17", id=19007))
+
+        assert self.listed(self.changelist(q="9007")) == {sevens.pk}
+
+    def test_search_respects_the_filter(self) -> None:
+        add_session("alice's old", self.alice, lasts=-datetime.timedelta(hours=1))
+        live = add_session("alice's", self.alice)
+
+        response = self.changelist(q="alice", status="live")
+
+        assert self.listed(response) == {live.pk}
+
+    def test_filter_by_expiry(self) -> None:
+        expired = add_session("old", lasts=-datetime.timedelta(minutes=1))
+        live = add_session("new")
+
+        assert self.listed(self.changelist(status="live")) == {live.pk}
+        assert self.listed(self.changelist(status="expired")) == {expired.pk}
+        assert self.listed(self.changelist()) == {live.pk, expired.pk}
+
+    def test_revoke_deletes_the_selected_sessions_only(self) -> None:
+        first = add_session("alice's", self.alice)
+        second = add_session("a visitor's")
+        kept = add_session("root's", self.admin)
+
+        response = self.client.post(
+            CHANGELIST,
+            {"action": "revoke", "_selected_action": [first.pk, second.pk]},
+            follow=True,
+        )
+
+        self.assertContains(response, "Revoked 2 sessions.")
+        assert set(Session.objects.values_list("pk", flat=True)) == {kept.pk}
+        logged = LogEntry.objects.filter(action_flag=DELETION)
+        assert set(logged.values_list("object_id", flat=True)) == {first.pk, second.pk}
+
+    def test_revoke_is_offered(self) -> None:
+        add_session("alice's", self.alice)
+
+        response = self.changelist()
+
+        self.assertContains(response, '<option value="revoke">', html=False)
+        self.assertContains(response, "Revoke selected sessions")
+
+
+@override_settings(ROOT_URLCONF="testproject.urls")
+class ViewOnlyStaffTests(TestCase):
+    def setUp(self) -> None:
+        staff = User.objects.create_user("viewer", is_staff=True)
+        staff.user_permissions.add(
+            Permission.objects.get(
+                content_type__app_label="django_xsession", codename="view_session"
+            )
+        )
+        self.client.force_login(staff)
+
+    def test_can_view_but_not_revoke(self) -> None:
+        session = add_session("a visitor's", data={"colour": "blue"})
+
+        response = self.client.get(CHANGELIST)
+        self.assertContains(response, "anonymous")
+        self.assertNotContains(response, "Revoke selected sessions")
+        self.assertContains(self.client.get(change_url(session)), "blue")
+
+        self.client.post(
+            CHANGELIST, {"action": "revoke", "_selected_action": [session.pk]}
+        )
+        assert Session.objects.filter(pk=session.pk).exists()
+
+
+class ForgettingStore(MemoryStore):
+    """The memory store, with the ``forget`` of a store that caches rows."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.forgotten: list[list[str]] = []
+
+    def forget(self, keys: Iterable[str]) -> None:
+        self.forgotten.append(list(keys))
+
+
+@override_settings(
+    ROOT_URLCONF="testproject.urls",
+    XSESSION={"STORE": "tests.test_admin.ForgettingStore"},
+)
+class ForgettingStoreTests(TestCase):
+    def setUp(self) -> None:
+        store = get_store()
+        assert isinstance(store, ForgettingStore)
+        self.store = store
+        self.store.forgotten.clear()
+        self.client.force_login(User.objects.create_superuser("root"))
+
+    def forgotten(self) -> list[str]:
+        return sorted(key for batch in self.store.forgotten for key in batch)
+
+    def test_revoke_makes_the_store_forget_the_rows(self) -> None:
+        first, second, kept = add_session("1"), add_session("2"), add_session("3")
+
+        self.client.post(
+            CHANGELIST, {"action": "revoke", "_selected_action": [first.pk, second.pk]}
+        )
+
+        assert set(Session.objects.values_list("pk", flat=True)) == {kept.pk}
+        assert self.forgotten() == sorted([first.pk, second.pk])
+
+    def test_revoke_deletes_and_forgets_in_batches(self) -> None:
+        keys = [add_session(str(i)).pk for i in range(5)]
+
+        with mock.patch("django_xsession.admin._FORGET_BATCH", 2):
+            response = self.client.post(
+                CHANGELIST,
+                {"action": "revoke", "_selected_action": keys},
+                follow=True,
+            )
+
+        self.assertContains(response, "Revoked 5 sessions.")
+        assert not Session.objects.exists()
+        assert self.forgotten() == sorted(keys)
+        assert [len(batch) for batch in self.store.forgotten] == [2, 2, 1]
+
+    def test_django_delete_action_makes_the_store_forget_the_rows(self) -> None:
+        gone, kept = add_session("1"), add_session("2")
+
+        response = self.client.post(
+            CHANGELIST,
+            {"action": "delete_selected", "_selected_action": [gone.pk], "post": "yes"},
+        )
+
+        assert response.status_code == 302
+        assert set(Session.objects.values_list("pk", flat=True)) == {kept.pk}
+        assert self.forgotten() == [gone.pk]
+
+    def test_deleting_one_session_makes_the_store_forget_it(self) -> None:
+        gone, kept = add_session("1"), add_session("2")
+        url = reverse("admin:django_xsession_session_delete", args=[gone.pk])
+
+        response = self.client.post(url, {"post": "yes"})
+
+        assert response.status_code == 302
+        assert set(Session.objects.values_list("pk", flat=True)) == {kept.pk}
+        assert self.forgotten() == [gone.pk]
+
+
+@override_settings(
+    ROOT_URLCONF="testproject.urls",
+    CACHES={
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "xsession-admin-tests",
+        }
+    },
+    XSESSION={"STORE": "cached_db"},
+)
+class CachedDatabaseStoreTests(TestCase):
+    def test_a_revoked_session_is_not_served_from_the_cache(self) -> None:
+        caches["default"].clear()
+        self.client.force_login(User.objects.create_superuser("root"))
+        store = get_store()
+        now = timezone.now()
+        store.set(
+            "revoked",
+            Record({"cart": [1]}, expires=now + datetime.timedelta(hours=1)),
+            create=True,
+        )
+        assert store.get("revoked") is not None
+
+        self.client.post(
+            CHANGELIST,
+            {"action": "revoke", "_selected_action": [Store.digest("revoked")]},
+        )
+
+        assert not Session.objects.filter(pk=Store.digest("revoked")).exists()
+        assert store.get("revoked") is None
