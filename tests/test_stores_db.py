@@ -1,14 +1,307 @@
-"""The database store: the shared contract on SQLite, and what only it does."""
+"""The database store: the shared contract on every database, and what only it does."""
 
 from __future__ import annotations
 
-from django.test import TestCase
+import datetime
+import hashlib
+import json
+from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connections
+from django.db.models import Model
+from django.test import TestCase, override_settings
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from django_xsession.engine import SessionStore
+from django_xsession.models import Session
 from django_xsession.stores.base import Store
 from django_xsession.stores.db import DatabaseStore
-from tests.store_contract import StoreContract
+from tests.services import MARIADB, POSTGRES, missing
+from tests.store_contract import StoreContract, new_sid
+
+if TYPE_CHECKING:
+    from django.test import SimpleTestCase
+
+    _TestCase = SimpleTestCase
+else:
+    _TestCase = object
+
+HOUR = datetime.timedelta(hours=1)
+SECOND = datetime.timedelta(seconds=1)
+TABLE = Session._meta.db_table
+#: The server behind each optional database alias of ``tests.settings``.
+SERVICES = {"postgres": ("PostgreSQL", POSTGRES), "mariadb": ("MariaDB", MARIADB)}
+
+
+def require_database(alias: str) -> None:
+    """Skip loudly (or fail under XSESSION_REQUIRE_SERVICES=1) without ``alias``."""
+    if alias not in settings.DATABASES:
+        name, address = SERVICES[alias]
+        missing(name, address)
+
+
+class RequiresDatabases(_TestCase):
+    """Mix in first: the class skips, or fails, unless its ``databases`` exist."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        if cls.databases != "__all__":
+            for alias in sorted(cls.databases):
+                require_database(alias)
+        super().setUpClass()
+
+
+def db_store(alias: str) -> override_settings:
+    """``override_settings`` for the db store on ``alias``."""
+    return override_settings(
+        XSESSION={"STORE": {"BACKEND": "db", "OPTIONS": {"using": alias}}}
+    )
+
+
+# The contract on every database. Django reads ``databases`` from the class,
+# and its stubs type it as a set: hence the noqa for RUF012.
 
 
 class DatabaseStoreTests(StoreContract, TestCase):
     def make_store(self) -> Store:
         return DatabaseStore()
+
+
+class PostgresDatabaseStoreTests(RequiresDatabases, StoreContract, TestCase):
+    databases = {"default", "postgres"}  # noqa: RUF012
+
+    def make_store(self) -> Store:
+        return DatabaseStore(using="postgres")
+
+
+class MariaDBDatabaseStoreTests(RequiresDatabases, StoreContract, TestCase):
+    databases = {"default", "mariadb"}  # noqa: RUF012
+
+    def make_store(self) -> Store:
+        return DatabaseStore(using="mariadb")
+
+
+# What only the database store does, on SQLite.
+
+
+def saved_session(data: dict[str, Any]) -> SessionStore:
+    session = SessionStore()
+    session.update(data)
+    session.save()
+    return session
+
+
+def loaded(token: str | None) -> SessionStore:
+    """A session loaded from the store, as a request with ``token`` has it."""
+    session = SessionStore(token)
+    session.get("anything")
+    return session
+
+
+def data_of(token: str | None) -> dict[str, Any]:
+    return dict(loaded(token).items())
+
+
+def row_of(session: SessionStore) -> Session:
+    return Session.objects.get(key=Store.digest(session.id))
+
+
+@db_store("default")
+class AtRestTests(TestCase):
+    def raw_rows(self) -> list[dict[str, Any]]:
+        with connections["default"].cursor() as cursor:
+            cursor.execute(f"SELECT * FROM {TABLE}")
+            columns = [column[0] for column in cursor.description]
+            return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+    def test_the_id_is_hashed_at_rest(self) -> None:
+        session = saved_session({"cart": [1, 2]})
+        sid, token = session.id, session.session_key
+        assert token is not None
+        assert sid in token
+
+        rows = self.raw_rows()
+
+        assert len(rows) == 1
+        (row,) = rows
+        assert row["key"] == hashlib.sha256(sid.encode()).hexdigest()
+        for column, value in row.items():
+            assert sid not in str(value), column
+            assert token not in str(value), column
+
+    def test_data_is_json_text(self) -> None:
+        data = {"cart": [1, 2], "name": "Zoë ✓", "nested": {"a": None}}
+        session = saved_session(data)
+
+        (row,) = self.raw_rows()
+
+        assert isinstance(row["data"], str)
+        assert json.loads(row["data"]) == data == data_of(session.session_key)
+
+    def test_an_expired_row_is_not_returned_before_clear_expired(self) -> None:
+        sid = new_sid()
+        now = timezone.now()
+        Session.objects.create(
+            key=Store.digest(sid),
+            data='{"a":1}',
+            expires=now - SECOND,
+            created=now - HOUR,
+            last_seen=now - HOUR,
+        )
+
+        assert DatabaseStore().get(sid) is None
+        assert DatabaseStore().all() == {}
+        assert DatabaseStore().length() == 0
+        assert DatabaseStore().count_expired() == 1
+
+    def test_a_session_past_expiry_loads_empty(self) -> None:
+        session = saved_session({"a": 1})
+        token = session.session_key
+        assert data_of(token) == {"a": 1}
+        Session.objects.filter(key=Store.digest(session.id)).update(
+            expires=timezone.now() - SECOND
+        )
+
+        again = loaded(token)
+
+        assert dict(again.items()) == {}
+        assert again.get("a") is None
+        assert not again.is_stored
+        assert Session.objects.filter(key=Store.digest(session.id)).exists()
+
+    def test_user_id_follows_the_auth_user_key(self) -> None:
+        session = saved_session({"a": 1})
+        assert row_of(session).user_id is None
+
+        session["_auth_user_id"] = 42
+        session.save()
+        assert row_of(session).user_id == "42"
+
+        del session["_auth_user_id"]
+        session.save()
+        assert row_of(session).user_id is None
+
+    def test_user_id_follows_on_the_fast_and_the_locked_path(self) -> None:
+        token = saved_session({"a": 1, "_auth_user_id": 7}).session_key
+        assert row_of(loaded(token)).user_id == "7"
+
+        # Loaded, changed and saved with nobody in between: the fast path.
+        fast = loaded(token)
+        del fast["_auth_user_id"]
+        fast.save()
+        assert row_of(fast).user_id is None
+        fast = loaded(token)
+        fast["_auth_user_id"] = "8"
+        fast.save()
+        assert row_of(fast).user_id == "8"
+
+        # Loaded before another save moved the version: the locked path.
+        stale, other = loaded(token), loaded(token)
+        other["b"] = 2
+        other.save()
+        del stale["_auth_user_id"]
+        stale.save()
+
+        assert row_of(stale).user_id is None
+        assert data_of(token) == {"a": 1, "b": 2}
+
+
+@db_store("default")
+class VersionTests(TestCase):
+    def test_an_uncontested_save_is_one_update_and_bumps_the_version(self) -> None:
+        token = saved_session({"a": 1}).session_key
+        session = loaded(token)
+        version = row_of(session).version
+        session["b"] = 2
+
+        with CaptureQueriesContext(connections["default"]) as queries:
+            session.save()
+
+        assert len(queries) == 1
+        assert queries[0]["sql"].startswith("UPDATE")
+        assert row_of(session).version == version + 1
+        assert data_of(token) == {"a": 1, "b": 2}
+
+    def test_a_moved_version_takes_the_locked_path_and_merges(self) -> None:
+        token = saved_session({"a": 1}).session_key
+        first, second = loaded(token), loaded(token)
+        version = row_of(first).version
+        first["a"] = 10
+        first.save()
+        assert row_of(first).version == version + 1
+        second["b"] = 2
+
+        with CaptureQueriesContext(connections["default"]) as queries:
+            second.save()
+
+        sql = [query["sql"] for query in queries]
+        assert len(sql) > 1
+        # The fast path's UPDATE found no row at the loaded version...
+        assert sql[0].startswith("UPDATE")
+        # ...so the row was locked, re-read and the delta applied.
+        assert any(statement.startswith("SELECT") for statement in sql)
+        assert row_of(second).version > version + 1
+        assert data_of(token) == {"a": 10, "b": 2}
+
+
+class SessionsToTheFile:
+    """Routes the Session model to "sqlite_file", and nothing else anywhere."""
+
+    def db_for_read(self, model: type[Model], **hints: Any) -> str | None:
+        return "sqlite_file" if model is Session else None
+
+    def db_for_write(self, model: type[Model], **hints: Any) -> str | None:
+        return "sqlite_file" if model is Session else None
+
+
+class DatabaseChoiceTests(TestCase):
+    databases = {"default", "sqlite_file"}  # noqa: RUF012
+
+    def assert_only_in_the_file(self, session: SessionStore) -> None:
+        key = Store.digest(session.id)
+        assert Session.objects.using("sqlite_file").filter(key=key).exists()
+        assert not Session.objects.using("default").exists()
+        assert data_of(session.session_key) == {"a": 1, "b": 2}
+
+    def plant_in_default(self, sid: str) -> None:
+        # A row only "default" has: reading it would mean a read went there.
+        now = timezone.now()
+        Session.objects.using("default").create(
+            key=Store.digest(sid),
+            data='{"in":"default"}',
+            expires=now + HOUR,
+            created=now,
+            last_seen=now,
+        )
+
+    @override_settings(
+        DATABASE_ROUTERS=[f"{__name__}.SessionsToTheFile"],
+        XSESSION={"STORE": "db"},
+    )
+    def test_the_routers_choose_the_database(self) -> None:
+        session = saved_session({"a": 1})
+        session["b"] = 2
+        session.save()
+        self.assert_only_in_the_file(session)
+
+        planted = new_sid()
+        self.plant_in_default(planted)
+        assert DatabaseStore().get(planted) is None
+
+    @db_store("sqlite_file")
+    def test_options_using_chooses_the_database(self) -> None:
+        session = saved_session({"a": 1})
+        session["b"] = 2
+        session.save()
+        self.assert_only_in_the_file(session)
+
+
+class MigrationTests(TestCase):
+    def test_the_migrations_match_the_model(self) -> None:
+        # Exits with status 1 when the model has changes with no migration.
+        call_command(
+            "makemigrations", "django_xsession", "--check", "--dry-run", verbosity=0
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from django.conf import settings
@@ -81,6 +82,18 @@ class DatabaseStore(Store):
         create: bool = False,
         delta: Delta | None = None,
     ) -> None:
+        self._write(sid, record, create=create, delta=delta)
+
+    def _write(
+        self, sid: str, record: Record, *, create: bool, delta: Delta | None
+    ) -> Record | None:
+        """Do :meth:`set`'s work and return what the row holds now.
+
+        ``None`` where the write learnt that only at the cost of another
+        query (a locked save without a delta or with an empty one, an
+        expired row reused): a subclass that needs it reads the row again.
+        The returned record has no ``raw``.
+        """
         using = self._db_for_write()
         rows = self._rows(using)
         key = self.digest(sid)
@@ -91,8 +104,7 @@ class DatabaseStore(Store):
             "last_seen": now,
         }
         if create:
-            self._create(using, key, record, now, common)
-            return
+            return self._create(using, key, record, now, common)
         if record.version is not None:
             written = rows.filter(
                 key=key, version=record.version, expires__gt=now
@@ -103,7 +115,9 @@ class DatabaseStore(Store):
                 **common,
             )
             if written:
-                return
+                # The row held the version this request loaded: now it holds
+                # exactly the request's data.
+                return replace(record, raw=None, version=record.version + 1)
         with transaction.atomic(using=using):
             # Writing first takes the row's (SQLite: the database's) write
             # lock before the data is read, on every database.
@@ -112,12 +126,19 @@ class DatabaseStore(Store):
             ):
                 raise UpdateError
             if delta is not None and not delta.changed and not delta.removed:
-                return
+                return None
             data = record.data
+            merged: Record | None = None
             if delta is not None:
-                current = rows.filter(key=key).values_list("data", flat=True).get()
+                current, version, created = (
+                    rows.filter(key=key).values_list("data", "version", "created").get()
+                )
                 data = delta.apply(self.serializer.loads(current.encode("latin-1")))
+                merged = replace(
+                    record, data=data, created=created, raw=None, version=version
+                )
             rows.filter(key=key).update(data=self._encode(data), user_id=user_of(data))
+            return merged
 
     def _create(
         self,
@@ -126,7 +147,7 @@ class DatabaseStore(Store):
         record: Record,
         now: datetime.datetime,
         common: dict[str, Any],
-    ) -> None:
+    ) -> Record | None:
         fields = {
             "data": self._encode(record.data),
             "user_id": user_of(record.data),
@@ -135,7 +156,7 @@ class DatabaseStore(Store):
         }
         try:
             with transaction.atomic(using=using):
-                self._rows(using).create(key=key, **fields)
+                row = self._rows(using).create(key=key, **fields)
         except IntegrityError:
             # The id is taken; an expired row under it may be reused.
             if (
@@ -144,6 +165,8 @@ class DatabaseStore(Store):
                 .update(version=F("version") + 1, **fields)
             ):
                 raise CreateError from None
+            return None
+        return replace(record, created=row.created, raw=None, version=row.version)
 
     def destroy(self, sid: str) -> None:
         self._rows(self._db_for_write()).filter(key=self.digest(sid)).delete()
@@ -180,6 +203,8 @@ class DatabaseStore(Store):
     def clear_expired(
         self, *, batch_size: int = 10_000, progress: Callable[[int], None] | None = None
     ) -> int:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         using = self._db_for_write()
         now = timezone.now()
         total = 0

@@ -1,0 +1,279 @@
+"""The database store with a Django cache in front of its reads."""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import logging
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from typing import Any, Literal, TypeVar
+
+from django.conf import settings
+from django.core.cache import BaseCache, caches
+from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
+
+from django_xsession.stores.base import Delta, Record, UpdateError
+from django_xsession.stores.db import _FIELDS, DatabaseStore
+
+logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+# The layout of a cached copy, its first item: a copy of any other layout
+# (an older release's, another store's under the same prefix) is a miss.
+_FORMAT = 1
+# Rows clear() deletes, with their cached copies, at a time: well under
+# every database's limit of parameters in one statement.
+_CLEAR_BATCH = 500
+
+
+class _Failed(enum.Enum):
+    FAILED = enum.auto()
+
+
+# What a cache operation returns when the cache backend raised.
+_FAILED = _Failed.FAILED
+
+
+class CachedDatabaseStore(DatabaseStore):
+    """:class:`DatabaseStore` with a copy of each session in a Django cache.
+
+    ``cache`` names the cache (an alias of ``CACHES``), ``prefix`` starts its
+    keys, which end with the hashed id only; ``using`` is as for
+    :class:`DatabaseStore`. Reads try the cache, then the database, and put
+    what the database returned into the cache until the session expires.
+    Writes go to the database, which applies the request's delta onto the
+    current row, and then put the row as it now is into the cache: the
+    cache never holds data the database did not. Every cached copy keeps
+    the row's version, so a save of data read from a stale copy fails the
+    version check and is merged onto the row under its lock.
+
+    The cache is an accelerator, never a dependency: when it raises, the
+    failure is logged to ``django_xsession.stores.cached_db`` and the
+    database answers. Copies carry their expiry and leave the cache when
+    it passes, so an expired copy is never served and ``clear_expired``
+    needs to delete none. Code that deletes rows itself (not through
+    :meth:`destroy` or :meth:`clear`) calls :meth:`forget` with their keys.
+
+    Django's cache API has no compare-and-set: two requests that save one
+    session at the same instant may leave the older of their two rows in
+    the cache, until the next save or the copy's expiry. The database is
+    always right; a save never loses a key through that copy.
+    """
+
+    def __init__(
+        self,
+        *,
+        cache: str = "default",
+        using: str | None = None,
+        prefix: str = "xsession:cdb:",
+    ) -> None:
+        super().__init__(using=using)
+        if cache not in settings.CACHES:
+            # Not a cache failure to log on every request: a typo.
+            raise ImproperlyConfigured(
+                f"The cached_db session store's cache {cache!r} is not in CACHES."
+            )
+        self.cache = cache
+        self.prefix = prefix
+
+    def cache_key(self, digest: str) -> str:
+        """The cache key of the session stored under ``digest``."""
+        return self.prefix + digest
+
+    # Cache access: every failure is logged and reported as _FAILED.
+
+    def _cache(
+        self,
+        operation: Callable[[BaseCache], _T],
+        doing: str,
+        key: str,
+        *,
+        stale: bool = False,
+    ) -> _T | Literal[_Failed.FAILED]:
+        try:
+            return operation(caches[self.cache])
+        except Exception:
+            # A failed write or delete may leave an outdated copy that is
+            # served once the cache is back: worse than a slow read.
+            logger.log(
+                logging.ERROR if stale else logging.WARNING,
+                "Session cache %r failed %s %s%s",
+                self.cache,
+                doing,
+                key,
+                "; it may serve an outdated copy until that expires"
+                if stale
+                else "; the database answers instead",
+                exc_info=True,
+            )
+            return _FAILED
+
+    def _drop(self, key: str) -> bool:
+        return (
+            self._cache(lambda cache: cache.delete(key), "deleting", key, stale=True)
+            is not _FAILED
+        )
+
+    def _put(self, key: str, record: Record, raw: bytes, *, only_new: bool) -> None:
+        """Cache ``record`` until it expires; drop the copy if it has expired."""
+        seconds = (record.expires - timezone.now()).total_seconds()
+        if seconds <= 0:
+            self._drop(key)
+            return
+        value = (
+            _FORMAT,
+            raw,
+            record.expires,
+            dict(record.cookie),
+            record.created,
+            record.version,
+        )
+        # Timeouts in whole seconds, for memcached; the copy's own expiry,
+        # checked on every read, is exact.
+        timeout = math.ceil(seconds)
+        if only_new:
+            self._cache(lambda cache: cache.add(key, value, timeout), "adding", key)
+        else:
+            self._cache(
+                lambda cache: cache.set(key, value, timeout),
+                "writing",
+                key,
+                stale=True,
+            )
+
+    def _copy(self, key: str, value: Any) -> Record | None:
+        """The record in a cached value, or ``None`` if it is not one."""
+        if not (isinstance(value, tuple) and len(value) == 6 and value[0] == _FORMAT):
+            return None
+        _format, raw, expires, cookie, created, version = value
+        if not isinstance(raw, bytes) or not isinstance(expires, datetime.datetime):
+            return None
+        try:
+            data = self.serializer.loads(raw)
+        except Exception:
+            # SESSION_SERIALIZER changed, say: the database still has the row.
+            logger.warning(
+                "Session cache copy %s cannot be decoded", key, exc_info=True
+            )
+            return None
+        return Record(
+            data=data,
+            expires=expires,
+            cookie=dict(cookie),
+            created=created,
+            raw=raw,
+            version=version,
+        )
+
+    def _reread(self, sid: str) -> Record | None:
+        # From the database written to: a replica may not have the write yet.
+        rows = list(
+            self._rows(self._db_for_write())
+            .filter(key=self.digest(sid))
+            .values_list(*_FIELDS)[:1]
+        )
+        return self._record(rows[0]) if rows else None
+
+    # The Store API.
+
+    def get(self, sid: str) -> Record | None:
+        key = self.cache_key(self.digest(sid))
+        value = self._cache(lambda cache: cache.get(key), "reading", key)
+        if value is _FAILED:
+            # Down: spare the request a second wait for it.
+            return super().get(sid)
+        if value is not None:
+            copy = self._copy(key, value)
+            if copy is not None and copy.expires > timezone.now():
+                return copy
+            # Expired or unreadable: out of the way of the add() below.
+            if not self._drop(key):
+                return super().get(sid)
+        record = super().get(sid)
+        if record is not None and record.raw is not None:
+            # add(), not set(): a save that cached a newer row since this
+            # read the database must not be overwritten with the older one.
+            self._put(key, record, record.raw, only_new=True)
+        return record
+
+    def set(
+        self,
+        sid: str,
+        record: Record,
+        *,
+        create: bool = False,
+        delta: Delta | None = None,
+    ) -> None:
+        key = self.cache_key(self.digest(sid))
+        try:
+            written = self._write(sid, record, create=create, delta=delta)
+        except UpdateError:
+            # The row has gone: so must any copy of it.
+            self._drop(key)
+            raise
+        if written is None:
+            # The write could not say what the row holds now (a locked save
+            # that read nothing, an expired row reused): ask the database.
+            written = self._reread(sid)
+        if written is None:
+            self._drop(key)
+            return
+        # Encoded here, not taken from the caller's raw: the copy must be
+        # exactly the data the row holds.
+        self._put(key, written, self.serializer.dumps(written.data), only_new=False)
+
+    def destroy(self, sid: str) -> None:
+        # The row first: deleting the copy first would let a read in
+        # between cache the row again.
+        super().destroy(sid)
+        self._drop(self.cache_key(self.digest(sid)))
+
+    def touch(self, sid: str, expires: datetime.datetime) -> bool:
+        key = self.cache_key(self.digest(sid))
+        if not super().touch(sid, expires):
+            self._drop(key)
+            return False
+        # The data and version did not change: the copy, if current, only
+        # needs the new expiry. Rolling sessions touch on every request, so
+        # dropping the copy instead would send every read to the database.
+        value = self._cache(lambda cache: cache.get(key), "reading", key)
+        if value is _FAILED or value is None:
+            return True
+        copy = self._copy(key, value)
+        if copy is None or copy.raw is None or copy.expires <= timezone.now():
+            # Not worth reviving: the next read caches the row afresh.
+            self._drop(key)
+            return True
+        self._put(key, replace(copy, expires=expires), copy.raw, only_new=False)
+        return True
+
+    def clear(self) -> None:
+        # Batch by batch, the rows whose copies are then deleted: a session
+        # created meanwhile is neither deleted nor left with an orphan copy.
+        # clear() is rare (tests, maintenance); a generation number in every
+        # key would make it O(1) but cost a cache round trip on every request.
+        rows = self._rows(self._db_for_write())
+        while True:
+            keys = list(rows.order_by().values_list("key", flat=True)[:_CLEAR_BATCH])
+            if not keys:
+                return
+            rows.filter(key__in=keys).delete()
+            self.forget(keys)
+
+    def forget(self, keys: Iterable[str]) -> None:
+        """Delete the cached copies of the sessions stored under ``keys``.
+
+        ``keys`` are the digests the rows are stored under, as
+        :meth:`~django_xsession.stores.base.Store.all` returns them.
+        """
+        cache_keys = [self.cache_key(key) for key in keys]
+        if cache_keys:
+            self._cache(
+                lambda cache: cache.delete_many(cache_keys),
+                "deleting",
+                f"{len(cache_keys)} keys",
+                stale=True,
+            )

@@ -1,0 +1,125 @@
+"""No lost updates: concurrent saves of one session keep each other's changes.
+
+Each database runs the same tests through the session API, with the db store
+on that database alone. The threaded test needs committed data and one
+connection per thread, hence ``TransactionTestCase`` and, for SQLite, the
+file database ("sqlite_file") rather than the in-memory one.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, ClassVar
+
+from django.db import connections
+from django.test import TransactionTestCase, override_settings
+
+from django_xsession.engine import SessionStore
+from tests.test_stores_db import RequiresDatabases, data_of, loaded
+
+if TYPE_CHECKING:
+    from django.test import SimpleTestCase
+
+    _TestCase = SimpleTestCase
+else:
+    _TestCase = object
+
+THREADS = 8
+INCREMENTS = 50
+
+
+class NoLostUpdates(_TestCase):
+    """Mix into a ``TransactionTestCase`` whose ``databases`` hold ``alias``.
+
+    ``databases`` holds "default" too: Django sets up every other test
+    database after it, and refuses to without it.
+    """
+
+    alias: ClassVar[str]
+
+    def setUp(self) -> None:
+        super().setUp()
+        store = {"BACKEND": "db", "OPTIONS": {"using": self.alias}}
+        settings = override_settings(XSESSION={"STORE": store})
+        settings.enable()
+        self.addCleanup(settings.disable)
+        session = SessionStore()
+        session["start"] = True
+        session.save()
+        self.token = session.session_key
+
+    def test_different_keys_changed_by_two_loaded_sessions_are_both_kept(
+        self,
+    ) -> None:
+        first, second = loaded(self.token), loaded(self.token)
+        first["a"] = 1
+        second["b"] = 2
+
+        first.save()
+        second.save()
+
+        assert data_of(self.token) == {"start": True, "a": 1, "b": 2}
+
+    def test_a_key_removed_by_one_and_another_changed_by_the_other(self) -> None:
+        first, second = loaded(self.token), loaded(self.token)
+        del first["start"]
+        second["b"] = 2
+
+        second.save()
+        first.save()
+
+        assert data_of(self.token) == {"b": 2}
+
+    def test_the_same_key_changed_by_both_takes_the_last_saved_value(self) -> None:
+        first, second = loaded(self.token), loaded(self.token)
+        first["x"] = "first"
+        second["x"] = "second"
+
+        second.save()
+        first.save()
+
+        assert data_of(self.token) == {"start": True, "x": "first"}
+
+    def test_threads_incrementing_their_own_keys_lose_no_increment(self) -> None:
+        errors: list[BaseException] = []
+
+        def increment(n: int) -> None:
+            key = f"count_{n}"
+            try:
+                for _ in range(INCREMENTS):
+                    session = loaded(self.token)
+                    session[key] = session.get(key, 0) + 1
+                    session.save()
+            except BaseException as error:
+                errors.append(error)
+            finally:
+                connections.close_all()
+
+        threads = [
+            threading.Thread(target=increment, args=(n,)) for n in range(THREADS)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        assert errors == []
+        assert data_of(self.token) == {
+            "start": True,
+            **{f"count_{n}": INCREMENTS for n in range(THREADS)},
+        }
+
+
+class SQLiteNoLostUpdatesTests(NoLostUpdates, TransactionTestCase):
+    alias = "sqlite_file"
+    databases = {"default", "sqlite_file"}  # noqa: RUF012
+
+
+class PostgresNoLostUpdatesTests(RequiresDatabases, NoLostUpdates, TransactionTestCase):
+    alias = "postgres"
+    databases = {"default", "postgres"}  # noqa: RUF012
+
+
+class MariaDBNoLostUpdatesTests(RequiresDatabases, NoLostUpdates, TransactionTestCase):
+    alias = "mariadb"
+    databases = {"default", "mariadb"}  # noqa: RUF012
