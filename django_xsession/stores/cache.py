@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
@@ -13,7 +14,33 @@ from django.core.cache.backends.base import BaseCache
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from django_xsession.stores.base import CreateError, Delta, Record, Store, UpdateError
+from django_xsession.stores.base import (
+    CreateError,
+    Delta,
+    Record,
+    Store,
+    StoreUnavailable,
+    UpdateError,
+)
+
+
+def _outage_errors() -> tuple[type[Exception], ...]:
+    """What a cache raises when its server is down or too slow.
+
+    Sockets fail with ``OSError``; redis-py (Django's Redis backend and
+    django-redis, which re-raises it) with its own two.
+    """
+    errors: list[type[Exception]] = [OSError]
+    try:
+        from redis.exceptions import ConnectionError, TimeoutError
+    except ImportError:  # pragma: no cover - redis-py is optional
+        pass
+    else:
+        errors += [ConnectionError, TimeoutError]
+    return tuple(errors)
+
+
+_OUTAGE = _outage_errors()
 
 
 class CacheStore(Store):
@@ -41,6 +68,16 @@ class CacheStore(Store):
     @property
     def _generation_key(self) -> str:
         return f"{self.prefix}generation"
+
+    @contextmanager
+    def _reaching(self) -> Iterator[None]:
+        """Turn the cache's connection failures into :class:`StoreUnavailable`."""
+        try:
+            yield
+        except _OUTAGE as error:
+            raise StoreUnavailable(
+                f"Cache {self.cache_alias!r} is unreachable: {error}"
+            ) from error
 
     def _key(self, sid: str) -> str:
         return f"{self.prefix}{self.digest(sid)}"
@@ -73,7 +110,8 @@ class CacheStore(Store):
         return entry, generation
 
     def get(self, sid: str) -> Record | None:
-        entry, _ = self._live(self._key(sid))
+        with self._reaching():
+            entry, _ = self._live(self._key(sid))
         if entry is None:
             return None
         return Record(
@@ -91,6 +129,12 @@ class CacheStore(Store):
         *,
         create: bool = False,
         delta: Delta | None = None,
+    ) -> None:
+        with self._reaching():
+            self._set(sid, record, create=create, delta=delta)
+
+    def _set(
+        self, sid: str, record: Record, *, create: bool, delta: Delta | None
     ) -> None:
         key = self._key(sid)
         timeout = self._timeout(record.expires)
@@ -115,15 +159,17 @@ class CacheStore(Store):
         self.cache.set(key, entry, timeout)
 
     def destroy(self, sid: str) -> None:
-        self.cache.delete(self._key(sid))
+        with self._reaching():
+            self.cache.delete(self._key(sid))
 
     def touch(self, sid: str, expires: datetime.datetime) -> bool:
         key = self._key(sid)
-        entry, _ = self._live(key)
-        if entry is None:
-            return False
-        entry["expires"] = expires
-        self.cache.set(key, entry, self._timeout(expires))
+        with self._reaching():
+            entry, _ = self._live(key)
+            if entry is None:
+                return False
+            entry["expires"] = expires
+            self.cache.set(key, entry, self._timeout(expires))
         return True
 
     def all(self) -> dict[str, Record]:
@@ -133,8 +179,9 @@ class CacheStore(Store):
         raise NotImplementedError("a Django cache cannot count its sessions")
 
     def clear(self) -> None:
-        generation = self.cache.get(self._generation_key, 0)
-        self.cache.set(self._generation_key, generation + 1, None)
+        with self._reaching():
+            generation = self.cache.get(self._generation_key, 0)
+            self.cache.set(self._generation_key, generation + 1, None)
 
     def count_expired(self) -> int:
         raise NotImplementedError("the cache's own timeout expires sessions")

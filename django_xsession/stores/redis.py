@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -44,12 +45,20 @@ local function user_of(value)
   end
   return nil
 end
+local function expire_with_latest(key)
+  local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  if last[2] then redis.call('PEXPIREAT', key, last[2]) end
+end
 local function index(user_prefix, user, digest, expires_ms, now_ms)
   local key = user_prefix .. user
   redis.call('ZADD', key, expires_ms, digest)
   redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. now_ms)
-  local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
-  if last[2] then redis.call('PEXPIREAT', key, last[2]) end
+  expire_with_latest(key)
+end
+local function unindex(user_prefix, user, digest)
+  local key = user_prefix .. user
+  redis.call('ZREM', key, digest)
+  expire_with_latest(key)
 end
 """
 
@@ -84,7 +93,7 @@ end
 redis.call('PEXPIREAT', key, ARGV[2])
 local new_user = user_of(redis.call('HGET', key, ARGV[6]))
 if old_user and old_user ~= new_user then
-  redis.call('ZREM', ARGV[4] .. old_user, ARGV[5])
+  unindex(ARGV[4], old_user, ARGV[5])
 end
 if new_user then index(ARGV[4], new_user, ARGV[5], ARGV[2], ARGV[3]) end
 return 'ok'
@@ -111,10 +120,15 @@ _DESTROY = (
     + """
 local user = user_of(redis.call('HGET', KEYS[1], 'd:_auth_user_id'))
 redis.call('DEL', KEYS[1])
-if user then redis.call('ZREM', ARGV[1] .. user, ARGV[2]) end
+if user then unindex(ARGV[1], user, ARGV[2]) end
 return 1
 """
 )
+
+
+def _literal(text: str) -> str:
+    """``text`` escaped to match only itself in a SCAN ``MATCH`` pattern."""
+    return re.sub(r"([\\*?\[\]])", r"\\\1", text)
 
 
 def _ms(moment: datetime.datetime) -> int:
@@ -274,7 +288,7 @@ class RedisStore(Store):
         return self.client.scan_iter(match=pattern, count=1000)
 
     def _session_keys(self) -> list[bytes]:
-        return self._run(lambda: list(self._scan(f"{self.prefix}s:*")))
+        return self._run(lambda: list(self._scan(f"{_literal(self.prefix)}s:*")))
 
     def all(self) -> dict[str, Record]:
         keys = self._session_keys()
@@ -296,7 +310,7 @@ class RedisStore(Store):
     def clear(self) -> None:
         def unlink_all() -> None:
             batch: list[bytes] = []
-            for key in self._scan(f"{self.prefix}*"):
+            for key in self._scan(f"{_literal(self.prefix)}*"):
                 batch.append(key)
                 if len(batch) == 1000:
                     self.client.unlink(*batch)

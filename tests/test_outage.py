@@ -1,0 +1,348 @@
+"""``ON_STORE_ERROR`` against a Redis that goes away and comes back.
+
+Each test starts a ``redis-server`` of its own on a free port, with an
+append-only file in a temporary folder (every write fsynced before Redis
+answers it), writes sessions through the test client, stops the server and
+sends requests during the outage, then restarts the server on the same port
+and folder and reads the sessions back. Both stores that talk to Redis run
+the same tests: the Redis store and the cache store on django-redis.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
+
+import pytest
+import redis
+from django.conf import settings
+from django.http import HttpResponseBase
+from django.test import AsyncClient, Client, SimpleTestCase, override_settings
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from tests.services import REQUIRED
+
+if TYPE_CHECKING:
+    _TestCase = SimpleTestCase
+else:
+    _TestCase = object
+
+REDIS_SERVER = shutil.which("redis-server")
+HOST = "127.0.0.1"
+NAME = "sessionid"
+START_SECONDS = 10
+STOP_SECONDS = 10
+# Short: a frozen server costs each request this much.
+SOCKET_SECONDS = 0.5
+
+
+def no_redis_server() -> NoReturn:
+    """Skip (or, when services are required, fail) without ``redis-server``."""
+    reason = "REDIS-SERVER NOT INSTALLED: the outage tests start their own Redis"
+    if REQUIRED:
+        pytest.fail(f"{reason}, and XSESSION_REQUIRE_SERVICES=1 requires it")
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class RedisServer:
+    """A ``redis-server`` of the test's own, keeping its data in ``directory``."""
+
+    def __init__(self, executable: str, directory: Path) -> None:
+        self.executable = executable
+        self.directory = directory
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log(self) -> str:
+        path = self.directory / "redis.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def client(self) -> redis.Redis:
+        # No retries: redis-py's default backs off for seconds.
+        return redis.Redis(
+            HOST,
+            self.port,
+            socket_connect_timeout=0.2,
+            socket_timeout=1,
+            retry=Retry(NoBackoff(), 0),
+        )
+
+    def start(self) -> None:
+        """Start the server and wait until it answers (its data loaded)."""
+        self.process = subprocess.Popen(
+            [
+                self.executable,
+                "--port",
+                str(self.port),
+                "--bind",
+                HOST,
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--dir",
+                str(self.directory),
+                "--logfile",
+                str(self.directory / "redis.log"),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + START_SECONDS
+        while True:
+            if self.process.poll() is not None:
+                raise AssertionError(f"redis-server exited:\n{self.log}")
+            try:
+                with self.client() as client:
+                    if client.ping():
+                        return
+            # LOADING (BusyLoadingError) is a ConnectionError too.
+            except redis.exceptions.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"redis-server did not answer:\n{self.log}")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        """Shut the server down cleanly, its data on disk."""
+        assert self.process is not None
+        with self.client() as client:
+            client.shutdown(save=True)
+        self.process.wait(timeout=STOP_SECONDS)
+
+    def freeze(self) -> None:
+        """Stop the process without closing its port: commands time out."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
+    def kill(self) -> None:
+        """However the test ended, leave no server behind."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=STOP_SECONDS)
+
+
+class OutageTests(_TestCase):
+    """Mix into a ``SimpleTestCase``; ``backend`` names a store on Redis."""
+
+    backend: ClassVar[str]
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        if REDIS_SERVER is None:
+            no_redis_server()
+        super().setUpClass()
+
+    def setUp(self) -> None:
+        super().setUp()
+        assert REDIS_SERVER is not None
+        folder = tempfile.TemporaryDirectory(prefix="xsession-outage-")
+        self.addCleanup(folder.cleanup)
+        self.server = RedisServer(REDIS_SERVER, Path(folder.name))
+        self.addCleanup(self.server.kill)
+        self.server.start()
+        # An alias of its own: stores are built once per configuration.
+        alias = f"outage-{self.server.port}"
+        caches = {
+            **settings.CACHES,
+            alias: {
+                "BACKEND": "django_redis.cache.RedisCache",
+                "LOCATION": f"redis://{HOST}:{self.server.port}/0",
+                "OPTIONS": {
+                    "SOCKET_CONNECT_TIMEOUT": SOCKET_SECONDS,
+                    "SOCKET_TIMEOUT": SOCKET_SECONDS,
+                },
+            },
+        }
+        self.store = {"BACKEND": self.backend, "OPTIONS": {"cache": alias}}
+        overridden = override_settings(CACHES=caches, XSESSION={"STORE": self.store})
+        overridden.enable()
+        self.addCleanup(overridden.disable)
+
+    def on_store_error(self, mode: str) -> override_settings:
+        return override_settings(XSESSION={"STORE": self.store, "ON_STORE_ERROR": mode})
+
+    def write_sessions(self) -> dict[str, dict[str, Any]]:
+        """Two visitors' sessions, written before the outage; token -> data."""
+        written = {}
+        for data in ({"a": "1", "b": "two"}, {"user": "bob", "é": "ü"}):
+            client = Client()
+            client.get("/write/", data)
+            client.get("/increment/", {"key": "n"})
+            assert client.get("/increment/", {"key": "n"}).json() == {"n": 2}
+            written[client.cookies[NAME].value] = {**data, "n": 2}
+        return written
+
+    def visitor(self, token: str | None, **kwargs: Any) -> Client:
+        client = Client(**kwargs)
+        if token is not None:
+            client.cookies[NAME] = token
+        return client
+
+    def assert_intact(self, written: dict[str, dict[str, Any]]) -> None:
+        """Every session reads back as it was before the outage."""
+        for token, data in written.items():
+            client = self.visitor(token)
+            response = client.get("/store-status/")
+            assert response.status_code == 200
+            assert response.json() == {"unavailable": False, "keys": sorted(data)}
+            assert client.get("/read/").json() == data
+            assert client.cookies[NAME].value == token
+
+    def assert_503(self, response: HttpResponseBase) -> None:
+        content = response.getvalue()
+        assert response.status_code == 503, content
+        assert response["Retry-After"] == "5"
+        assert response["Content-Type"] == "text/plain; charset=utf-8"
+        assert content.startswith(b"The session store is unavailable")
+        assert NAME not in response.cookies
+
+    def test_raise_answers_503_and_the_sessions_survive(self) -> None:
+        written = self.write_sessions()
+        self.server.stop()
+
+        with self.on_store_error("raise"), self.assertLogs("django_xsession") as logs:
+            for token in written:
+                for client in (
+                    self.visitor(token, raise_request_exception=False),
+                    # The default test client re-raises any exception a
+                    # request lets escape: none may.
+                    self.visitor(token),
+                ):
+                    self.assert_503(client.get("/read/"))
+                    self.assert_503(client.get("/write/", {"during": "outage"}))
+                    self.assert_503(client.get("/increment/", {"key": "n"}))
+                    assert client.get("/nothing/").status_code == 200
+                    assert client.cookies[NAME].value == token
+            # A new visitor's session cannot be created either.
+            self.assert_503(self.visitor(None).get("/write/", {"new": "1"}))
+
+        assert {record.levelname for record in logs.records} == {"ERROR"}
+        self.server.start()
+        self.assert_intact(written)
+
+    def test_degrade_serves_an_empty_unsaved_session(self) -> None:
+        written = self.write_sessions()
+        self.server.stop()
+
+        with self.on_store_error("degrade"), self.assertLogs("django_xsession") as logs:
+            for token in written:
+                client = self.visitor(token)
+                status = client.get("/store-status/")
+                assert status.status_code == 200
+                assert status.json() == {"unavailable": True, "keys": []}
+                assert NAME not in status.cookies
+                write = client.get("/write/", {"during": "outage", "n": "9"})
+                assert write.status_code == 200
+                assert write.json() == {"during": "outage", "n": "9"}
+                assert NAME not in write.cookies
+                assert client.get("/increment/", {"key": "n"}).json() == {"n": 1}
+                assert client.cookies[NAME].value == token
+            fresh = self.visitor(None)
+            response = fresh.get("/write/", {"new": "1"})
+            assert response.status_code == 200
+            assert NAME not in response.cookies
+            assert NAME not in fresh.cookies
+
+        assert {record.levelname for record in logs.records} == {"WARNING"}
+        self.server.start()
+        with self.on_store_error("degrade"):
+            self.assert_intact(written)
+            # The store is back: writes are saved again.
+            token = next(iter(written))
+            self.visitor(token).get("/write/", {"after": "outage"})
+            assert self.visitor(token).get("/read/").json() == {
+                **written[token],
+                "after": "outage",
+            }
+
+    def test_a_server_that_stops_answering_times_out_into_the_same_answers(
+        self,
+    ) -> None:
+        written = self.write_sessions()
+        token = next(iter(written))
+        self.server.freeze()
+        self.addCleanup(self.server.thaw)
+
+        started = time.monotonic()
+        with self.assertLogs("django_xsession"):
+            with self.on_store_error("degrade"):
+                status = self.visitor(token).get("/store-status/")
+            with self.on_store_error("raise"):
+                failed = self.visitor(token).get("/read/")
+        elapsed = time.monotonic() - started
+
+        assert status.json() == {"unavailable": True, "keys": []}
+        self.assert_503(failed)
+        assert elapsed < 10 * SOCKET_SECONDS, elapsed
+        self.server.thaw()
+        self.assert_intact(written)
+
+    async def test_async_requests_get_the_same_answers(self) -> None:
+        written = self.write_sessions()
+        token = next(iter(written))
+        self.server.stop()
+        client = AsyncClient()
+        client.cookies[NAME] = token
+
+        with self.assertLogs("django_xsession"):
+            with self.on_store_error("raise"):
+                self.assert_503(await client.get("/read/"))
+                self.assert_503(await client.get("/async-write/", {"k": "v"}))
+            with self.on_store_error("degrade"):
+                status = await client.get("/store-status/")
+                write = await client.get("/async-write/", {"k": "v"})
+
+        assert status.status_code == 200
+        assert status.json() == {"unavailable": True, "keys": []}
+        assert write.json() == {"k": "v"}
+        assert NAME not in write.cookies
+        self.server.start()
+        self.assert_intact(written)
+
+
+class RedisStoreOutageTests(OutageTests, SimpleTestCase):
+    backend = "redis"
+
+
+class CacheStoreOutageTests(OutageTests, SimpleTestCase):
+    backend = "cache"
+
+
+class ServerTests(SimpleTestCase):
+    def test_the_server_is_always_killed(self) -> None:
+        if REDIS_SERVER is None:
+            no_redis_server()
+        with tempfile.TemporaryDirectory() as folder:
+            server = RedisServer(REDIS_SERVER, Path(folder))
+            server.start()
+            assert server.process is not None
+            server.freeze()
+            server.kill()
+            assert server.process.poll() is not None
+            with self.assertRaises(redis.exceptions.ConnectionError):
+                server.client().ping()
+        assert not os.path.exists(folder)

@@ -1,0 +1,178 @@
+"""The cache store: the shared contract on locmem and on django-redis, and the rest.
+
+A Django cache cannot list its keys, so the contract runs with
+``lists_sessions = False``. On Redis the store works under a prefix of this
+process's own, as other test runs on the machine share database 13.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django.conf import settings
+from django.core.cache import caches
+from django.test import SimpleTestCase, override_settings
+from django.utils import timezone
+
+from django_xsession.engine import SessionStore
+from django_xsession.stores.base import Record, Store, StoreUnavailable
+from django_xsession.stores.cache import CacheStore
+from django_xsession.stores.redis import RedisStore
+from tests.store_contract import StoreContract, new_sid
+from tests.test_stores_redis import RequiresRedis, sha256
+
+if TYPE_CHECKING:
+    _TestCase = SimpleTestCase
+else:
+    _TestCase = object
+
+HOUR = datetime.timedelta(hours=1)
+REDIS_PREFIX = f"xsession-tests-{os.getpid()}:c:"
+
+
+class CacheStoreTests(StoreContract, SimpleTestCase):
+    lists_sessions = False
+
+    def make_store(self) -> Store:
+        return CacheStore()
+
+
+class RedisCacheStoreTests(RequiresRedis, StoreContract, SimpleTestCase):
+    lists_sessions = False
+
+    def make_store(self) -> Store:
+        return CacheStore(cache="redis", prefix=REDIS_PREFIX)
+
+
+class CacheKeys(_TestCase):
+    """What the store leaves in its cache; mix into a ``SimpleTestCase``."""
+
+    alias: ClassVar[str]
+    prefix: ClassVar[str]
+
+    def stored(self) -> Iterator[tuple[bytes, bytes]]:
+        """Every key at rest in the cache, with its stored value, as bytes."""
+        raise NotImplementedError
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.cache = caches[self.alias]
+        self.store = CacheStore(cache=self.alias, prefix=self.prefix)
+        self.store.clear()
+        self.addCleanup(self.store.clear)
+
+    def test_clear_leaves_other_cache_keys_alone(self) -> None:
+        others = {
+            "other": "value",
+            f"{self.prefix}not-a-session": [1, 2],
+            "xsession_not_ours": {"a": 1},
+        }
+        for key, value in others.items():
+            self.cache.set(key, value, 600)
+            self.addCleanup(self.cache.delete, key)
+        now = timezone.now()
+        sid = new_sid()
+        self.store.set(sid, Record({"a": 1}, expires=now + HOUR), create=True)
+
+        self.store.clear()
+
+        assert self.store.get(sid) is None
+        assert self.cache.get_many(list(others)) == others
+
+    def test_keys_carry_only_the_hash(self) -> None:
+        with self.settings(
+            XSESSION={
+                "STORE": {
+                    "BACKEND": "cache",
+                    "OPTIONS": {"cache": self.alias, "prefix": self.prefix},
+                }
+            }
+        ):
+            session = SessionStore()
+            session["note"] = "hello"
+            session.save()
+            assert SessionStore(session.session_key)["note"] == "hello"
+        token, sid = session.session_key, session.id
+        assert token is not None
+        signature = token.rpartition(".")[2]
+
+        stored = dict(self.stored())
+
+        assert self.cache.make_key(f"{self.prefix}{sha256(sid)}").encode() in stored
+        for key, value in stored.items():
+            for secret in (sid, token, signature):
+                assert secret.encode() not in key, key
+                assert secret.encode() not in value, key
+
+
+class LocMemCacheKeysTests(CacheKeys, SimpleTestCase):
+    alias = "default"
+    prefix = "xsession:c:"
+
+    def stored(self) -> Iterator[tuple[bytes, bytes]]:
+        entries: dict[str, bytes] = self.cache._cache  # type: ignore[attr-defined]
+        for key, value in entries.items():
+            yield key.encode(), value
+
+
+class RedisCacheKeysTests(RequiresRedis, CacheKeys, SimpleTestCase):
+    alias = "redis"
+    prefix = REDIS_PREFIX
+
+    def stored(self) -> Iterator[tuple[bytes, bytes]]:
+        redis = RedisStore(cache="redis").client
+        for key in redis.scan_iter(count=1000):
+            value = redis.get(key) if redis.type(key) in (b"string", "string") else None
+            yield bytes(key), value if isinstance(value, bytes) else b""
+
+
+def unreachable(backend: str) -> dict[str, Any]:
+    """``CACHES`` with an alias "nowhere" on a port nothing listens on."""
+    return {
+        **settings.CACHES,
+        "nowhere": {
+            "BACKEND": backend,
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1}
+            if "django_redis" in backend
+            else {"socket_connect_timeout": 1, "socket_timeout": 1},
+        },
+    }
+
+
+class CacheOutageTests(SimpleTestCase):
+    def assert_unavailable(self) -> None:
+        store = CacheStore(cache="nowhere")
+        sid = new_sid()
+        record = Record({"a": 1}, expires=timezone.now() + HOUR)
+        for operation in (
+            lambda: store.get(sid),
+            lambda: store.set(sid, record, create=True),
+            lambda: store.set(sid, record),
+            lambda: store.touch(sid, record.expires),
+            lambda: store.destroy(sid),
+            store.clear,
+        ):
+            with self.assertRaises(StoreUnavailable) as raised:
+                operation()
+            assert "'nowhere'" in str(raised.exception)
+
+    def test_an_unreachable_django_redis_cache_is_store_unavailable(self) -> None:
+        with override_settings(CACHES=unreachable("django_redis.cache.RedisCache")):
+            self.assert_unavailable()
+
+    def test_an_unreachable_django_redis_backend_is_store_unavailable(self) -> None:
+        backend = "django.core.cache.backends.redis.RedisCache"
+        with override_settings(CACHES=unreachable(backend)):
+            self.assert_unavailable()
+
+    def test_other_errors_are_not_an_outage(self) -> None:
+        store = CacheStore()
+        sid = new_sid()
+        store.set(sid, Record({}, expires=timezone.now() + HOUR), create=True)
+
+        with self.assertRaises(TypeError):
+            store.set(sid, Record({"x": object()}, expires=timezone.now() + HOUR))
