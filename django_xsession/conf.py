@@ -47,6 +47,12 @@ KNOWN_KEYS = frozenset(
         "ON_STORE_ERROR",
         "LEGACY_CONTRIB",
         "LEGACY_ENGINE",
+        "IDLE_TIMEOUT",
+        "ABSOLUTE_TIMEOUT",
+        "TOUCH_AFTER",
+        "RECORD_METADATA",
+        "TRANSPORT",
+        "HEADER",
     }
 )
 COOKIE_KEYS = frozenset(
@@ -167,6 +173,12 @@ class Options:
     on_store_error: Literal["raise", "degrade"] = "raise"
     legacy_contrib: bool = False
     legacy_engine: str = "django.contrib.sessions.backends.db"
+    idle_timeout: int | None = None
+    absolute_timeout: int | None = None
+    touch_after: int = 0
+    record_metadata: bool = True
+    transport: Literal["cookie", "header", "both"] = "cookie"
+    header: str = "X-Session-Id"
 
 
 @dataclass(frozen=True)
@@ -330,6 +342,41 @@ class _Reader:
             return "raise"
         return value  # type: ignore[no-any-return]
 
+    def seconds(self, key: str, default: int | None) -> int | None:
+        value = self.raw.get(key, default)
+        if isinstance(value, datetime.timedelta):
+            value = int(value.total_seconds())
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 0
+        ):
+            self.problem(
+                "xsession.E005",
+                f"XSESSION[{key!r}] must be a number of seconds (0 or more), "
+                "a timedelta or None.",
+            )
+            return default
+        return value
+
+    def transport(self) -> Literal["cookie", "header", "both"]:
+        value = self.raw.get("TRANSPORT", "cookie")
+        if value not in ("cookie", "header", "both"):
+            self.problem(
+                "xsession.E014",
+                "XSESSION['TRANSPORT'] must be 'cookie', 'header' or 'both'.",
+            )
+            return "cookie"
+        return value  # type: ignore[no-any-return]
+
+    def header(self) -> str:
+        value = self.raw.get("HEADER", "X-Session-Id")
+        if not isinstance(value, str) or not _COOKIE_NAME.fullmatch(value):
+            self.problem(
+                "xsession.E014",
+                f"XSESSION['HEADER'] must be an HTTP header name, not {value!r}.",
+            )
+            return "X-Session-Id"
+        return value
+
     def legacy_engine(self) -> str:
         value = self.raw.get("LEGACY_ENGINE", "django.contrib.sessions.backends.db")
         try:
@@ -440,6 +487,12 @@ class _Reader:
             on_store_error=self.on_store_error(),
             legacy_contrib=self.boolean("LEGACY_CONTRIB", False),
             legacy_engine=self.legacy_engine(),
+            idle_timeout=self.seconds("IDLE_TIMEOUT", None),
+            absolute_timeout=self.seconds("ABSOLUTE_TIMEOUT", None),
+            touch_after=self.seconds("TOUCH_AFTER", 0) or 0,
+            record_metadata=self.boolean("RECORD_METADATA", True),
+            transport=self.transport(),
+            header=self.header(),
         )
 
 

@@ -136,7 +136,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
             # set none; request.session still exists for AuthenticationMiddleware.
             request.session = Session(request=request)
             return []
-        values = cookie_values(request.META.get("HTTP_COOKIE", ""), options.name)
+        values = self._token_values(request, options)
         tokens: list[tuple[str, signing.Verified]] = []
         unverified: list[str] = []
         for value in dict.fromkeys(values[:MAX_COOKIE_CANDIDATES]):
@@ -156,6 +156,17 @@ class SessionMiddleware(DjangoSessionMiddleware):
             self._bad_cookies(unverified)
             return []
         return unverified
+
+    def _token_values(self, request: HttpRequest, options: Options) -> list[str]:
+        """Every token the request carries, the session header's first."""
+        values = []
+        if options.transport != "cookie":
+            header = request.headers.get(options.header, "").strip()
+            if header:
+                values.append(header)
+        if options.transport != "header":
+            values += cookie_values(request.META.get("HTTP_COOKIE", ""), options.name)
+        return values
 
     def _bad_cookies(self, values: list[str]) -> None:
         if values:
@@ -207,8 +218,8 @@ class SessionMiddleware(DjangoSessionMiddleware):
         if "_session_cache" not in session.__dict__ and session.session_key is not None:
             return _Decision()  # never used: nothing to write or send
         ok = response.status_code < 500
-        deliverable = not self._secure(request, session) or is_secure(
-            request, options.proxy
+        deliverable = options.transport != "cookie" or self._cookie_deliverable(
+            request, session
         )
         if session.is_empty():
             if (
@@ -223,13 +234,21 @@ class SessionMiddleware(DjangoSessionMiddleware):
             changed = session.has_changes()
             write = ok and (changed or options.resave)
             persistent = not session.get_expire_at_browser_close()
+            # ROLLING moves the expiry, IDLE_TIMEOUT needs the last request's
+            # time; TOUCH_AFTER spares the store a write on most requests.
+            touch = (
+                ok
+                and not write
+                and (options.rolling or options.idle_timeout is not None)
+                and session.touch_due()
+            )
             return _Decision(
                 write=write,
-                touch=ok and not write and options.rolling,
+                touch=touch,
                 set_cookie=ok
                 and deliverable
                 and (
-                    options.rolling
+                    (options.rolling and (write or touch))
                     or (write and persistent)
                     or session.cookie_changed()
                 ),
@@ -244,11 +263,11 @@ class SessionMiddleware(DjangoSessionMiddleware):
             set_cookie=ok and wanted and deliverable,
         )
 
-    def _secure(self, request: HttpRequest, session: Session) -> bool:
+    def _cookie_deliverable(self, request: HttpRequest, session: Session) -> bool:
         secure = session._cookie_attribute("secure")
-        if secure == "auto":
-            return is_secure(request, session.options.proxy)
-        return bool(secure)
+        if secure == "auto" or not secure:
+            return True
+        return is_secure(request, session.options.proxy)
 
     def _cookie_attributes(
         self, request: HttpRequest, session: Session, overrides: dict[str, Any]
@@ -315,24 +334,42 @@ class SessionMiddleware(DjangoSessionMiddleware):
         decision: _Decision,
     ) -> HttpResponse:
         session = state.session
-        name = session.options.name
+        options = session.options
+        cookie = options.transport != "header"
+        header = options.transport != "cookie"
         if decision.set_cookie and session.session_key is not None:
-            max_age = (
-                None
-                if session.get_expire_at_browser_close()
-                else session.get_expiry_age()
-            )
-            attributes = self._cookie_attributes(
-                request, session, session._cookie_overrides
-            )
-            self._write_cookie(response, name, session.session_key, attributes, max_age)
+            if cookie and self._cookie_deliverable(request, session):
+                max_age = (
+                    None
+                    if session.get_expire_at_browser_close()
+                    else session.get_expiry_age()
+                )
+                attributes = self._cookie_attributes(
+                    request, session, session._cookie_overrides
+                )
+                self._write_cookie(
+                    response, options.name, session.session_key, attributes, max_age
+                )
+            if header:
+                response[options.header] = session.session_key
         elif decision.clear_cookie:
-            attributes = self._cookie_attributes(
-                request, session, session._issued_cookie
-            )
-            self._write_cookie(response, name, "", attributes, 0, EPOCH)
+            if cookie:
+                attributes = self._cookie_attributes(
+                    request, session, session._issued_cookie
+                )
+                self._write_cookie(response, options.name, "", attributes, 0, EPOCH)
+            if header:
+                # An empty value tells the client to drop the token it holds.
+                response[options.header] = ""
         if session.accessed or decision.set_cookie or decision.clear_cookie:
-            patch_vary_headers(response, ("Cookie",))
+            patch_vary_headers(
+                response,
+                [
+                    name
+                    for name, used in (("Cookie", cookie), (options.header, header))
+                    if used
+                ],
+            )
         return response
 
     def _follow_replacement(self, request: HttpRequest, state: _RequestState) -> None:
@@ -375,7 +412,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
                     if state.legacy is not None and session.is_stored:
                         state.legacy.delete()
                 elif decision.touch:
-                    session.touch()
+                    session.refresh()
         except UpdateError:
             raise SessionInterrupted(INTERRUPTED) from None
         except StoreUnavailable as error:
@@ -410,7 +447,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
                     if state.legacy is not None and session.is_stored:
                         await sync_to_async(state.legacy.delete)()
                 elif decision.touch:
-                    await session.atouch()
+                    await session.arefresh()
         except UpdateError:
             raise SessionInterrupted(INTERRUPTED) from None
         except StoreUnavailable as error:

@@ -18,6 +18,10 @@ class Session(models.Model):
     user_id = models.CharField(  # noqa: DJ001
         _("user id"), max_length=255, null=True, blank=True, db_index=True
     )
+    ip = models.CharField(_("IP address"), max_length=64, blank=True, default="")
+    user_agent = models.CharField(
+        _("user agent"), max_length=255, blank=True, default=""
+    )
     cookie = models.JSONField(_("cookie attributes"), default=dict, blank=True)
     # Bumped on every write: a save whose version still matches needs no lock.
     version = models.PositiveBigIntegerField(_("version"), default=0)

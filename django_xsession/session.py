@@ -23,6 +23,11 @@ from django.utils.module_loading import import_string
 
 from django_xsession import signing
 from django_xsession.conf import Options, cookie_attribute, get_options
+from django_xsession.signals import (
+    session_created,
+    session_destroyed,
+    session_regenerated,
+)
 from django_xsession.stores import store_for
 from django_xsession.stores.base import Delta, Record, Store, StoreUnavailable
 
@@ -134,6 +139,11 @@ class Session(SessionBase):
         self._cookie_snapshot: dict[str, Any] = {}
         self._created: datetime.datetime | None = None
         self._version: int | None = None
+        self._last_seen: datetime.datetime | None = None
+        self._stored_expires: datetime.datetime | None = None
+        # The hash of the id this session had before cycle_key/regenerate,
+        # until the new id is stored and session_regenerated is sent.
+        self._regenerated_from: str | None = None
         self._write_requested = False
         self._resend_cookie = False
         self._candidates: tuple[str, ...] = ()
@@ -281,8 +291,43 @@ class Session(SessionBase):
         self._cookie_snapshot = dict(record.cookie)
         self._created = record.created
         self._version = record.version
+        self._last_seen = record.last_seen
+        self._stored_expires = record.expires
         self._issued_cookie = dict(record.cookie)
         self._resend_cookie = not verified.by_primary
+
+    def _timed_out(self, record: Record) -> bool:
+        """Whether ``record`` passed ``IDLE_TIMEOUT`` or ``ABSOLUTE_TIMEOUT``."""
+        options = self.options
+        now = timezone.now()
+        seen = record.last_seen or record.created
+        checks = (
+            (options.absolute_timeout, record.created),
+            (options.idle_timeout, seen),
+        )
+        return any(
+            limit is not None
+            and since is not None
+            and now - since >= datetime.timedelta(seconds=limit)
+            for limit, since in checks
+        )
+
+    def _destroyed_signal(self, sid: str) -> None:
+        session_destroyed.send(
+            sender=type(self), key_hash=Store.digest(sid), request=self.request
+        )
+
+    def _metadata(self) -> dict[str, str]:
+        request = self.request
+        if request is None or not self.options.record_metadata:
+            return {}
+        meta = {"user_agent": request.META.get("HTTP_USER_AGENT", "")[:255]}
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if self.options.proxy and forwarded:
+            meta["ip"] = forwarded.split(",", 1)[0].strip()[:64]
+        else:
+            meta["ip"] = request.META.get("REMOTE_ADDR", "")[:64]
+        return meta
 
     def _outage(self, error: StoreUnavailable) -> None:
         """Apply ``ON_STORE_ERROR``: re-raise, or carry on with nothing stored."""
@@ -313,12 +358,15 @@ class Session(SessionBase):
         return self._serializer.dumps(data)  # type: ignore[no-any-return]
 
     def _record(self, data: dict[str, Any]) -> Record:
+        now = timezone.now()
         return Record(
             data=data,
             expires=self.get_expiry_date(),
             cookie=dict(self._cookie_overrides),
-            created=self._created or timezone.now(),
+            created=self._created or now,
             version=self._version,
+            last_seen=now,
+            meta=self._metadata(),
         )
 
     def _delta(self, data: dict[str, Any]) -> Delta:
@@ -340,7 +388,24 @@ class Session(SessionBase):
         delta = None if create else self._delta(data)
         return sid, self._record(data), create, delta
 
-    def _saved(self, record: Record) -> None:
+    def _saved(self, record: Record, created: bool) -> None:
+        if created:
+            sid = self._sid
+            assert sid is not None
+            if self._regenerated_from is not None:
+                session_regenerated.send(
+                    sender=type(self),
+                    old_key_hash=self._regenerated_from,
+                    new_key_hash=Store.digest(sid),
+                    request=self.request,
+                )
+            else:
+                session_created.send(
+                    sender=type(self), key_hash=Store.digest(sid), request=self.request
+                )
+        self._regenerated_from = None
+        self._last_seen = record.last_seen
+        self._stored_expires = record.expires
         self._stored = True
         # The middleware's closing save is the request's last: nothing will
         # be compared against a new snapshot, so skip encoding one.
@@ -427,21 +492,43 @@ class Session(SessionBase):
             kwargs["expiry"] = self.options.expires
         return kwargs
 
+    def _deadline(self) -> datetime.datetime | None:
+        """When ``ABSOLUTE_TIMEOUT`` ends this session, whatever ``ROLLING`` does."""
+        limit = self.options.absolute_timeout
+        if limit is None:
+            return None
+        return (self._created or timezone.now()) + datetime.timedelta(seconds=limit)
+
+    def _capped_age(self, age: int, kwargs: dict[str, Any]) -> int:
+        deadline = self._deadline()
+        if deadline is None:
+            return age
+        now = kwargs.get("modification") or timezone.now()
+        return max(0, min(age, int((deadline - now).total_seconds())))
+
+    def _capped_date(self, date: datetime.datetime) -> datetime.datetime:
+        deadline = self._deadline()
+        return date if deadline is None else min(date, deadline)
+
     def get_expiry_age(self, **kwargs: Any) -> int:
         expiry = None if "expiry" in kwargs else self.get("_session_expiry")
-        return super().get_expiry_age(**self._fixed_expiry(kwargs, expiry))
+        age = super().get_expiry_age(**self._fixed_expiry(kwargs, expiry))
+        return self._capped_age(age, kwargs)
 
     async def aget_expiry_age(self, **kwargs: Any) -> int:
         expiry = None if "expiry" in kwargs else await self.aget("_session_expiry")
-        return super().get_expiry_age(**self._fixed_expiry(kwargs, expiry))
+        age = super().get_expiry_age(**self._fixed_expiry(kwargs, expiry))
+        return self._capped_age(age, kwargs)
 
     def get_expiry_date(self, **kwargs: Any) -> datetime.datetime:
         expiry = None if "expiry" in kwargs else self.get("_session_expiry")
-        return super().get_expiry_date(**self._fixed_expiry(kwargs, expiry))
+        date = super().get_expiry_date(**self._fixed_expiry(kwargs, expiry))
+        return self._capped_date(date)
 
     async def aget_expiry_date(self, **kwargs: Any) -> datetime.datetime:
         expiry = None if "expiry" in kwargs else await self.aget("_session_expiry")
-        return super().get_expiry_date(**self._fixed_expiry(kwargs, expiry))
+        date = super().get_expiry_date(**self._fixed_expiry(kwargs, expiry))
+        return self._capped_date(date)
 
     def _browser_session(self, expiry: Any) -> bool:
         if expiry is None:
@@ -466,6 +553,14 @@ class Session(SessionBase):
             except StoreUnavailable as error:
                 self._outage(error)
                 return {}
+            if record is not None and self._timed_out(record):
+                try:
+                    self.store.destroy(verified.sid)
+                except StoreUnavailable as error:
+                    self._outage(error)
+                    return {}
+                self._destroyed_signal(verified.sid)
+                continue
             if record is not None:
                 self._adopt(token, verified, record)
                 return record.data
@@ -481,6 +576,14 @@ class Session(SessionBase):
             except StoreUnavailable as error:
                 self._outage(error)
                 return {}
+            if record is not None and self._timed_out(record):
+                try:
+                    await self.store.adestroy(verified.sid)
+                except StoreUnavailable as error:
+                    self._outage(error)
+                    return {}
+                self._destroyed_signal(verified.sid)
+                continue
             if record is not None:
                 self._adopt(token, verified, record)
                 return record.data
@@ -550,7 +653,7 @@ class Session(SessionBase):
                 self._new_key()
                 sid, record, create, delta = self._prepare_save(must_create)
                 continue
-            self._saved(record)
+            self._saved(record, created=create)
             return
         raise RuntimeError("Unable to create a new session key: the store refuses ids.")
 
@@ -574,7 +677,7 @@ class Session(SessionBase):
                 self._new_key()
                 sid, record, create, delta = self._prepare_save(must_create)
                 continue
-            self._saved(record)
+            self._saved(record, created=create)
             return
         raise RuntimeError("Unable to create a new session key: the store refuses ids.")
 
@@ -586,6 +689,9 @@ class Session(SessionBase):
                 self.store.destroy(sid)
             except StoreUnavailable as error:
                 self._outage(error)
+            else:
+                if own:
+                    self._destroyed_signal(sid)
         if own:
             self._forget()
 
@@ -597,6 +703,9 @@ class Session(SessionBase):
                 await self.store.adestroy(sid)
             except StoreUnavailable as error:
                 self._outage(error)
+            else:
+                if own:
+                    self._destroyed_signal(sid)
         if own:
             self._forget()
 
@@ -611,9 +720,15 @@ class Session(SessionBase):
     # Django's key rotation, without its extra writes: the new id is created
     # once, when the session is saved, and the old one is deleted now.
 
+    def _regenerating(self) -> None:
+        sid = self._current_sid()
+        if self._stored and sid is not None:
+            self._regenerated_from = Store.digest(sid)
+
     def cycle_key(self) -> None:
         data = self._session
         old_key = self.session_key
+        self._regenerating()
         self._new_key()
         self._session_cache = data
         self.modified = True
@@ -623,6 +738,7 @@ class Session(SessionBase):
     async def acycle_key(self) -> None:
         data = await self._aget_session()
         old_key = self.session_key
+        self._regenerating()
         self._new_key()
         self._session_cache = data
         self.modified = True
@@ -695,6 +811,43 @@ class Session(SessionBase):
         if sid is None or not self._stored:
             return None
         return sid, self.get_expiry_date()
+
+    def touch_due(self) -> bool:
+        """Whether ``TOUCH_AFTER`` seconds passed since the store last saw us."""
+        after = self.options.touch_after
+        return (
+            not after
+            or self._last_seen is None
+            or timezone.now() - self._last_seen >= datetime.timedelta(seconds=after)
+        )
+
+    def _refresh_target(self) -> tuple[str, datetime.datetime] | None:
+        target = self._touch_target()
+        if target is None or self.options.rolling or self._stored_expires is None:
+            return target
+        # IDLE_TIMEOUT alone: record the request's time, keep the expiry the
+        # browser's cookie has.
+        return target[0], self._stored_expires
+
+    def refresh(self) -> None:
+        """The middleware's touch: ``touch()`` under ``ROLLING``, else only
+        the time of this request, for ``IDLE_TIMEOUT``."""
+        target = self._refresh_target()
+        if target is None or self.store_unavailable:
+            return
+        try:
+            self.store.touch(*target)
+        except StoreUnavailable as error:
+            self._outage(error)
+
+    async def arefresh(self) -> None:
+        target = self._refresh_target()
+        if target is None or self.store_unavailable:
+            return
+        try:
+            await self.store.atouch(*target)
+        except StoreUnavailable as error:
+            self._outage(error)
 
     def touch(self) -> bool:
         """Restart the session's lifetime in the store and re-send the cookie.

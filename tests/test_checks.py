@@ -27,7 +27,7 @@ from django_xsession.stores.base import Store
 
 # Every id the tests below prove; the source must use exactly these.
 TESTED_IDS = frozenset(
-    {f"xsession.E{number:03d}" for number in range(1, 14)}
+    {f"xsession.E{number:03d}" for number in range(1, 15)}
     | {f"xsession.W{number:03d}" for number in range(1, 6)}
 )
 
@@ -344,6 +344,30 @@ class LegacyEngineCheckTests(CheckTestCase):
             self.assert_silent(
                 "xsession.E013",
                 {"LEGACY_ENGINE": f"django.contrib.sessions.backends.{engine}"},
+            )
+
+
+class TransportCheckTests(CheckTestCase):
+    def test_e014_unknown_transport(self) -> None:
+        self.assert_fires(
+            "xsession.E014",
+            "XSESSION['TRANSPORT'] must be 'cookie', 'header' or 'both'.",
+            {"TRANSPORT": "pigeon"},
+        )
+
+    def test_e014_bad_header_name(self) -> None:
+        for header in ("X Session", "", 5):
+            self.assert_fires(
+                "xsession.E014",
+                "XSESSION['HEADER'] must be an HTTP header name",
+                {"TRANSPORT": "header", "HEADER": header},
+            )
+
+    def test_e014_not_for_good_values(self) -> None:
+        self.assert_silent("xsession.E014", {})
+        for transport in ("cookie", "header", "both"):
+            self.assert_silent(
+                "xsession.E014", {"TRANSPORT": transport, "HEADER": "X-Api-Session"}
             )
 
 

@@ -140,7 +140,7 @@ class CacheTestCase(TestCase):
         value = caches["default"].get(PREFIX + Store.digest(sid))
         if value is None:
             return None
-        _format, raw, expires, cookie, created, version = value
+        _format, raw, expires, cookie, created, version, _seen, _meta = value
         return {
             "data": json.loads(raw),
             "expires": expires,

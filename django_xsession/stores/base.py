@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +50,10 @@ class Record:
     #: Opaque to the session: what the store returned it passes back on save,
     #: so a store can write without a lock when nobody wrote in between.
     version: int | None = field(default=None, compare=False)
+    #: When a request last wrote or touched the session.
+    last_seen: datetime.datetime | None = None
+    #: What the session was last used from: ``ip`` and ``user_agent``.
+    meta: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,16 @@ class Delta:
         merged = {key: value for key, value in data.items() if key not in self.removed}
         merged.update(self.changed)
         return merged
+
+
+# contrib.auth keeps the logged-in user's primary key under this key.
+AUTH_USER_KEY = "_auth_user_id"
+
+
+def user_of(data: Mapping[str, Any]) -> str | None:
+    """The primary key of the user a session's data is logged in as."""
+    user = data.get(AUTH_USER_KEY)
+    return None if user is None else str(user)[:255]
 
 
 class Store:
@@ -139,6 +153,22 @@ class Store:
             "subclasses of Store must provide a count_expired() method"
         )
 
+    def user_sessions(self, user_id: str) -> dict[str, Record]:
+        """The live sessions of the user whose primary key is ``user_id``.
+
+        Keyed by :meth:`digest`. A session belongs to the user its data names
+        under ``"_auth_user_id"``, as ``django.contrib.auth.login`` writes it.
+        """
+        raise NotImplementedError(
+            "subclasses of Store must provide a user_sessions() method"
+        )
+
+    def destroy_keys(self, keys: Iterable[str]) -> int:
+        """Delete the sessions stored under these digests; return how many."""
+        raise NotImplementedError(
+            "subclasses of Store must provide a destroy_keys() method"
+        )
+
     # Async twins.
 
     async def aget(self, sid: str) -> Record | None:
@@ -178,3 +208,9 @@ class Store:
 
     async def acount_expired(self) -> int:
         return await sync_to_async(self.count_expired)()
+
+    async def auser_sessions(self, user_id: str) -> dict[str, Record]:
+        return await sync_to_async(self.user_sessions)(user_id)
+
+    async def adestroy_keys(self, keys: Iterable[str]) -> int:
+        return await sync_to_async(self.destroy_keys)(list(keys))

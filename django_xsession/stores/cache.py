@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -93,6 +93,8 @@ class CacheStore(Store):
             "expires": record.expires,
             "cookie": dict(record.cookie),
             "created": record.created,
+            "last_seen": record.last_seen,
+            "meta": dict(record.meta),
             "generation": generation,
         }
 
@@ -120,6 +122,8 @@ class CacheStore(Store):
             cookie=entry["cookie"],
             created=entry["created"],
             raw=entry["data"],
+            last_seen=entry.get("last_seen"),
+            meta=entry.get("meta", {}),
         )
 
     def set(
@@ -169,6 +173,7 @@ class CacheStore(Store):
             if entry is None:
                 return False
             entry["expires"] = expires
+            entry["last_seen"] = timezone.now()
             self.cache.set(key, entry, self._timeout(expires))
         return True
 
@@ -177,6 +182,12 @@ class CacheStore(Store):
 
     def length(self) -> int:
         raise NotImplementedError("a Django cache cannot count its sessions")
+
+    def user_sessions(self, user_id: str) -> dict[str, Record]:
+        raise NotImplementedError("a Django cache cannot list a user's sessions")
+
+    def destroy_keys(self, keys: Iterable[str]) -> int:
+        raise NotImplementedError("a Django cache cannot list a user's sessions")
 
     def clear(self) -> None:
         with self._reaching():

@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 # The layout of a cached copy, its first item: a copy of any other layout
 # (an older release's, another store's under the same prefix) is a miss.
-_FORMAT = 1
+_FORMAT = 2
 # Rows clear() deletes, with their cached copies, at a time: well under
 # every database's limit of parameters in one statement.
 _CLEAR_BATCH = 500
@@ -130,6 +130,8 @@ class CachedDatabaseStore(DatabaseStore):
             dict(record.cookie),
             record.created,
             record.version,
+            record.last_seen,
+            dict(record.meta),
         )
         # Timeouts in whole seconds, for memcached; the copy's own expiry,
         # checked on every read, is exact.
@@ -146,9 +148,9 @@ class CachedDatabaseStore(DatabaseStore):
 
     def _copy(self, key: str, value: Any) -> Record | None:
         """The record in a cached value, or ``None`` if it is not one."""
-        if not (isinstance(value, tuple) and len(value) == 6 and value[0] == _FORMAT):
+        if not (isinstance(value, tuple) and len(value) == 8 and value[0] == _FORMAT):
             return None
-        _format, raw, expires, cookie, created, version = value
+        _format, raw, expires, cookie, created, version, last_seen, meta = value
         if not isinstance(raw, bytes) or not isinstance(expires, datetime.datetime):
             return None
         try:
@@ -166,6 +168,8 @@ class CachedDatabaseStore(DatabaseStore):
             created=created,
             raw=raw,
             version=version,
+            last_seen=last_seen,
+            meta=dict(meta),
         )
 
     def _reread(self, sid: str) -> Record | None:
@@ -247,7 +251,8 @@ class CachedDatabaseStore(DatabaseStore):
             # Not worth reviving: the next read caches the row afresh.
             self._drop(key)
             return True
-        self._put(key, replace(copy, expires=expires), copy.raw, only_new=False)
+        touched = replace(copy, expires=expires, last_seen=timezone.now())
+        self._put(key, touched, copy.raw, only_new=False)
         return True
 
     def clear(self) -> None:
@@ -262,6 +267,12 @@ class CachedDatabaseStore(DatabaseStore):
                 return
             rows.filter(key__in=keys).delete()
             self.forget(keys)
+
+    def destroy_keys(self, keys: Iterable[str]) -> int:
+        keys = list(keys)
+        deleted = super().destroy_keys(keys)
+        self.forget(keys)
+        return deleted
 
     def forget(self, keys: Iterable[str]) -> None:
         """Delete the cached copies of the sessions stored under ``keys``.

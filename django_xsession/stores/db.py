@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -14,16 +14,25 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from django_xsession.models import Session
-from django_xsession.stores.base import CreateError, Delta, Record, Store, UpdateError
+from django_xsession.stores.base import (
+    CreateError,
+    Delta,
+    Record,
+    Store,
+    UpdateError,
+    user_of,
+)
 
-# contrib.auth keeps the logged-in user's primary key under this key.
-AUTH_USER_KEY = "_auth_user_id"
-_FIELDS = ("data", "expires", "cookie", "created", "version")
-
-
-def user_of(data: Mapping[str, Any]) -> str | None:
-    user = data.get(AUTH_USER_KEY)
-    return None if user is None else str(user)[:255]
+_FIELDS = (
+    "data",
+    "expires",
+    "cookie",
+    "created",
+    "version",
+    "last_seen",
+    "ip",
+    "user_agent",
+)
 
 
 class DatabaseStore(Store):
@@ -55,7 +64,7 @@ class DatabaseStore(Store):
         return self.serializer.dumps(data).decode("latin-1")  # type: ignore[no-any-return]
 
     def _record(self, row: tuple[Any, ...]) -> Record:
-        data, expires, cookie, created, version = row
+        data, expires, cookie, created, version, last_seen, ip, user_agent = row
         raw = data.encode("latin-1")
         return Record(
             data=self.serializer.loads(raw),
@@ -64,6 +73,12 @@ class DatabaseStore(Store):
             created=created,
             raw=raw,
             version=version,
+            last_seen=last_seen,
+            meta={
+                name: value
+                for name, value in (("ip", ip), ("user_agent", user_agent))
+                if value
+            },
         )
 
     def get(self, sid: str) -> Record | None:
@@ -102,6 +117,11 @@ class DatabaseStore(Store):
             "expires": record.expires,
             "cookie": dict(record.cookie),
             "last_seen": now,
+            **{
+                name: record.meta[name]
+                for name in ("ip", "user_agent")
+                if name in record.meta
+            },
         }
         if create:
             return self._create(using, key, record, now, common)
@@ -189,6 +209,20 @@ class DatabaseStore(Store):
 
     def clear(self) -> None:
         self._rows(self._db_for_write()).all().delete()
+
+    def user_sessions(self, user_id: str) -> dict[str, Record]:
+        rows = (
+            self._rows(self._db_for_read())
+            .filter(user_id=user_id, expires__gt=timezone.now())
+            .values_list("key", *_FIELDS)
+        )
+        return {row[0]: self._record(row[1:]) for row in rows}
+
+    def destroy_keys(self, keys: Iterable[str]) -> int:
+        deleted, _ = (
+            self._rows(self._db_for_write()).filter(key__in=list(keys)).delete()
+        )
+        return deleted
 
     def length(self) -> int:
         return (

@@ -6,24 +6,34 @@ import datetime
 import heapq
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from django_xsession.stores.base import CreateError, Delta, Record, Store, UpdateError
+from django_xsession.stores.base import (
+    CreateError,
+    Delta,
+    Record,
+    Store,
+    UpdateError,
+    user_of,
+)
 
 
 class _Entry:
-    __slots__ = ("cookie", "created", "data", "expires")
+    __slots__ = ("cookie", "created", "data", "expires", "last_seen", "meta", "user")
 
-    def __init__(self, record: Record, data: bytes) -> None:
+    def __init__(self, record: Record, data: bytes, user: str | None) -> None:
         self.data = data
         self.expires = record.expires
         self.cookie = dict(record.cookie)
         self.created = record.created
+        self.last_seen = record.last_seen
+        self.meta = dict(record.meta)
+        self.user = user
 
 
 class MemoryStore(Store):
@@ -51,6 +61,8 @@ class MemoryStore(Store):
             cookie=dict(entry.cookie),
             created=entry.created,
             raw=entry.data,
+            last_seen=entry.last_seen,
+            meta=dict(entry.meta),
         )
 
     def _live(self, key: str, now: datetime.datetime) -> _Entry | None:
@@ -112,8 +124,10 @@ class MemoryStore(Store):
             if current is not None and delta is not None:
                 data = delta.apply(self.serializer.loads(current.data))
             created = current.created if current is not None else record.created
-            entry = _Entry(record, self.serializer.dumps(data))
+            entry = _Entry(record, self.serializer.dumps(data), user_of(data))
             entry.created = created
+            if not entry.meta and current is not None:
+                entry.meta = current.meta
             self._put(key, entry, now)
 
     def destroy(self, sid: str) -> None:
@@ -128,6 +142,7 @@ class MemoryStore(Store):
             if entry is None:
                 return False
             entry.expires = expires
+            entry.last_seen = now
             heapq.heappush(self._expiry_heap, (expires, key))
             self._prune(now)
             return True
@@ -136,6 +151,19 @@ class MemoryStore(Store):
         with self._lock:
             self._prune(timezone.now())
             return {key: self._record(entry) for key, entry in self._entries.items()}
+
+    def user_sessions(self, user_id: str) -> dict[str, Record]:
+        with self._lock:
+            self._prune(timezone.now())
+            return {
+                key: self._record(entry)
+                for key, entry in self._entries.items()
+                if entry.user == user_id
+            }
+
+    def destroy_keys(self, keys: Iterable[str]) -> int:
+        with self._lock:
+            return sum(self._entries.pop(key, None) is not None for key in keys)
 
     def clear(self) -> None:
         with self._lock:
@@ -184,6 +212,12 @@ class MemoryStore(Store):
 
     async def aall(self) -> dict[str, Record]:
         return self.all()
+
+    async def auser_sessions(self, user_id: str) -> dict[str, Record]:
+        return self.user_sessions(user_id)
+
+    async def adestroy_keys(self, keys: Iterable[str]) -> int:
+        return self.destroy_keys(keys)
 
     async def aclear(self) -> None:
         self.clear()

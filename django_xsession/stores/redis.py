@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
@@ -32,6 +32,9 @@ DATA = "d:"
 EXPIRES = "m:expires"
 COOKIE = "m:cookie"
 CREATED = "m:created"
+LAST_SEEN = "m:seen"
+# Record.meta's keys, stored as "m:meta:<name>".
+META = "m:meta:"
 USER_FIELD = "d:_auth_user_id"
 
 # Lua shared by the scripts: the user of a session, from its encoded value,
@@ -106,7 +109,7 @@ _TOUCH = (
     + """
 local key = KEYS[1]
 if redis.call('EXISTS', key) == 0 then return 0 end
-redis.call('HSET', key, 'm:expires', ARGV[2])
+redis.call('HSET', key, 'm:expires', ARGV[2], 'm:seen', ARGV[6])
 redis.call('PEXPIREAT', key, ARGV[1])
 local user = user_of(redis.call('HGET', key, 'd:_auth_user_id'))
 if user then index(ARGV[4], user, ARGV[5], ARGV[1], ARGV[3]) end
@@ -119,9 +122,9 @@ _DESTROY = (
     _USER_INDEX
     + """
 local user = user_of(redis.call('HGET', KEYS[1], 'd:_auth_user_id'))
-redis.call('DEL', KEYS[1])
+local deleted = redis.call('DEL', KEYS[1])
 if user then unindex(ARGV[1], user, ARGV[2]) end
-return 1
+return deleted
 """
 )
 
@@ -129,6 +132,10 @@ return 1
 def _literal(text: str) -> str:
     """``text`` escaped to match only itself in a SCAN ``MATCH`` pattern."""
     return re.sub(r"([\\*?\[\]])", r"\\\1", text)
+
+
+def _moment(raw: bytes | None) -> datetime.datetime | None:
+    return None if raw is None else datetime.datetime.fromisoformat(raw.decode())
 
 
 def _ms(moment: datetime.datetime) -> int:
@@ -191,7 +198,6 @@ class RedisStore(Store):
         if expires <= timezone.now():
             return None
         loads = self.serializer.loads
-        created_raw = fields.get(CREATED.encode())
         cookie_raw = fields.get(COOKIE.encode())
         return Record(
             data={
@@ -201,9 +207,13 @@ class RedisStore(Store):
             },
             expires=expires,
             cookie=loads(cookie_raw) if cookie_raw else {},
-            created=datetime.datetime.fromisoformat(created_raw.decode())
-            if created_raw
-            else None,
+            created=_moment(fields.get(CREATED.encode())),
+            last_seen=_moment(fields.get(LAST_SEEN.encode())),
+            meta={
+                name[len(META) :].decode(): value.decode()
+                for name, value in fields.items()
+                if name.startswith(META.encode())
+            },
         )
 
     def get(self, sid: str) -> Record | None:
@@ -229,10 +239,12 @@ class RedisStore(Store):
             mode = "replace"
         else:
             mode, changed, removed = "update", delta.changed, tuple(delta.removed)
-        meta = {
+        meta: dict[str, str | bytes] = {
             EXPIRES: record.expires.isoformat(),
             COOKIE: dumps(dict(record.cookie)),
             CREATED: (record.created or timezone.now()).isoformat(),
+            LAST_SEEN: (record.last_seen or timezone.now()).isoformat(),
+            **{META + name: value for name, value in record.meta.items()},
         }
         if mode == "update":
             # An update keeps the creation time the session already has.
@@ -273,16 +285,52 @@ class RedisStore(Store):
     def touch(self, sid: str, expires: datetime.datetime) -> bool:
         digest = self.digest(sid)
         script = self._script(_TOUCH)
+        now = timezone.now()
         args: list[str | int] = [
             _ms(expires),
             expires.isoformat(),
-            _ms(timezone.now()),
+            _ms(now),
             self.user_prefix,
             digest,
+            now.isoformat(),
         ]
         return bool(
             self._run(lambda: script(keys=[self.session_key(digest)], args=args))
         )
+
+    def user_sessions(self, user_id: str) -> dict[str, Record]:
+        index = f"{self.user_prefix}{user_id}"
+        now = _ms(timezone.now())
+
+        def fetch() -> list[tuple[str, dict[bytes, bytes]]]:
+            members: list[bytes] = self.client.zrangebyscore(index, f"({now}", "+inf")  # type: ignore[assignment]
+            digests = [member.decode() for member in members]
+            pipeline = self.client.pipeline(transaction=False)
+            for digest in digests:
+                pipeline.hgetall(self.session_key(digest))
+            return list(zip(digests, pipeline.execute(), strict=True))
+
+        records = {}
+        for digest, fields in self._run(fetch):
+            record = self._record(fields)
+            if record is not None:
+                records[digest] = record
+        return records
+
+    def destroy_keys(self, keys: Iterable[str]) -> int:
+        script = self._script(_DESTROY)
+
+        def destroy_each() -> int:
+            pipeline = self.client.pipeline(transaction=False)
+            for digest in keys:
+                script(
+                    keys=[self.session_key(digest)],
+                    args=[self.user_prefix, digest],
+                    client=pipeline,
+                )
+            return sum(int(deleted) for deleted in pipeline.execute())
+
+        return self._run(destroy_each)
 
     def _scan(self, pattern: str) -> Iterator[bytes]:
         return self.client.scan_iter(match=pattern, count=1000)

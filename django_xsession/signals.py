@@ -1,0 +1,24 @@
+"""Signals about a session's life. Each is sent once per event.
+
+Every signal carries ``request`` (or ``None`` outside a request) and hashes
+of session ids, never the ids themselves:
+
+- ``session_created(key_hash)``: a new session was first stored.
+- ``session_regenerated(old_key_hash, new_key_hash)``: a session moved to a
+  new id (``cycle_key``, ``regenerate``, ``contrib.auth.login``); the new id
+  is stored.
+- ``session_destroyed(key_hash)``: a session was ended by its own request
+  (``flush``, ``destroy``, ``logout``, ``UNSET="destroy"``) or because it
+  passed ``IDLE_TIMEOUT`` or ``ABSOLUTE_TIMEOUT``.
+- ``session_revoked(key_hash, user_id)``: :func:`django_xsession.revoke`
+  ended a session from elsewhere.
+"""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+session_created = Signal()
+session_regenerated = Signal()
+session_destroyed = Signal()
+session_revoked = Signal()

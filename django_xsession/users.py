@@ -1,0 +1,135 @@
+"""Per-user sessions: list them, and end them ("log out other devices")."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.sessions.backends.base import SessionBase
+from django.http import HttpRequest
+
+from django_xsession.signals import session_revoked
+from django_xsession.stores import get_store
+from django_xsession.stores.base import Record, Store
+
+
+def handle_of(key_hash: str) -> str:
+    """The public handle of the session stored under ``key_hash``."""
+    return hashlib.sha256(f"django_xsession.handle:{key_hash}".encode()).hexdigest()[
+        :32
+    ]
+
+
+def _key_hash(session: SessionBase | None) -> str | None:
+    from django_xsession.session import Session
+
+    if not isinstance(session, Session):
+        return None
+    sid = session._current_sid()
+    return None if sid is None else Store.digest(sid)
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """One live session of a user, safe to show to that user.
+
+    ``handle`` identifies the session for :func:`revoke`; it is derived from
+    the stored hash of the id, so it reveals nothing that opens the session.
+    ``ip`` and ``user_agent`` are what the session was last saved from, when
+    ``XSESSION["RECORD_METADATA"]`` is on.
+    """
+
+    handle: str
+    created: datetime.datetime | None
+    last_seen: datetime.datetime | None
+    expires: datetime.datetime
+    ip: str | None
+    user_agent: str | None
+
+    def is_current(self, request: HttpRequest) -> bool:
+        """Whether this is the session ``request`` is served with."""
+        key_hash = _key_hash(getattr(request, "session", None))
+        return key_hash is not None and handle_of(key_hash) == self.handle
+
+
+def _user_id(user: Any) -> str:
+    return str(user.pk)
+
+
+def _infos(records: dict[str, Record]) -> list[SessionInfo]:
+    infos = [
+        SessionInfo(
+            handle=handle_of(key_hash),
+            created=record.created,
+            last_seen=record.last_seen,
+            expires=record.expires,
+            ip=record.meta.get("ip") or None,
+            user_agent=record.meta.get("user_agent") or None,
+        )
+        for key_hash, record in records.items()
+    ]
+    epoch = datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
+    return sorted(infos, key=lambda info: info.last_seen or epoch, reverse=True)
+
+
+def sessions_of(user: Any) -> list[SessionInfo]:
+    """The user's live sessions, the most recently used first."""
+    return _infos(get_store().user_sessions(_user_id(user)))
+
+
+async def asessions_of(user: Any) -> list[SessionInfo]:
+    return _infos(await get_store().auser_sessions(_user_id(user)))
+
+
+def _targets(
+    records: dict[str, Record], keep: SessionBase | None, handles: Iterable[str] | None
+) -> list[str]:
+    kept = _key_hash(keep)
+    chosen = None if handles is None else set(handles)
+    return [
+        key_hash
+        for key_hash in records
+        if key_hash != kept and (chosen is None or handle_of(key_hash) in chosen)
+    ]
+
+
+def _revoked(user: Any, targets: list[str]) -> None:
+    for key_hash in targets:
+        session_revoked.send(
+            sender=SessionInfo, key_hash=key_hash, user_id=_user_id(user), request=None
+        )
+
+
+def revoke(
+    user: Any,
+    *,
+    keep: SessionBase | None = None,
+    handles: Iterable[str] | None = None,
+) -> int:
+    """End the user's sessions and return how many ended.
+
+    All of them; or all but ``keep`` (pass ``request.session`` to log out
+    every other device); or only those whose ``handle`` is in ``handles``.
+    Their next request is anonymous.
+    """
+    store = get_store()
+    targets = _targets(store.user_sessions(_user_id(user)), keep, handles)
+    ended = store.destroy_keys(targets) if targets else 0
+    _revoked(user, targets)
+    return ended
+
+
+async def arevoke(
+    user: Any,
+    *,
+    keep: SessionBase | None = None,
+    handles: Iterable[str] | None = None,
+) -> int:
+    store = get_store()
+    targets = _targets(await store.auser_sessions(_user_id(user)), keep, handles)
+    ended = await store.adestroy_keys(targets) if targets else 0
+    _revoked(user, targets)
+    return ended
