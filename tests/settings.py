@@ -30,6 +30,17 @@ DATABASES: dict[str, dict[str, object]] = {
 }
 (BASE_DIR / ".cache").mkdir(exist_ok=True)
 
+# A PostgreSQL server that is not there (nothing listens on port 9): the
+# database store's outage tests point at it; no test database is made for it.
+DATABASES["unreachable"] = {
+    "ENGINE": "django.db.backends.postgresql",
+    "HOST": "127.0.0.1",
+    "PORT": 9,
+    "USER": "postgres",
+    "NAME": "test",
+    "OPTIONS": {"connect_timeout": 2},
+}
+
 if reachable(POSTGRES):
     DATABASES["postgres"] = {
         "ENGINE": "django.db.backends.postgresql",

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from django.conf import settings
-from django.db import IntegrityError, connections, router, transaction
+from django.db import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connections,
+    router,
+    transaction,
+)
 from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -19,6 +27,7 @@ from django_xsession.stores.base import (
     Delta,
     Record,
     Store,
+    StoreUnavailable,
     UpdateError,
     user_of,
 )
@@ -33,6 +42,27 @@ _FIELDS = (
     "ip",
     "user_agent",
 )
+
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def _reaching_database(
+    method: Callable[Concatenate[DatabaseStore, _P], _T],
+) -> Callable[Concatenate[DatabaseStore, _P], _T]:
+    """Report a database that cannot be reached as :class:`StoreUnavailable`."""
+
+    @functools.wraps(method)
+    def reaching(store: DatabaseStore, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return method(store, *args, **kwargs)
+        except (OperationalError, InterfaceError) as error:
+            raise StoreUnavailable(
+                f"The session database is unreachable: {error}"
+            ) from error
+
+    return reaching
 
 
 class DatabaseStore(Store):
@@ -81,6 +111,7 @@ class DatabaseStore(Store):
             },
         )
 
+    @_reaching_database
     def get(self, sid: str) -> Record | None:
         rows = list(
             self._rows(self._db_for_read())
@@ -99,6 +130,7 @@ class DatabaseStore(Store):
     ) -> None:
         self._write(sid, record, create=create, delta=delta)
 
+    @_reaching_database
     def _write(
         self, sid: str, record: Record, *, create: bool, delta: Delta | None
     ) -> Record | None:
@@ -188,9 +220,11 @@ class DatabaseStore(Store):
             return None
         return replace(record, created=row.created, raw=None, version=row.version)
 
+    @_reaching_database
     def destroy(self, sid: str) -> None:
         self._rows(self._db_for_write()).filter(key=self.digest(sid)).delete()
 
+    @_reaching_database
     def touch(self, sid: str, expires: datetime.datetime) -> bool:
         now = timezone.now()
         return bool(
@@ -199,6 +233,7 @@ class DatabaseStore(Store):
             .update(expires=expires, last_seen=now)
         )
 
+    @_reaching_database
     def all(self) -> dict[str, Record]:
         rows = (
             self._rows(self._db_for_read())
@@ -207,9 +242,11 @@ class DatabaseStore(Store):
         )
         return {row[0]: self._record(row[1:]) for row in rows.iterator()}
 
+    @_reaching_database
     def clear(self) -> None:
         self._rows(self._db_for_write()).all().delete()
 
+    @_reaching_database
     def user_sessions(self, user_id: str) -> dict[str, Record]:
         rows = (
             self._rows(self._db_for_read())
@@ -218,22 +255,26 @@ class DatabaseStore(Store):
         )
         return {row[0]: self._record(row[1:]) for row in rows}
 
+    @_reaching_database
     def destroy_keys(self, keys: Iterable[str]) -> int:
         deleted, _ = (
             self._rows(self._db_for_write()).filter(key__in=list(keys)).delete()
         )
         return deleted
 
+    @_reaching_database
     def length(self) -> int:
         return (
             self._rows(self._db_for_read()).filter(expires__gt=timezone.now()).count()
         )
 
+    @_reaching_database
     def count_expired(self) -> int:
         return (
             self._rows(self._db_for_read()).filter(expires__lte=timezone.now()).count()
         )
 
+    @_reaching_database
     def clear_expired(
         self, *, batch_size: int = 10_000, progress: Callable[[int], None] | None = None
     ) -> int:
