@@ -53,6 +53,7 @@ KNOWN_KEYS = frozenset(
         "RECORD_METADATA",
         "TRANSPORT",
         "HEADER",
+        "MAX_SIZE",
     }
 )
 COOKIE_KEYS = frozenset(
@@ -179,6 +180,7 @@ class Options:
     record_metadata: bool = True
     transport: Literal["cookie", "header", "both"] = "cookie"
     header: str = "X-Session-Id"
+    max_size: int = 1_048_576
 
 
 @dataclass(frozen=True)
@@ -357,6 +359,16 @@ class _Reader:
             return default
         return value
 
+    def max_size(self) -> int:
+        value = self.raw.get("MAX_SIZE", 1_048_576)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            self.problem(
+                "xsession.E005",
+                "XSESSION['MAX_SIZE'] must be a number of bytes (1 or more).",
+            )
+            return 1_048_576
+        return value
+
     def transport(self) -> Literal["cookie", "header", "both"]:
         value = self.raw.get("TRANSPORT", "cookie")
         if value not in ("cookie", "header", "both"):
@@ -493,6 +505,7 @@ class _Reader:
             record_metadata=self.boolean("RECORD_METADATA", True),
             transport=self.transport(),
             header=self.header(),
+            max_size=self.max_size(),
         )
 
 

@@ -207,6 +207,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
             or session.signed_by_old_secret
             or session._write_requested
             or options.rolling
+            or options.idle_timeout is not None
             or options.resave
         )
 

@@ -47,6 +47,10 @@ def _serializer_class(path: str) -> Any:
     return import_string(path)
 
 
+class SessionTooLarge(ValueError):
+    """The session's data is larger than ``XSESSION["MAX_SIZE"]`` allows."""
+
+
 class SessionCookie:
     """express-session's ``req.session.cookie``: this session's cookie, settable.
 
@@ -358,9 +362,18 @@ class Session(SessionBase):
         return self._serializer.dumps(data)  # type: ignore[no-any-return]
 
     def _record(self, data: dict[str, Any]) -> Record:
+        encoded = self._dumps(data)
+        limit = self.options.max_size
+        if len(encoded) > limit:
+            # Before anything reaches the store.
+            raise SessionTooLarge(
+                f"Session data is {len(encoded):,} bytes when serialized, over "
+                f"XSESSION['MAX_SIZE'] of {limit:,} bytes; nothing was saved."
+            )
         now = timezone.now()
         return Record(
             data=data,
+            raw=encoded,
             expires=self.get_expiry_date(),
             cookie=dict(self._cookie_overrides),
             created=self._created or now,
@@ -763,11 +776,15 @@ class Session(SessionBase):
 
     def regenerate(self, *, keep_data: bool = False) -> None:
         """Move the session to a new id; drop its data unless ``keep_data``."""
+        # Loaded even when its data is dropped: only a session known to be
+        # stored is reported as regenerated rather than created.
+        self._get_session()
         if not keep_data:
             self._session_cache = {}
         self.cycle_key()
 
     async def aregenerate(self, *, keep_data: bool = False) -> None:
+        await self._aget_session()
         if not keep_data:
             self._session_cache = {}
         await self.acycle_key()

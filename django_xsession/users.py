@@ -96,10 +96,15 @@ def _targets(
     ]
 
 
-def _revoked(user: Any, targets: list[str]) -> None:
+def _revoked(user: Any, targets: list[str], keep: SessionBase | None) -> None:
+    # The request revoking "every other device" is the one keep serves.
+    request = getattr(keep, "request", None)
     for key_hash in targets:
         session_revoked.send(
-            sender=SessionInfo, key_hash=key_hash, user_id=_user_id(user), request=None
+            sender=SessionInfo,
+            key_hash=key_hash,
+            user_id=_user_id(user),
+            request=request,
         )
 
 
@@ -118,7 +123,7 @@ def revoke(
     store = get_store()
     targets = _targets(store.user_sessions(_user_id(user)), keep, handles)
     ended = store.destroy_keys(targets) if targets else 0
-    _revoked(user, targets)
+    _revoked(user, targets, keep)
     return ended
 
 
@@ -131,5 +136,5 @@ async def arevoke(
     store = get_store()
     targets = _targets(await store.auser_sessions(_user_id(user)), keep, handles)
     ended = await store.adestroy_keys(targets) if targets else 0
-    _revoked(user, targets)
+    _revoked(user, targets, keep)
     return ended

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,9 +38,10 @@ class Record:
 
     ``expires`` is the server-side expiry: a store never returns a record
     past it. ``cookie`` holds the cookie attributes this session overrides.
-    A store that keeps ``data`` encoded by ``SESSION_SERIALIZER`` may return
-    those bytes as ``raw``; the session then measures changes against them
-    without decoding twice.
+    ``raw`` is ``data`` encoded by ``SESSION_SERIALIZER``, where known: a
+    store that keeps those bytes returns them (the session measures changes
+    against them), and the session passes the bytes it measured for
+    ``MAX_SIZE`` when saving, so a store need not encode ``data`` again.
     """
 
     data: dict[str, Any]
@@ -79,8 +81,34 @@ def user_of(data: Mapping[str, Any]) -> str | None:
     return None if user is None else str(user)[:255]
 
 
+suspicious = logging.getLogger("django.security.SuspiciousSession")
+
+
 class Store:
     """Base class of session stores; subclasses take their ``OPTIONS`` as kwargs."""
+
+    #: The ``SESSION_SERIALIZER`` instance a store encodes data with.
+    serializer: Any
+
+    def decode(self, encoded: bytes) -> dict[str, Any] | None:
+        """Stored data as a dict; ``None``, logged, if it does not decode to one.
+
+        A store hands such a session out as empty (``data={}``, ``raw=None``)
+        and writes over it only when the request saves.
+        """
+        try:
+            data = self.serializer.loads(encoded)
+        except Exception:
+            data = None
+        if not isinstance(data, dict):
+            suspicious.warning("Session data corrupted: it is treated as empty.")
+            return None
+        return data
+
+    def decoded(self, encoded: bytes) -> tuple[dict[str, Any], bytes | None]:
+        """``(data, raw)`` for a :class:`Record`: ``({}, None)`` if corrupt."""
+        data = self.decode(encoded)
+        return ({}, None) if data is None else (data, encoded)
 
     @staticmethod
     def digest(sid: str) -> str:

@@ -116,12 +116,13 @@ class CacheStore(Store):
             entry, _ = self._live(self._key(sid))
         if entry is None:
             return None
+        data, raw = self.decoded(entry["data"])
         return Record(
-            data=self.serializer.loads(entry["data"]),
+            data=data,
             expires=entry["expires"],
             cookie=entry["cookie"],
             created=entry["created"],
-            raw=entry["data"],
+            raw=raw,
             last_seen=entry.get("last_seen"),
             meta=entry.get("meta", {}),
         )
@@ -157,7 +158,7 @@ class CacheStore(Store):
             raise UpdateError
         data = record.data
         if delta is not None:
-            data = delta.apply(self.serializer.loads(current["data"]))
+            data = delta.apply(self.decode(current["data"]) or {})
         entry = self._entry(record, data, generation)
         entry["created"] = current["created"]
         self.cache.set(key, entry, timeout)

@@ -90,14 +90,16 @@ class DatabaseStore(Store):
     def _rows(self, using: str) -> QuerySet[Session]:
         return Session.objects.using(using)
 
-    def _encode(self, data: Mapping[str, Any]) -> str:
+    def _encode(self, data: Mapping[str, Any], record: Record | None = None) -> str:
+        if record is not None and record.raw is not None and data is record.data:
+            return record.raw.decode("latin-1")
         return self.serializer.dumps(data).decode("latin-1")  # type: ignore[no-any-return]
 
     def _record(self, row: tuple[Any, ...]) -> Record:
         data, expires, cookie, created, version, last_seen, ip, user_agent = row
-        raw = data.encode("latin-1")
+        decoded, raw = self.decoded(data.encode("latin-1"))
         return Record(
-            data=self.serializer.loads(raw),
+            data=decoded,
             expires=expires,
             cookie=cookie,
             created=created,
@@ -161,7 +163,7 @@ class DatabaseStore(Store):
             written = rows.filter(
                 key=key, version=record.version, expires__gt=now
             ).update(
-                data=self._encode(record.data),
+                data=self._encode(record.data, record),
                 user_id=user_of(record.data),
                 version=F("version") + 1,
                 **common,
@@ -185,11 +187,13 @@ class DatabaseStore(Store):
                 current, version, created = (
                     rows.filter(key=key).values_list("data", "version", "created").get()
                 )
-                data = delta.apply(self.serializer.loads(current.encode("latin-1")))
+                data = delta.apply(self.decode(current.encode("latin-1")) or {})
                 merged = replace(
                     record, data=data, created=created, raw=None, version=version
                 )
-            rows.filter(key=key).update(data=self._encode(data), user_id=user_of(data))
+            rows.filter(key=key).update(
+                data=self._encode(data, record), user_id=user_of(data)
+            )
             return merged
 
     def _create(
@@ -201,7 +205,7 @@ class DatabaseStore(Store):
         common: dict[str, Any],
     ) -> Record | None:
         fields = {
-            "data": self._encode(record.data),
+            "data": self._encode(record.data, record),
             "user_id": user_of(record.data),
             "created": record.created or now,
             **common,

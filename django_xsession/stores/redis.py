@@ -18,6 +18,7 @@ from django_xsession.stores.base import (
     Store,
     StoreUnavailable,
     UpdateError,
+    suspicious,
 )
 
 if TYPE_CHECKING:
@@ -197,16 +198,23 @@ class RedisStore(Store):
         expires = datetime.datetime.fromisoformat(expires_raw.decode())
         if expires <= timezone.now():
             return None
-        loads = self.serializer.loads
+        data = {}
+        for name, value in fields.items():
+            if not name.startswith(DATA.encode()):
+                continue
+            # Each key is its own field: a corrupt one is dropped alone.
+            try:
+                data[name[len(DATA) :].decode()] = self.serializer.loads(value)
+            except Exception:
+                suspicious.warning(
+                    "Session data corrupted: a key is treated as absent."
+                )
         cookie_raw = fields.get(COOKIE.encode())
+        cookie = self.decode(cookie_raw) if cookie_raw else None
         return Record(
-            data={
-                name[len(DATA) :].decode(): loads(value)
-                for name, value in fields.items()
-                if name.startswith(DATA.encode())
-            },
+            data=data,
             expires=expires,
-            cookie=loads(cookie_raw) if cookie_raw else {},
+            cookie=cookie or {},
             created=_moment(fields.get(CREATED.encode())),
             last_seen=_moment(fields.get(LAST_SEEN.encode())),
             meta={

@@ -1,0 +1,98 @@
+"""Stored data that does not decode, and data over MAX_SIZE."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.test import SimpleTestCase, TestCase, override_settings
+from django.utils import timezone
+
+from django_xsession import signing
+from django_xsession.conf import get_options
+from django_xsession.engine import SessionStore
+from django_xsession.models import Session as SessionRow
+from django_xsession.session import SessionTooLarge
+from django_xsession.stores import get_store
+from django_xsession.stores.base import Store
+
+DB: dict[str, Any] = {"STORE": "db"}
+
+
+@override_settings(XSESSION=DB)
+class CorruptDataTests(TestCase):
+    def stored_with(self, data: str) -> str:
+        """A session row holding ``data`` as is; return the client's token."""
+        sid = signing.new_id()
+        now = timezone.now()
+        SessionRow.objects.create(
+            key=Store.digest(sid),
+            data=data,
+            expires=now + datetime.timedelta(hours=1),
+            created=now,
+            last_seen=now,
+        )
+        token = signing.sign(sid, get_options().secrets)
+        self.client.cookies["sessionid"] = token
+        return sid
+
+    def assert_treated_as_empty(self, data: str) -> None:
+        sid = self.stored_with(data)
+        with self.assertLogs("django.security.SuspiciousSession", "WARNING") as logs:
+            response = self.client.get("/read/")
+        assert response.status_code == 200
+        assert response.json() == {}
+        assert "corrupted" in logs.output[0]
+        # A request that does not save leaves the row as it was.
+        assert SessionRow.objects.get(key=Store.digest(sid)).data == data
+
+    def test_corrupt_json_is_an_empty_session(self) -> None:
+        self.assert_treated_as_empty('{"a": 1')
+        self.assert_treated_as_empty("\x00\xff garbage")
+
+    def test_data_of_the_wrong_type_is_an_empty_session(self) -> None:
+        self.assert_treated_as_empty("[1, 2, 3]")
+        self.assert_treated_as_empty('"a string"')
+
+    def test_a_saving_request_writes_over_it(self) -> None:
+        sid = self.stored_with("not json")
+        with self.assertLogs("django.security.SuspiciousSession", "WARNING"):
+            response = self.client.get("/write/", {"fresh": "yes"})
+        assert response.status_code == 200
+        row = SessionRow.objects.get(key=Store.digest(sid))
+        assert row.data == '{"fresh":"yes"}'
+
+
+@override_settings(XSESSION={"STORE": "memory", "MAX_SIZE": 1024})
+class MaxSizeTests(SimpleTestCase):
+    def setUp(self) -> None:
+        get_store().clear()
+
+    def test_oversized_data_is_refused_before_the_store(self) -> None:
+        session = SessionStore()
+        session["blob"] = "x" * 2000
+        with self.assertRaisesMessage(
+            SessionTooLarge, "Session data is 2,011 bytes when serialized, over"
+        ) as raised:
+            session.save()
+        assert "XSESSION['MAX_SIZE'] of 1,024 bytes" in str(raised.exception)
+        assert get_store().length() == 0
+
+    def test_an_oversized_update_leaves_the_stored_session(self) -> None:
+        session = SessionStore()
+        session["small"] = "ok"
+        session.save()
+        session["blob"] = "x" * 2000
+        with self.assertRaises(SessionTooLarge):
+            session.save()
+        assert SessionStore(session.session_key).load() == {"small": "ok"}
+
+    def test_data_within_the_limit_is_saved(self) -> None:
+        session = SessionStore()
+        session["blob"] = "x" * 900
+        session.save()
+        assert get_store().length() == 1
+
+    def test_the_default_limit_is_one_mebibyte(self) -> None:
+        with self.settings(XSESSION={"STORE": "memory"}):
+            assert get_options().max_size == 1_048_576
