@@ -50,9 +50,11 @@ class HalfWaySaveTests(TransactionTestCase):
                 raise Crash
             return encode(store, *args)
 
-        with mock.patch.object(DatabaseStore, "_encode", crash_on_the_merge):
-            with self.assertRaises(Crash):
-                loaded.save()
+        with (
+            mock.patch.object(DatabaseStore, "_encode", crash_on_the_merge),
+            self.assertRaises(Crash),
+        ):
+            loaded.save()
         assert calls == 2  # the fast path tried, then the locked merge crashed
         assert self.row(session) == before
         assert SessionStore(session.session_key).load() == {"a": 1, "b": 2, "c": 3}
