@@ -396,7 +396,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
         self._follow_replacement(request, state)
         session = state.session
         if session.store_error is not None:
-            return self._store_down(response, session, session.store_error)
+            return self._store_down(request, response, state, session.store_error)
         try:
             unset = self._unset(request, state)
             if unset is not None:
@@ -417,9 +417,9 @@ class SessionMiddleware(DjangoSessionMiddleware):
         except UpdateError:
             raise SessionInterrupted(INTERRUPTED) from None
         except StoreUnavailable as error:
-            return self._store_down(response, session, error, during_save=True)
+            return self._store_down(request, response, state, error, during_save=True)
         if session.store_error is not None:
-            return self._store_down(response, session, session.store_error)
+            return self._store_down(request, response, state, session.store_error)
         return self._send(request, response, state, decision)
 
     async def aprocess_response(
@@ -431,7 +431,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
         self._follow_replacement(request, state)
         session = state.session
         if session.store_error is not None:
-            return self._store_down(response, session, session.store_error)
+            return self._store_down(request, response, state, session.store_error)
         try:
             unset = self._unset(request, state)
             if unset is not None:
@@ -452,9 +452,9 @@ class SessionMiddleware(DjangoSessionMiddleware):
         except UpdateError:
             raise SessionInterrupted(INTERRUPTED) from None
         except StoreUnavailable as error:
-            return self._store_down(response, session, error, during_save=True)
+            return self._store_down(request, response, state, error, during_save=True)
         if session.store_error is not None:
-            return self._store_down(response, session, session.store_error)
+            return self._store_down(request, response, state, session.store_error)
         return self._send(request, response, state, decision)
 
     def process_exception(
@@ -466,18 +466,21 @@ class SessionMiddleware(DjangoSessionMiddleware):
 
     def _store_down(
         self,
+        request: HttpRequest,
         response: HttpResponse,
-        session: Session,
+        state: _RequestState,
         error: StoreUnavailable,
         *,
         during_save: bool = False,
     ) -> HttpResponse:
         """The response when the store failed during this request."""
+        session = state.session
         if session.store_unavailable:
-            # "degrade": the view ran on an empty session; the cookie stays.
-            if session.accessed:
-                patch_vary_headers(response, ("Cookie",))
-            return response
+            # "degrade": the view ran on an empty session; the cookie stays,
+            # unless the view ended the session (a logout): this browser at
+            # least forgets it, though the store could not delete it.
+            decision = _Decision(clear_cookie=session._destroyed and state.had_cookie)
+            return self._send(request, response, state, decision)
         if during_save or (response.status_code >= 500 and response.status_code != 503):
             return unavailable_response(error)
         # Already a 503 from process_exception, or the view caught the error

@@ -279,6 +279,16 @@ class OutageTests(_TestCase):
                 "after": "outage",
             }
 
+    def test_a_logout_during_a_degraded_outage_clears_the_cookie(self) -> None:
+        written = self.write_sessions()
+        self.server.stop()
+        token = next(iter(written))
+        with self.on_store_error("degrade"), self.assertLogs("django_xsession"):
+            response = self.visitor(token).get("/destroy/")
+        assert response.status_code == 200
+        assert response.cookies[NAME].value == ""
+        assert response.cookies[NAME]["max-age"] == 0
+
     def test_a_server_that_stops_answering_times_out_into_the_same_answers(
         self,
     ) -> None:
