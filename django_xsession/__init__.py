@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from django_xsession.users import (
+        SessionInfo,
+        arevoke,
+        asessions_of,
+        revoke,
+        sessions_of,
+    )
 
 __version__ = "0.1.0"
 __all__ = ["SessionInfo", "arevoke", "asessions_of", "revoke", "sessions_of"]

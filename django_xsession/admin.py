@@ -6,8 +6,9 @@ The table keeps no session id, only its hash, so nothing here can show one.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import django
 from django.conf import settings
@@ -19,6 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db import router
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.module_loading import import_string
@@ -30,6 +32,7 @@ from django_xsession.models import Session
 from django_xsession.stores import get_store
 
 if TYPE_CHECKING:
+    from django.contrib.admin.filters import _ListFilterChoices
     from django_stubs_ext import StrOrPromise
 
     _ModelAdmin = admin.ModelAdmin[Session]
@@ -39,6 +42,11 @@ else:
 
 # Where the changelist leaves each row's user, looked up for the whole page.
 _USER_ATTR = "_xsession_admin_user"
+# Where it leaves the query string of the changelist of that user's sessions.
+_USER_QUERY_ATTR = "_xsession_admin_user_query"
+# The parameters of the user filter, as Django's own field filters name them.
+USER_EXACT = "user_id__exact"
+USER_ISNULL = "user_id__isnull"
 # Rows deleted, then forgotten by a caching store, at a time: well under
 # every database's limit of parameters in one statement.
 _FORGET_BATCH = 500
@@ -90,6 +98,17 @@ def _users(user_ids: Iterable[str | None]) -> dict[str, AbstractBaseUser]:
     return {pks[pk]: user for pk, user in users.items()}
 
 
+def _user_filter(user_id: str | None) -> dict[str, str]:
+    """The changelist parameters that select the sessions of ``user_id``."""
+    return {USER_ISNULL: "True"} if user_id is None else {USER_EXACT: user_id}
+
+
+def _user_label(user_id: str, user: AbstractBaseUser | None) -> str:
+    if user is None:
+        return str(_("unknown user (id %(id)s)") % {"id": user_id})
+    return str(user.get_username())
+
+
 class _ChangeList(ChangeList):
     def get_results(self, request: HttpRequest) -> None:
         super().get_results(request)
@@ -97,6 +116,79 @@ class _ChangeList(ChangeList):
         users = _users(row.user_id for row in rows)
         for row in rows:
             setattr(row, _USER_ATTR, users.get(row.user_id or ""))
+            # The other filters, the search and the ordering stay.
+            query = self.get_query_string(
+                _user_filter(row.user_id), [USER_EXACT, USER_ISNULL]
+            )
+            setattr(row, _USER_QUERY_ATTR, query)
+
+
+def _flag(value: str | None) -> bool:
+    # As Django reads an ``__isnull`` parameter.
+    return value is not None and value.lower() not in ("", "false", "0")
+
+
+class UserFilter(admin.FieldListFilter):
+    """The sessions of one user, or the anonymous ones.
+
+    The user column links here. The filter lists no users of its own (a
+    site may have millions): only "All", "Anonymous" and the user selected.
+    """
+
+    def __init__(
+        self,
+        field: Any,
+        request: HttpRequest,
+        params: dict[str, Any],
+        model: type[Session],
+        model_admin: admin.ModelAdmin[Any],
+        field_path: str,
+    ) -> None:
+        # Django 5.0+ passes each parameter's values as a list, 4.2 one string.
+        self.user_id = self._last(params.get(USER_EXACT))
+        self.anonymous = _flag(self._last(params.get(USER_ISNULL)))
+        super().__init__(field, request, params, model, model_admin, field_path)
+        self.title = _("user")
+
+    @staticmethod
+    def _last(value: Any) -> str | None:
+        if isinstance(value, list):
+            value = value[-1] if value else None
+        return None if value is None else str(value)
+
+    def expected_parameters(self) -> list[str | None]:
+        return [USER_EXACT, USER_ISNULL]
+
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[Any]
+    ) -> QuerySet[Any] | None:
+        if self.user_id is not None:
+            queryset = queryset.filter(user_id=self.user_id)
+        if self.anonymous:
+            queryset = queryset.filter(user_id__isnull=True)
+        return queryset
+
+    def choices(self, changelist: ChangeList) -> Iterator[_ListFilterChoices]:
+        both = [USER_EXACT, USER_ISNULL]
+        yield {
+            "selected": self.user_id is None and not self.anonymous,
+            "query_string": changelist.get_query_string(remove=both),
+            "display": _("All"),
+        }
+        yield {
+            "selected": self.anonymous and self.user_id is None,
+            "query_string": changelist.get_query_string(_user_filter(None), both),
+            "display": _("Anonymous"),
+        }
+        if self.user_id is not None:
+            user = _users([self.user_id]).get(self.user_id)
+            yield {
+                "selected": True,
+                "query_string": changelist.get_query_string(
+                    _user_filter(self.user_id), both
+                ),
+                "display": _user_label(self.user_id, user),
+            }
 
 
 class ExpiryFilter(admin.SimpleListFilter):
@@ -124,7 +216,10 @@ class SessionAdmin(_ModelAdmin):
     """Sessions of the database store: view them, revoke them, never edit them."""
 
     list_display = ("user", "created", "last_seen", "expires")
-    list_filter = (ExpiryFilter,)
+    # The user column links to that user's sessions, so the detail link is
+    # on the next one.
+    list_display_links = ("created",)
+    list_filter = (ExpiryFilter, ("user_id", UserFilter))
     fields = ("user", "created", "last_seen", "expires", "decoded_data")
     readonly_fields = fields
     # Exact: a session of user 1 must not turn up for 12. Usernames are
@@ -174,16 +269,26 @@ class SessionAdmin(_ModelAdmin):
         return found, may_have_duplicates
 
     @admin.display(description=_("user"), ordering="user_id")
-    def user(self, obj: Session) -> str:
+    def user(self, obj: Session) -> SafeString:
+        """The user's name, a link to the changelist of their sessions."""
+        query = getattr(obj, _USER_QUERY_ATTR, None)
+        if query is None:
+            # The detail page: the changelist, of this user's sessions only.
+            opts = self.model._meta
+            changelist = reverse(
+                f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_changelist"
+            )
+            query = f"{changelist}?{urlencode(_user_filter(obj.user_id))}"
+        return format_html('<a href="{}">{}</a>', query, self._user_name(obj))
+
+    def _user_name(self, obj: Session) -> str:
         if obj.user_id is None:
             return str(_("anonymous"))
         if hasattr(obj, _USER_ATTR):
             user = getattr(obj, _USER_ATTR)
         else:
             user = _users([obj.user_id]).get(obj.user_id)
-        if user is None:
-            return str(_("unknown user (id %(id)s)") % {"id": obj.user_id})
-        return str(user.get_username())
+        return _user_label(obj.user_id, user)
 
     @admin.display(description=_("data"))
     def decoded_data(self, obj: Session) -> SafeString:

@@ -12,4 +12,7 @@ urlpatterns = [
     path("logout/", views.logout_view, name="logout"),
     path("regenerate/", views.regenerate, name="regenerate"),
     path("forget/", views.forget, name="forget"),
+    path("sessions/", views.sessions, name="sessions"),
+    path("sessions/revoke-others/", views.revoke_others, name="revoke-others"),
+    path("sessions/revoke/", views.revoke_one, name="revoke-one"),
 ]

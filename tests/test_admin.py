@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
-from unittest import mock
+from unittest import mock, skipUnless
 
+import django
 from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.auth.models import Permission, User
 from django.core import checks
@@ -18,6 +20,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from django_xsession.admin import SessionAdmin
 from django_xsession.models import Session
 from django_xsession.stores import get_store
 from django_xsession.stores.base import Record, Store
@@ -362,3 +365,143 @@ class CachedDatabaseStoreTests(TestCase):
 
         assert not Session.objects.filter(pk=Store.digest("revoked")).exists()
         assert store.get("revoked") is None
+
+
+@override_settings(ROOT_URLCONF="testproject.urls")
+class SessionsPerUserTests(TestCase):
+    """The user column links to the changelist of that user's sessions."""
+
+    admin: User
+    alice: User
+
+    @classmethod
+    def setUpTestData(cls) -> None:
+        cls.admin = User.objects.create_superuser("root", password="secret")
+        cls.alice = User.objects.create_user("alice", password="secret")
+
+    def setUp(self) -> None:
+        self.client.force_login(self.admin)
+        self.alices = {
+            add_session("alice's laptop", self.alice).pk,
+            add_session("alice's phone", self.alice).pk,
+        }
+        self.roots = {add_session("root's", self.admin).pk}
+        self.visitors = {add_session("a visitor's").pk}
+
+    def changelist(self, **params: str) -> Response:
+        response = self.client.get(CHANGELIST, params)
+        assert response.status_code == 200
+        return response
+
+    def listed(self, response: Response) -> set[str]:
+        return {row.pk for row in response.context["cl"].result_list}
+
+    def test_each_user_links_to_their_sessions(self) -> None:
+        response = self.changelist()
+
+        alice = f'<a href="?user_id__exact={self.alice.pk}">alice</a>'
+        self.assertContains(response, alice, count=2, html=True)
+        root = f'<a href="?user_id__exact={self.admin.pk}">root</a>'
+        self.assertContains(response, root, count=1, html=True)
+        anonymous = '<a href="?user_id__isnull=True">anonymous</a>'
+        self.assertContains(response, anonymous, count=1, html=True)
+
+    def test_the_link_lists_that_users_sessions_only(self) -> None:
+        response = self.changelist(user_id__exact=str(self.alice.pk))
+
+        assert self.listed(response) == self.alices
+        assert self.listed(self.changelist(user_id__exact=str(self.admin.pk))) == (
+            self.roots
+        )
+
+    def test_anonymous_links_to_the_anonymous_sessions(self) -> None:
+        assert self.listed(self.changelist(user_id__isnull="True")) == self.visitors
+
+    def test_the_filter_names_the_selected_user(self) -> None:
+        response = self.changelist(user_id__exact=str(self.alice.pk))
+
+        selected = f'<a href="?user_id__exact={self.alice.pk}">alice</a>'
+        self.assertContains(
+            response, f'<li class="selected">{selected}</li>', html=True
+        )
+        self.assertContains(response, '<a href="?">All</a>', html=True)
+        self.assertContains(
+            response, '<a href="?user_id__isnull=True">Anonymous</a>', html=True
+        )
+
+    def test_the_filter_offers_no_list_of_users(self) -> None:
+        response = self.changelist()
+
+        self.assertContains(
+            response, '<li class="selected"><a href="?">All</a></li>', html=True
+        )
+        # Only in the rows: the filter does not list the users.
+        self.assertContains(response, ">alice</a>", count=2, html=False)
+        self.assertContains(response, ">root</a>", count=1, html=False)
+
+    def test_the_link_keeps_the_other_filters_and_the_search(self) -> None:
+        response = self.changelist(status="live", q="alice")
+
+        query = f"?q=alice&amp;status=live&amp;user_id__exact={self.alice.pk}"
+        self.assertContains(
+            response, f'<a href="{query}">alice</a>', count=2, html=True
+        )
+
+    def test_the_link_starts_the_list_over_at_its_first_page(self) -> None:
+        with mock.patch.object(SessionAdmin, "list_per_page", 1):
+            response = self.changelist(p="2", o="1")
+
+        [row] = response.context["cl"].result_list
+        query = "o=1&amp;" + (
+            "user_id__isnull=True"
+            if row.user_id is None
+            else f"user_id__exact={row.user_id}"
+        )
+        self.assertContains(response, f'<td class="field-user"><a href="?{query}">')
+
+    def test_the_detail_page_is_linked_from_the_created_column(self) -> None:
+        response = self.changelist(user_id__exact=str(self.admin.pk))
+
+        [key] = self.roots
+        detail = re.escape(change_url(Session.objects.get(pk=key)))
+        html = response.content.decode()
+        assert re.search(rf'<th class="field-created[^"]*"><a href="{detail}', html)
+        assert not re.search(rf'<td class="field-user"><a href="{detail}', html)
+
+    def test_the_detail_page_links_to_the_users_sessions(self) -> None:
+        [key] = self.roots
+        response = self.client.get(change_url(Session.objects.get(pk=key)))
+
+        link = f'<a href="{CHANGELIST}?user_id__exact={self.admin.pk}">root</a>'
+        self.assertContains(response, link, html=True)
+
+    def test_a_deleted_or_unknown_user_is_named_by_id(self) -> None:
+        response = self.changelist(user_id__exact="9999")
+
+        assert self.listed(response) == set()
+        self.assertContains(response, "unknown user (id 9999)")
+        response = self.changelist(user_id__exact="not-a-number")
+        assert self.listed(response) == set()
+
+    @skipUnless(django.VERSION >= (5, 0), "the admin's facets need Django 5.0")
+    def test_counts_can_be_shown(self) -> None:
+        response = self.changelist(_facets="True", user_id__exact=str(self.alice.pk))
+
+        assert self.listed(response) == self.alices
+
+    def test_revoking_a_users_sessions_from_their_list(self) -> None:
+        response = self.client.post(
+            f"{CHANGELIST}?user_id__exact={self.alice.pk}",
+            {
+                "action": "revoke",
+                "select_across": "1",
+                "_selected_action": list(self.alices),
+            },
+            follow=True,
+        )
+
+        self.assertContains(response, "Revoked 2 sessions.")
+        assert (
+            set(Session.objects.values_list("pk", flat=True))
+            == self.roots | self.visitors
+        )

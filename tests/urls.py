@@ -44,3 +44,14 @@ urlpatterns += [
 
 # ON_STORE_ERROR: tests/test_outage.py.
 urlpatterns += [path("store-status/", views.store_status)]
+
+# Per-user sessions and signals: tests/test_users.py, tests/test_signals.py.
+urlpatterns += [
+    path("cycle-key/", views.cycle_key),
+    path("async/regenerate/", views.async_regenerate),
+    path("async/session-user/", views.async_session_user),
+    path("sessions/current/", views.current_sessions),
+    path("sessions/revoke-others/", views.revoke_others),
+    path("async/sessions/current/", views.async_current_sessions),
+    path("async/sessions/revoke-others/", views.async_revoke_others),
+]

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from django.contrib import auth, messages
 from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
-from django.contrib.auth.models import User
+from django.contrib.auth.models import AnonymousUser, User
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template import engines
 
+from django_xsession import arevoke, asessions_of, revoke, sessions_of
 from django_xsession.engine import SessionStore
 from django_xsession.session import Session
 
@@ -211,3 +212,50 @@ def store_status(request: HttpRequest) -> HttpResponse:
     return JsonResponse(
         {"unavailable": _session(request).store_unavailable, "keys": keys}
     )
+
+
+def cycle_key(request: HttpRequest) -> HttpResponse:
+    request.session.cycle_key()
+    return JsonResponse(dict(request.session.items()))
+
+
+# Per-user sessions: tests/test_users.py.
+
+
+def current_sessions(request: HttpRequest) -> HttpResponse:
+    """Which of the user's sessions, most recent first, serves this request."""
+    infos = sessions_of(request.user)
+    return JsonResponse({"current": [info.is_current(request) for info in infos]})
+
+
+def revoke_others(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"ended": revoke(request.user, keep=request.session)})
+
+
+async def _session_user(request: HttpRequest) -> User | AnonymousUser:
+    """The user the session is logged in as, read through the async session
+    API (``request.auser()`` needs Django 5.0)."""
+    user_id = await _session(request).aget(auth.SESSION_KEY)
+    if user_id is None:
+        return AnonymousUser()
+    return await User.objects.aget(pk=user_id)
+
+
+async def async_session_user(request: HttpRequest) -> HttpResponse:
+    user = await _session_user(request)
+    return HttpResponse(user.get_username())
+
+
+async def async_current_sessions(request: HttpRequest) -> HttpResponse:
+    infos = await asessions_of(await _session_user(request))
+    return JsonResponse({"current": [info.is_current(request) for info in infos]})
+
+
+async def async_revoke_others(request: HttpRequest) -> HttpResponse:
+    ended = await arevoke(await _session_user(request), keep=request.session)
+    return JsonResponse({"ended": ended})
+
+
+async def async_regenerate(request: HttpRequest) -> HttpResponse:
+    await _session(request).aregenerate(keep_data=request.GET.get("keep") == "1")
+    return JsonResponse({"regenerated": True})

@@ -1,0 +1,342 @@
+"""The session signals: each sent once per event, with hashes of ids and the request.
+
+The behaviour is written once, in :class:`Signals`, and run on the memory
+and the database store. Time is Django's clock, frozen: nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+from unittest import mock, skipUnless
+
+import django
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.dispatch import Signal
+from django.http import HttpRequest
+from django.test import Client, TestCase, override_settings
+from django.utils import timezone
+
+from django_xsession import revoke, signing
+from django_xsession.conf import get_options
+from django_xsession.signals import (
+    session_created,
+    session_destroyed,
+    session_regenerated,
+    session_revoked,
+)
+from django_xsession.stores import get_store
+from django_xsession.stores.base import Store
+
+if TYPE_CHECKING:
+    _TestCase = TestCase
+else:
+    _TestCase = object
+
+NAME = "sessionid"
+SECOND = datetime.timedelta(seconds=1)
+ALICE = {"username": "alice", "password": "secret"}
+SIGNALS: dict[str, Signal] = {
+    "created": session_created,
+    "regenerated": session_regenerated,
+    "destroyed": session_destroyed,
+    "revoked": session_revoked,
+}
+
+Event = tuple[str, dict[str, Any]]
+
+
+class Recorder:
+    """Every session signal sent while recording, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.requests: list[HttpRequest | None] = []
+
+    def receiver(self, name: str) -> Any:
+        def receive(sender: Any, **kwargs: Any) -> None:
+            kwargs.pop("signal")
+            self.requests.append(kwargs.pop("request"))
+            self.events.append((name, kwargs))
+
+        return receive
+
+    def paths(self) -> list[str | None]:
+        """The path of each event's request; ``None`` where it had none."""
+        return [None if request is None else request.path for request in self.requests]
+
+
+@contextmanager
+def recording() -> Iterator[Recorder]:
+    recorder = Recorder()
+    receivers = [(signal, recorder.receiver(name)) for name, signal in SIGNALS.items()]
+    for signal, receive in receivers:
+        signal.connect(receive)
+    try:
+        yield recorder
+    finally:
+        for signal, receive in receivers:
+            signal.disconnect(receive)
+
+
+def sid_of(token: str) -> str:
+    verified = signing.unsign(token, get_options().secrets)
+    assert verified is not None
+    return verified.sid
+
+
+def hash_of(client: Client) -> str:
+    """The stored hash of the session behind ``client``'s cookie."""
+    return Store.digest(sid_of(client.cookies[NAME].value))
+
+
+class Signals(_TestCase):
+    """Mix in first, with ``TestCase``; set ``XSESSION`` on the subclass."""
+
+    alice: User
+
+    @classmethod
+    def setUpTestData(cls) -> None:
+        cls.alice = User.objects.create_user(**ALICE)
+
+    def setUp(self) -> None:
+        super().setUp()
+        get_store().clear()
+        self.addCleanup(get_store().clear)
+        self.now = timezone.now().replace(microsecond=0)
+
+    def xsession(self, **options: Any) -> override_settings:
+        """The class's ``XSESSION`` with ``options`` added."""
+        return override_settings(XSESSION={**settings.XSESSION, **options})
+
+    @contextmanager
+    def clock_at(self, offset: datetime.timedelta) -> Iterator[None]:
+        with mock.patch("django.utils.timezone.now", return_value=self.now + offset):
+            yield
+
+    def start(self, client: Client | None = None) -> str:
+        """Store an anonymous session for ``client``; return its hash."""
+        client = client or self.client
+        with self.clock_at(0 * SECOND):
+            client.get("/write/", {"cart": "apples"})
+        return hash_of(client)
+
+    # Created
+
+    def test_a_new_session_is_created_once_when_first_stored(self) -> None:
+        with recording() as recorder:
+            self.client.get("/write/", {"cart": "apples"})
+
+        assert recorder.events == [("created", {"key_hash": hash_of(self.client)})]
+        assert recorder.paths() == ["/write/"]
+
+    def test_login_without_a_session_creates_one(self) -> None:
+        with recording() as recorder:
+            self.client.get("/login/", ALICE)
+
+        assert recorder.events == [("created", {"key_hash": hash_of(self.client)})]
+
+    def test_nothing_is_sent_for_a_session_never_stored(self) -> None:
+        with recording() as recorder:
+            self.client.get("/read/")
+            self.client.get("/nothing/")
+            self.client.get("/fail/")
+
+        assert recorder.events == []
+
+    def test_reading_and_saving_a_stored_session_sends_nothing(self) -> None:
+        self.start()
+
+        with recording() as recorder:
+            self.client.get("/read/")
+            self.client.get("/write/", {"cart": "pears"})
+            self.client.get("/increment/")
+            self.client.get("/nothing/")
+
+        assert recorder.events == []
+
+    # Regenerated
+
+    def assert_regenerated(self, path: str, **query: str) -> None:
+        old = self.start()
+
+        with recording() as recorder:
+            response = self.client.get(path, query)
+
+        assert response.status_code == 200
+        new = hash_of(self.client)
+        assert new != old
+        assert recorder.events == [
+            ("regenerated", {"old_key_hash": old, "new_key_hash": new})
+        ]
+        assert recorder.paths() == [path]
+
+    def test_login_regenerates(self) -> None:
+        self.assert_regenerated("/login/", **ALICE)
+
+    def test_cycle_key_regenerates(self) -> None:
+        self.assert_regenerated("/cycle-key/")
+
+    def test_regenerate_regenerates(self) -> None:
+        self.assert_regenerated("/regenerate/")
+
+    def test_regenerate_keeping_the_data_regenerates(self) -> None:
+        self.assert_regenerated("/regenerate/", keep="1")
+
+    async def assert_aregenerated(self, path: str, **query: str) -> None:
+        old = await sync_to_async(self.start)()
+        self.async_client.cookies[NAME] = self.client.cookies[NAME].value
+
+        with recording() as recorder:
+            response = await self.async_client.get(path, query)
+
+        assert response.status_code == 200
+        new = Store.digest(sid_of(self.async_client.cookies[NAME].value))
+        assert new != old
+        assert recorder.events == [
+            ("regenerated", {"old_key_hash": old, "new_key_hash": new})
+        ]
+        assert recorder.paths() == [path]
+
+    @skipUnless(django.VERSION >= (5, 0), "auth.alogin needs Django 5.0")
+    async def test_async_login_regenerates(self) -> None:
+        await self.assert_aregenerated("/async/login/", **ALICE)
+
+    async def test_aregenerate_regenerates(self) -> None:
+        await self.assert_aregenerated("/async/regenerate/")
+
+    async def test_aregenerate_keeping_the_data_regenerates(self) -> None:
+        await self.assert_aregenerated("/async/regenerate/", keep="1")
+
+    # Destroyed
+
+    def assert_destroyed(self, path: str) -> None:
+        self.client.get("/login/", ALICE)
+        old = hash_of(self.client)
+
+        with recording() as recorder:
+            self.client.get(path)
+
+        assert self.client.cookies[NAME].value == ""
+        assert recorder.events == [("destroyed", {"key_hash": old})]
+        assert recorder.paths() == [path]
+
+    def test_logout_destroys(self) -> None:
+        self.assert_destroyed("/logout/")
+
+    def test_destroy_destroys(self) -> None:
+        self.assert_destroyed("/destroy/")
+
+    def test_unset_destroys_under_unset_destroy(self) -> None:
+        with self.xsession(UNSET="destroy"):
+            self.assert_destroyed("/unset/")
+
+    def test_unset_keeps_and_sends_nothing_by_default(self) -> None:
+        self.start()
+
+        with recording() as recorder:
+            self.client.get("/unset/")
+
+        assert recorder.events == []
+
+    def test_an_idle_timeout_destroys(self) -> None:
+        with self.xsession(IDLE_TIMEOUT=60):
+            old = self.start()
+
+            with self.clock_at(61 * SECOND), recording() as recorder:
+                assert self.client.get("/read/").json() == {}
+
+        assert recorder.events == [("destroyed", {"key_hash": old})]
+        assert recorder.paths() == ["/read/"]
+
+    def test_an_idle_timeout_destroys_then_a_write_creates_anew(self) -> None:
+        with self.xsession(IDLE_TIMEOUT=60):
+            old = self.start()
+
+            with self.clock_at(61 * SECOND), recording() as recorder:
+                self.client.get("/write/", {"fresh": "1"})
+
+        new = hash_of(self.client)
+        assert new != old
+        assert recorder.events == [
+            ("destroyed", {"key_hash": old}),
+            ("created", {"key_hash": new}),
+        ]
+
+    def test_a_session_found_past_its_absolute_deadline_is_destroyed(self) -> None:
+        # Stored before ABSOLUTE_TIMEOUT was on: its own expiry is weeks away.
+        old = self.start()
+
+        with self.xsession(ABSOLUTE_TIMEOUT=3600):
+            with self.clock_at(3599 * SECOND), recording() as recorder:
+                self.client.get("/read/")
+            assert recorder.events == []
+
+            with self.clock_at(3600 * SECOND), recording() as recorder:
+                assert self.client.get("/read/").json() == {}
+
+        assert recorder.events == [("destroyed", {"key_hash": old})]
+
+    async def test_an_idle_timeout_destroys_under_asgi(self) -> None:
+        with self.xsession(IDLE_TIMEOUT=60):
+            await sync_to_async(self.client.get)("/login/", ALICE)
+            old = hash_of(self.client)
+            self.async_client.cookies[NAME] = self.client.cookies[NAME].value
+
+            with self.clock_at(61 * SECOND), recording() as recorder:
+                response = await self.async_client.get("/async/session-user/")
+
+        assert response.content == b""
+        assert recorder.events == [("destroyed", {"key_hash": old})]
+        assert recorder.paths() == ["/async/session-user/"]
+
+    # Revoked
+
+    def test_revoke_from_a_request_sends_revoked_for_each_other_session(
+        self,
+    ) -> None:
+        clients = [Client() for _ in range(3)]
+        for client in clients:
+            client.get("/login/", ALICE)
+        others = {hash_of(client) for client in clients[1:]}
+
+        with recording() as recorder:
+            clients[0].get("/sessions/revoke-others/")
+
+        assert sorted(name for name, _ in recorder.events) == ["revoked", "revoked"]
+        assert {kwargs["key_hash"] for _, kwargs in recorder.events} == others
+        assert {kwargs["user_id"] for _, kwargs in recorder.events} == {
+            str(self.alice.pk)
+        }
+        assert recorder.paths() == ["/sessions/revoke-others/"] * 2
+
+    def test_revoke_outside_a_request_sends_revoked_without_one(self) -> None:
+        clients = [Client() for _ in range(2)]
+        for client in clients:
+            client.get("/login/", ALICE)
+
+        with recording() as recorder:
+            revoke(self.alice)
+
+        assert sorted(recorder.events, key=lambda event: event[1]["key_hash"]) == [
+            ("revoked", {"key_hash": key_hash, "user_id": str(self.alice.pk)})
+            for key_hash in sorted(hash_of(client) for client in clients)
+        ]
+        assert recorder.paths() == [None, None]
+        with recording() as recorder:
+            clients[0].get("/whoami/")
+        assert recorder.events == []
+
+
+@override_settings(XSESSION={"STORE": "memory"})
+class MemorySignalTests(Signals, TestCase):
+    pass
+
+
+@override_settings(XSESSION={"STORE": "db"})
+class DatabaseSignalTests(Signals, TestCase):
+    pass

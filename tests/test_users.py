@@ -1,0 +1,465 @@
+"""Per-user sessions: ``sessions_of`` lists them, ``revoke`` ends them.
+
+The behaviour is written once, in :class:`UserSessions`, and run against
+every store that can list a user's sessions (a two-line class each at the
+end). Time is Django's clock, frozen at chosen instants: nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import FrozenInstanceError, astuple
+from typing import TYPE_CHECKING, Any, ClassVar
+from unittest import mock
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
+from django.test import AsyncClient, Client, TestCase, override_settings
+from django.utils import timezone
+
+from django_xsession import (
+    SessionInfo,
+    arevoke,
+    asessions_of,
+    revoke,
+    sessions_of,
+    signing,
+)
+from django_xsession.conf import get_options
+from django_xsession.engine import SessionStore
+from django_xsession.stores import get_store
+from django_xsession.stores.base import Store
+from tests.services import REDIS, missing, reachable
+
+if TYPE_CHECKING:
+    _TestCase = TestCase
+else:
+    _TestCase = object
+
+NAME = "sessionid"
+MINUTE = datetime.timedelta(minutes=1)
+# SESSION_COOKIE_AGE, Django's default: every session here lives that long.
+AGE = datetime.timedelta(seconds=settings.SESSION_COOKIE_AGE)
+ALICE = {"username": "alice", "password": "secret"}
+BOB = {"username": "bob", "password": "hunter2"}
+# Where each device connects from: (REMOTE_ADDR, User-Agent).
+DEVICES = {
+    "laptop": ("192.0.2.10", "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"),
+    "phone": ("198.51.100.20", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5) Mobile"),
+    "tablet": ("203.0.113.30", "Mozilla/5.0 (iPad; CPU OS 17_5) Safari/604.1"),
+}
+# The order sessions_of lists the three devices in, once each logged in a
+# minute after the previous one: the most recently used first.
+NEWEST_FIRST = ["tablet", "phone", "laptop"]
+
+
+def sid_of(client: Client | AsyncClient) -> str:
+    """The session id behind ``client``'s cookie."""
+    verified = signing.unsign(client.cookies[NAME].value, get_options().secrets)
+    assert verified is not None
+    return verified.sid
+
+
+def whoami(client: Client) -> str:
+    return client.get("/whoami/").content.decode()
+
+
+class UserSessions(_TestCase):
+    """Mix in first, with ``TestCase``; set ``XSESSION`` on the subclass."""
+
+    #: A server the store needs: the class skips loudly without it.
+    service: ClassVar[tuple[str, tuple[str, int]] | None] = None
+
+    alice: User
+    bob: User
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        if cls.service is not None and not reachable(cls.service[1]):
+            missing(*cls.service)
+        super().setUpClass()
+
+    @classmethod
+    def setUpTestData(cls) -> None:
+        cls.alice = User.objects.create_user(**ALICE)
+        cls.bob = User.objects.create_user(**BOB)
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.store = get_store()
+        self.store.clear()
+        self.addCleanup(self.store.clear)
+        self.now = timezone.now().replace(microsecond=0)
+
+    @contextmanager
+    def clock_at(self, offset: datetime.timedelta) -> Iterator[None]:
+        """Django's clock (the store's too) stopped at ``self.now + offset``."""
+        with mock.patch("django.utils.timezone.now", return_value=self.now + offset):
+            yield
+
+    def device(
+        self,
+        name: str,
+        *,
+        at: datetime.timedelta = datetime.timedelta(0),
+        credentials: dict[str, str] = ALICE,
+        **headers: Any,
+    ) -> Client:
+        """A client on device ``name`` that logged in at ``self.now + at``."""
+        ip, agent = DEVICES[name]
+        client = Client(REMOTE_ADDR=ip, HTTP_USER_AGENT=agent, **headers)
+        with self.clock_at(at):
+            response = client.get("/login/", credentials)
+        assert response.status_code == 200
+        return client
+
+    def devices(self) -> dict[str, Client]:
+        """Alice on the laptop, a minute later the phone, then the tablet."""
+        return {
+            "laptop": self.device("laptop", at=0 * MINUTE),
+            "phone": self.device("phone", at=1 * MINUTE),
+            "tablet": self.device("tablet", at=2 * MINUTE),
+        }
+
+    def handles(self, user: User) -> list[str]:
+        return [info.handle for info in sessions_of(user)]
+
+    # sessions_of
+
+    def test_lists_each_session_with_when_and_where_it_was_used(self) -> None:
+        self.devices()
+        self.device("laptop", credentials=BOB)
+        Client().get("/write/", {"visitor": "1"})
+
+        infos = sessions_of(self.alice)
+
+        assert [
+            (info.ip, info.user_agent, info.created, info.last_seen, info.expires)
+            for info in infos
+        ] == [
+            (*DEVICES["tablet"], self.now + 2 * MINUTE, self.now + 2 * MINUTE,
+             self.now + 2 * MINUTE + AGE),
+            (*DEVICES["phone"], self.now + MINUTE, self.now + MINUTE,
+             self.now + MINUTE + AGE),
+            (*DEVICES["laptop"], self.now, self.now, self.now + AGE),
+        ]  # fmt: skip
+        assert all(isinstance(info, SessionInfo) for info in infos)
+        assert len(sessions_of(self.bob)) == 1
+
+    def test_the_most_recently_used_comes_first(self) -> None:
+        devices = self.devices()
+        with self.clock_at(3 * MINUTE):
+            devices["laptop"].get("/write/", {"note": "hello"})
+
+        infos = sessions_of(self.alice)
+
+        assert [info.user_agent for info in infos] == [
+            DEVICES[name][1] for name in ("laptop", "tablet", "phone")
+        ]
+        assert (infos[0].created, infos[0].last_seen) == (
+            self.now,
+            self.now + 3 * MINUTE,
+        )
+        assert infos[0].expires == self.now + 3 * MINUTE + AGE
+
+    def test_a_session_info_is_frozen(self) -> None:
+        self.devices()
+        info = sessions_of(self.alice)[0]
+
+        with pytest.raises(FrozenInstanceError):
+            info.ip = "192.0.2.99"  # type: ignore[misc]
+
+    def test_handles_are_stable_and_reveal_no_id_token_or_key_hash(self) -> None:
+        devices = self.devices()
+
+        infos = sessions_of(self.alice)
+
+        handles = [info.handle for info in infos]
+        assert len(set(handles)) == 3
+        assert self.handles(self.alice) == handles
+        for client in devices.values():
+            sid = sid_of(client)
+            for secret in (client.cookies[NAME].value, sid, Store.digest(sid)):
+                for info in infos:
+                    shown = repr(info) + "".join(map(str, astuple(info)))
+                    assert secret not in shown
+                    assert info.handle not in secret
+
+    def test_is_current_marks_the_session_of_the_request(self) -> None:
+        devices = self.devices()
+
+        for name, client in devices.items():
+            response = client.get("/sessions/current/")
+            assert response.json() == {
+                "current": [other == name for other in NEWEST_FIRST]
+            }
+
+    def test_an_anonymous_user_has_no_sessions(self) -> None:
+        self.devices()
+        client = Client()
+        client.get("/write/", {"visitor": "1"})
+
+        assert sessions_of(AnonymousUser()) == []
+        assert client.get("/sessions/current/").json() == {"current": []}
+
+    def test_a_logged_out_session_is_no_longer_listed(self) -> None:
+        devices = self.devices()
+
+        devices["phone"].get("/logout/")
+
+        assert [info.ip for info in sessions_of(self.alice)] == [
+            DEVICES["tablet"][0],
+            DEVICES["laptop"][0],
+        ]
+
+    def test_a_session_logged_in_as_another_user_leaves_the_first_users_list(
+        self,
+    ) -> None:
+        devices = self.devices()
+
+        with self.clock_at(3 * MINUTE):
+            devices["phone"].get("/login/", BOB)
+
+        assert [info.ip for info in sessions_of(self.alice)] == [
+            DEVICES["tablet"][0],
+            DEVICES["laptop"][0],
+        ]
+        assert [info.ip for info in sessions_of(self.bob)] == [DEVICES["phone"][0]]
+
+    def test_expired_sessions_are_not_listed(self) -> None:
+        self.devices()
+
+        with self.clock_at(AGE + 30 * datetime.timedelta(seconds=1)):
+            assert [info.ip for info in sessions_of(self.alice)] == [
+                DEVICES["tablet"][0],
+                DEVICES["phone"][0],
+            ]
+        with self.clock_at(AGE + 2 * MINUTE):
+            assert sessions_of(self.alice) == []
+
+    # Metadata
+
+    def test_metadata_is_that_of_the_latest_write(self) -> None:
+        devices = self.devices()
+
+        with self.clock_at(3 * MINUTE):
+            devices["laptop"].get(
+                "/write/",
+                {"note": "moved"},
+                REMOTE_ADDR="192.0.2.99",
+                HTTP_USER_AGENT="Mozilla/5.0 (X11; Linux x86_64) Firefox/129.0",
+            )
+
+        latest = sessions_of(self.alice)[0]
+        assert (latest.ip, latest.user_agent) == (
+            "192.0.2.99",
+            "Mozilla/5.0 (X11; Linux x86_64) Firefox/129.0",
+        )
+
+    def test_a_long_user_agent_is_cut_to_255_characters(self) -> None:
+        agent = "Mozilla/5.0 " + "x" * 1000
+        Client(HTTP_USER_AGENT=agent).get("/login/", ALICE)
+
+        assert [info.user_agent for info in sessions_of(self.alice)] == [agent[:255]]
+
+    def test_without_record_metadata_no_ip_nor_user_agent_is_kept(self) -> None:
+        with self.settings(XSESSION={**settings.XSESSION, "RECORD_METADATA": False}):
+            self.devices()
+
+            infos = sessions_of(self.alice)
+
+        assert [(info.ip, info.user_agent) for info in infos] == [(None, None)] * 3
+        assert [info.created for info in infos] == [
+            self.now + 2 * MINUTE,
+            self.now + MINUTE,
+            self.now,
+        ]
+
+    def test_behind_a_proxy_the_first_forwarded_address_is_the_clients(self) -> None:
+        with self.settings(XSESSION={**settings.XSESSION, "PROXY": True}):
+            self.device(
+                "laptop", HTTP_X_FORWARDED_FOR="203.0.113.77, 10.0.0.1, 10.0.0.2"
+            )
+
+            assert [info.ip for info in sessions_of(self.alice)] == ["203.0.113.77"]
+
+    def test_without_proxy_forwarded_for_is_not_trusted(self) -> None:
+        self.device("laptop", HTTP_X_FORWARDED_FOR="203.0.113.77")
+
+        assert [info.ip for info in sessions_of(self.alice)] == [DEVICES["laptop"][0]]
+
+    # revoke
+
+    def test_revoke_keeping_this_session_logs_out_every_other_device(self) -> None:
+        devices = self.devices()
+        bobs = self.device("laptop", credentials=BOB)
+        sids = {name: sid_of(client) for name, client in devices.items()}
+
+        response = devices["phone"].get("/sessions/revoke-others/")
+
+        assert response.json() == {"ended": 2}
+        for name in ("laptop", "tablet"):
+            assert self.store.get(sids[name]) is None
+            response = devices[name].get("/whoami/")
+            assert response.content == b""
+            assert response.cookies[NAME].value == ""
+        assert self.store.get(sids["phone"]) is not None
+        assert whoami(devices["phone"]) == "alice"
+        assert devices["phone"].get("/sessions/current/").json() == {"current": [True]}
+        assert whoami(bobs) == "bob"
+
+    def test_revoke_chosen_handles_ends_exactly_those(self) -> None:
+        devices = self.devices()
+        tablet, phone, laptop = self.handles(self.alice)
+
+        assert revoke(self.alice, handles=[tablet]) == 1
+
+        assert whoami(devices["tablet"]) == ""
+        assert whoami(devices["phone"]) == "alice"
+        assert whoami(devices["laptop"]) == "alice"
+        assert self.handles(self.alice) == [phone, laptop]
+
+    def test_revoke_ignores_handles_of_other_users_and_unknown_ones(self) -> None:
+        devices = self.devices()
+        bobs = self.device("laptop", credentials=BOB)
+        [bob_handle] = self.handles(self.bob)
+
+        assert revoke(self.alice, handles=[bob_handle, "0" * 32]) == 0
+        assert revoke(self.alice, handles=[]) == 0
+
+        assert whoami(bobs) == "bob"
+        assert [whoami(client) for client in devices.values()] == ["alice"] * 3
+
+    def test_revoke_with_keep_and_handles_spares_the_kept_one(self) -> None:
+        devices = self.devices()
+        tablet, phone, laptop = self.handles(self.alice)
+        token = devices["phone"].cookies[NAME].value
+
+        ended = revoke(self.alice, keep=SessionStore(token), handles=[phone, laptop])
+
+        assert ended == 1
+        assert self.handles(self.alice) == [tablet, phone]
+        assert whoami(devices["laptop"]) == ""
+
+    def test_revoke_without_keep_ends_every_session_of_the_user(self) -> None:
+        devices = self.devices()
+        bobs = self.device("laptop", credentials=BOB)
+        sids = [sid_of(client) for client in devices.values()]
+
+        assert revoke(self.alice) == 3
+
+        assert sessions_of(self.alice) == []
+        assert [self.store.get(sid) for sid in sids] == [None] * 3
+        assert [whoami(client) for client in devices.values()] == [""] * 3
+        assert whoami(bobs) == "bob"
+        assert revoke(self.alice) == 0
+
+    # The async twins
+
+    async def test_asessions_of_lists_as_sessions_of_does(self) -> None:
+        await sync_to_async(self.devices)()
+
+        infos = await asessions_of(self.alice)
+
+        assert infos == await sync_to_async(sessions_of)(self.alice)
+        assert [(info.ip, info.user_agent) for info in infos] == [
+            DEVICES[name] for name in NEWEST_FIRST
+        ]
+
+    async def test_async_views_mark_the_current_session_and_revoke_the_others(
+        self,
+    ) -> None:
+        devices = await sync_to_async(self.devices)()
+        client = AsyncClient()
+        client.cookies[NAME] = devices["phone"].cookies[NAME].value
+
+        response = await client.get("/async/sessions/current/")
+        assert response.json() == {"current": [False, True, False]}
+        response = await client.get("/async/sessions/revoke-others/")
+        assert response.json() == {"ended": 2}
+
+        infos = await asessions_of(self.alice)
+        assert [info.ip for info in infos] == [DEVICES["phone"][0]]
+        assert (await client.get("/async/sessions/current/")).json() == {
+            "current": [True]
+        }
+
+    async def test_arevoke_ends_chosen_or_all_sessions(self) -> None:
+        devices = await sync_to_async(self.devices)()
+        tablet, phone, laptop = [info.handle for info in await asessions_of(self.alice)]
+
+        assert await arevoke(self.alice, handles=[laptop]) == 1
+        assert [info.handle for info in await asessions_of(self.alice)] == [
+            tablet,
+            phone,
+        ]
+        assert await arevoke(self.alice) == 2
+        assert await asessions_of(self.alice) == []
+        assert await sync_to_async(whoami)(devices["phone"]) == ""
+
+
+# One class per store that can list a user's sessions.
+
+REDIS_STORE = {
+    "BACKEND": "redis",
+    # This process's own prefix: other runs share the suite's database.
+    "OPTIONS": {"cache": "redis", "prefix": f"xsession-tests-users-{os.getpid()}:"},
+}
+
+
+@override_settings(XSESSION={"STORE": "memory"})
+class MemoryUserSessionTests(UserSessions, TestCase):
+    pass
+
+
+@override_settings(XSESSION={"STORE": "db"})
+class DatabaseUserSessionTests(UserSessions, TestCase):
+    pass
+
+
+@override_settings(XSESSION={"STORE": "cached_db"})
+class CachedDatabaseUserSessionTests(UserSessions, TestCase):
+    pass
+
+
+@override_settings(XSESSION={"STORE": REDIS_STORE})
+class RedisUserSessionTests(UserSessions, TestCase):
+    service = ("Redis", REDIS)
+
+
+@override_settings(
+    XSESSION={"STORE": {"BACKEND": "cache", "OPTIONS": {"cache": "default"}}}
+)
+class CacheStoreTests(TestCase):
+    """A Django cache cannot list keys: the per-user API says so plainly."""
+
+    alice: User
+
+    @classmethod
+    def setUpTestData(cls) -> None:
+        cls.alice = User.objects.create_user(**ALICE)
+
+    def setUp(self) -> None:
+        self.client.get("/login/", ALICE)
+        assert whoami(self.client) == "alice"
+
+    def test_sessions_of_raises_not_implemented(self) -> None:
+        with pytest.raises(NotImplementedError, match="cannot list a user's sessions"):
+            sessions_of(self.alice)
+
+    def test_revoke_raises_not_implemented_and_ends_nothing(self) -> None:
+        with pytest.raises(NotImplementedError, match="cannot list a user's sessions"):
+            revoke(self.alice)
+
+        assert whoami(self.client) == "alice"
+
+    async def test_the_async_twins_raise_not_implemented(self) -> None:
+        with pytest.raises(NotImplementedError, match="cannot list a user's sessions"):
+            await asessions_of(self.alice)
+        with pytest.raises(NotImplementedError, match="cannot list a user's sessions"):
+            await arevoke(self.alice)
