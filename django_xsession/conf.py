@@ -481,8 +481,23 @@ class _Reader:
             )
         return CookieOptions(**attributes)
 
+    def timeouts(self) -> tuple[int | None, int | None, int]:
+        idle = self.seconds("IDLE_TIMEOUT", None)
+        absolute = self.seconds("ABSOLUTE_TIMEOUT", None)
+        touch_after = self.seconds("TOUCH_AFTER", 0) or 0
+        if idle is not None and touch_after >= idle:
+            self.problem(
+                "xsession.W006",
+                f"XSESSION['TOUCH_AFTER'] ({touch_after}) is not below "
+                f"IDLE_TIMEOUT ({idle}): active users will be timed out.",
+                hint="IDLE_TIMEOUT is measured to within TOUCH_AFTER; keep it "
+                "well below.",
+            )
+        return idle, absolute, touch_after
+
     def read(self) -> Options:
         max_age, expires = self.lifetime()
+        idle_timeout, absolute_timeout, touch_after = self.timeouts()
         return Options(
             store=self.store(),
             name=self.name(),
@@ -499,9 +514,9 @@ class _Reader:
             on_store_error=self.on_store_error(),
             legacy_contrib=self.boolean("LEGACY_CONTRIB", False),
             legacy_engine=self.legacy_engine(),
-            idle_timeout=self.seconds("IDLE_TIMEOUT", None),
-            absolute_timeout=self.seconds("ABSOLUTE_TIMEOUT", None),
-            touch_after=self.seconds("TOUCH_AFTER", 0) or 0,
+            idle_timeout=idle_timeout,
+            absolute_timeout=absolute_timeout,
+            touch_after=touch_after,
             record_metadata=self.boolean("RECORD_METADATA", True),
             transport=self.transport(),
             header=self.header(),

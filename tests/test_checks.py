@@ -28,7 +28,7 @@ from django_xsession.stores.base import Store
 # Every id the tests below prove; the source must use exactly these.
 TESTED_IDS = frozenset(
     {f"xsession.E{number:03d}" for number in range(1, 15)}
-    | {f"xsession.W{number:03d}" for number in range(1, 6)}
+    | {f"xsession.W{number:03d}" for number in range(1, 7)}
 )
 
 SECURE_COOKIE = {"SECURE": True}
@@ -369,6 +369,21 @@ class TransportCheckTests(CheckTestCase):
             self.assert_silent(
                 "xsession.E014", {"TRANSPORT": transport, "HEADER": "X-Api-Session"}
             )
+
+
+class TouchAfterCheckTests(CheckTestCase):
+    def test_w006_touch_after_not_below_idle_timeout(self) -> None:
+        for touch_after in (600, 900):
+            self.assert_fires(
+                "xsession.W006",
+                "is not below IDLE_TIMEOUT (600): active users will be timed out.",
+                {"IDLE_TIMEOUT": 600, "TOUCH_AFTER": touch_after},
+            )
+
+    def test_w006_not_when_below(self) -> None:
+        self.assert_silent("xsession.W006", {"IDLE_TIMEOUT": 600, "TOUCH_AFTER": 60})
+        self.assert_silent("xsession.W006", {"TOUCH_AFTER": 60})
+        self.assert_silent("xsession.W006", {"IDLE_TIMEOUT": 600})
 
 
 class GenIdCheckTests(CheckTestCase):
