@@ -6,7 +6,7 @@ DJANGO ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(subst /,_,$(subst :,_,$(subst ~,_,$(subst =,_,$(subst >,_,$(subst <,_,$(DJANGO)))))))
 
-.PHONY: demo test matrix lint typecheck bench clean
+.PHONY: demo test matrix lint typecheck bench loadtest fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+loadtest: $(STAMP)
+	$(BIN)/python -m bench.loadtest $(LOADTEST_ARGS)
 
 clean:
 	rm -rf .venv .venv-* .mypy_cache .ruff_cache .pytest_cache *.egg-info
