@@ -1,4 +1,10 @@
-"""``python -m bench``: time the session engines and print a Markdown table."""
+"""``python -m bench``: time the session engines and print Markdown tables.
+
+Sections: ``requests`` (per-request cost: the in-memory engines, then ours
+and Django's db and cached_db engines on each database) and
+``clearsessions`` (deleting 1,000,000 expired sessions). Without a section
+both run; ``--quick`` skips clearsessions.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +12,17 @@ import argparse
 import os
 import platform
 import sys
+import tempfile
+import time
 from collections.abc import Sequence
 
 import django
 
-from bench.engines import ENGINES, OURS
-from bench.report import render_table
-from bench.runner import measure, profile
+from bench.engines import DB_PAIRS, ENGINES, OURS, db_engines, has_cached_db
+from bench.runner import measure, profile, queries
 from bench.scenarios import SCENARIOS
+
+SECTIONS = ("all", "requests", "clearsessions")
 
 
 def _positive(text: str) -> int:
@@ -23,33 +32,135 @@ def _positive(text: str) -> int:
     return value
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the benchmark (or, with ``--profile``, profile one scenario of ours)."""
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("-n", type=_positive, default=3000, help="requests per repeat")
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("section", nargs="?", choices=SECTIONS, default="all")
+    parser.add_argument(
+        "-n", type=_positive, default=3000, help="requests per repeat (memory table)"
+    )
+    parser.add_argument(
+        "--db-n",
+        type=_positive,
+        default=150,
+        help="requests per repeat of the database engines writing (each "
+        "one a commit, fsync and all)",
+    )
+    parser.add_argument(
+        "--db-read-n",
+        type=_positive,
+        default=600,
+        help="requests per repeat of the database engines reading",
+    )
     parser.add_argument("--repeats", type=_positive, default=5, help="take the best of")
+    parser.add_argument(
+        "--quick", action="store_true", help="skip the clearsessions section"
+    )
+    parser.add_argument(
+        "--no-postgres",
+        action="store_true",
+        help="leave PostgreSQL out even when 127.0.0.1:5432 answers",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=_positive,
+        action="append",
+        help="batch size of our clear_expired(); repeat to try several "
+        "(default: 10000)",
+    )
+    parser.add_argument(
+        "--expired",
+        type=_positive,
+        default=1_000_000,
+        help="expired sessions in each clearsessions table",
+    )
+    parser.add_argument(
+        "--live",
+        type=_positive,
+        default=100_000,
+        help="live sessions in each clearsessions table",
+    )
     parser.add_argument(
         "--profile",
         metavar="SCENARIO",
-        help="instead of timing, cProfile ours in this scenario (top 15, cumulative)",
+        help="instead of timing, cProfile ours in this scenario (top 15, "
+        "cumulative); with a database store, also SQL queries per request",
     )
+    parser.add_argument(
+        "--store",
+        choices=["memory", "db", "cached_db"],
+        default="memory",
+        help="which of our stores --profile runs",
+    )
+    parser.add_argument(
+        "--database",
+        default="sqlite",
+        choices=["sqlite", "postgres"],
+        help="the database of --profile --store db/cached_db",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark (or, with ``--profile``, profile one scenario of ours)."""
+    parser = _parser()
     args = parser.parse_args(argv)
+    if args.profile is not None and args.profile not in {s.name for s in SCENARIOS}:
+        parser.error(f"--profile takes one of {', '.join(s.name for s in SCENARIOS)}")
 
-    # Always these settings: a DJANGO_SETTINGS_MODULE left in the shell
-    # (tests.settings, say) would add middleware and apps we do not measure.
-    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
-    django.setup()
-    if args.profile is not None:
-        chosen = [s for s in SCENARIOS if s.name == args.profile]
-        if not chosen:
-            parser.error(
-                f"--profile takes one of {', '.join(s.name for s in SCENARIOS)}"
-            )
-        print(profile(OURS, chosen[0], n=args.n))
-        return 0
+    with tempfile.TemporaryDirectory(prefix="xsession-bench-") as directory:
+        # Always these settings: a DJANGO_SETTINGS_MODULE left in the shell
+        # (tests.settings, say) would add middleware and apps we do not measure.
+        os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+        os.environ["XSESSION_BENCH_DIR"] = directory
+        # Our own schema per run: two runs at once never share tables.
+        os.environ["XSESSION_BENCH_SCHEMA"] = f"xsession_bench_{os.getpid()}"
+        os.environ["XSESSION_BENCH_POSTGRES"] = "0" if args.no_postgres else "1"
+        django.setup()
+        if args.profile is not None:
+            return _profile(parser, args)
+        _say(
+            f"Python {platform.python_version()}, Django {django.get_version()}, "
+            f"{os.cpu_count()} CPUs, {_load()}"
+        )
+        started = time.perf_counter()
+        if args.section in ("all", "requests"):
+            _requests(args)
+            _say()
+            _say(f"(requests: {time.perf_counter() - started:.0f} s)")
+        if args.section == "clearsessions" or (
+            args.section == "all" and not args.quick
+        ):
+            began = time.perf_counter()
+            _clearsessions(args)
+            _say()
+            _say(f"(clearsessions: {time.perf_counter() - began:.0f} s)")
+        _say()
+        _say(f"Total {time.perf_counter() - started:.0f} s; {_load()}.")
+    return 0
 
-    print(f"Python {platform.python_version()}, Django {django.get_version()}")
-    print()
+
+def _say(text: str = "") -> None:
+    # Flushed: a run takes minutes, and `make bench | tee` should show progress.
+    print(text, flush=True)
+
+
+def _load() -> str:
+    # Other processes on the machine move every number: say how busy it was.
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} (1 min), {five:.1f} (5 min)"
+
+
+def _requests(args: argparse.Namespace) -> None:
+    from bench.databases import available, tables
+    from bench.report import render_table, render_targets
+
+    _say()
+    _say("## In-memory engines")
+    _say()
     timings = measure(
         ENGINES,
         SCENARIOS,
@@ -57,14 +168,110 @@ def main(argv: Sequence[str] | None = None) -> int:
         repeats=args.repeats,
         warmup=max(args.n // 10, 100),
     )
-    print(
+    _say(
         f"µs per request, best of {args.repeats} repeats of {args.n} requests; "
         "each request is built with RequestFactory inside the timed loop "
         "(the same for every engine); repeats alternate between engines."
     )
-    print()
-    print(render_table(timings, baseline=OURS.name))
+    _say()
+    _say(render_table(timings, baseline=OURS.name))
+
+    databases = available()
+    if not has_cached_db():
+        _say()
+        _say(
+            "(Our cached_db store, django_xsession.stores.cached_db, is not "
+            "importable yet: its column is left out.)"
+        )
+    with tables(databases):
+        for database in databases:
+            engines = db_engines(database.alias)
+            timings = measure(
+                engines,
+                SCENARIOS,
+                n=args.db_n,
+                repeats=args.repeats,
+                warmup=max(args.db_n // 10, 100),
+                n_by_scenario={"read": args.db_read_n},
+            )
+            _say()
+            _say(f"## {database.label} (alias {database.alias!r})")
+            _say()
+            _say(
+                f"µs per request, best of {args.repeats} repeats of "
+                f"{args.db_read_n} (read) or {args.db_n} (write, new) requests; "
+                "ours is pointed at the alias by the store's `using` option, "
+                "Django's by a router in DATABASE_ROUTERS; both cached_db "
+                f"engines share one LocMemCache alias; {_load()}."
+            )
+            _say()
+            _say(render_table(timings, pairs=DB_PAIRS))
+            _say()
+            targets, _ = render_targets(timings, DB_PAIRS)
+            _say(targets)
+            _say()
+            _say(
+                "CPU µs per request over the same runs (no waiting for the "
+                "disk or the server: steadier when the machine is busy; the "
+                "targets above are on wall time):"
+            )
+            _say()
+            _say(render_table(timings, pairs=DB_PAIRS, cpu=True))
+
+
+def _clearsessions(args: argparse.Namespace) -> None:
+    from bench.clearsessions import DEFAULT_BATCH_SIZES, run
+
+    _say()
+    _say("## clearsessions")
+    _say()
+    _say(
+        run(
+            tuple(args.batch_size or DEFAULT_BATCH_SIZES),
+            expired=args.expired,
+            live=args.live,
+        )
+    )
+
+
+def _profile(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from bench.databases import available, tables
+
+    scenario = next(s for s in SCENARIOS if s.name == args.profile)
+    if args.store == "memory":
+        print(profile(OURS, scenario, n=args.n))
+        return 0
+    if args.store == "cached_db" and not has_cached_db():
+        parser.error("our cached_db store is not importable yet")
+    from bench import settings as bench_settings
+
+    alias = (
+        bench_settings.SQLITE_ALIAS
+        if args.database == "sqlite"
+        else bench_settings.POSTGRES_ALIAS
+    )
+    chosen = [database for database in available() if database.alias == alias]
+    if not chosen:
+        parser.error(f"{args.database} is not reachable")
+    database = chosen[0]
+    engine = next(e for e in db_engines(database.alias) if e.store == args.store)
+    theirs = next(
+        e for e in db_engines(database.alias) if e.name == _THEIRS[engine.name]
+    )
+    with tables((database,)):
+        for measured in (engine, theirs):
+            count, last = queries(measured, scenario, database.alias)
+            _say(f"{measured.name}: {count:g} SQL queries per {scenario.name} request")
+            for sql in last:
+                _say(f"    {sql}")
+        _say()
+        n = args.db_read_n if scenario.name == "read" else args.db_n
+        _say(profile(engine, scenario, n=n))
     return 0
+
+
+# Whose engine --profile counts queries of beside ours.
+_THEIRS = dict(DB_PAIRS)
 
 
 if __name__ == "__main__":

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from bench.databases import SessionsTo
 
 DJANGO_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
 XSESSION_MIDDLEWARE = "django_xsession.middleware.SessionMiddleware"
+CACHED_DB_MODULE = "django_xsession.stores.cached_db"
+# The LocMemCache alias of bench.settings in front of the databases.
+DB_CACHE_ALIAS = "db_sessions"
 
 
 @dataclass(frozen=True)
@@ -17,6 +23,8 @@ class Engine:
     name: str
     middleware: str
     settings: Mapping[str, Any]
+    #: The store ``--profile`` names it by; ``None`` for Django's engines.
+    store: str | None = field(default=None, compare=False)
 
 
 OURS = Engine(
@@ -26,6 +34,7 @@ OURS = Engine(
         "SESSION_ENGINE": "django_xsession.engine",
         "XSESSION": {"STORE": "memory"},
     },
+    store="memory",
 )
 
 ENGINES: tuple[Engine, ...] = (
@@ -44,4 +53,88 @@ ENGINES: tuple[Engine, ...] = (
             "SESSION_CACHE_ALIAS": "sessions",
         },
     ),
+)
+
+
+def has_cached_db() -> bool:
+    """Whether our cached_db store exists yet (it is being written alongside).
+
+    Only a missing module leaves its column out: a store that fails to
+    import for any other reason fails the bench, loudly.
+    """
+    try:
+        module = importlib.import_module(CACHED_DB_MODULE)
+    except ModuleNotFoundError as error:
+        if error.name != CACHED_DB_MODULE:
+            raise
+        return False
+    return hasattr(module, "CachedDatabaseStore")
+
+
+def db_engines(alias: str) -> tuple[Engine, ...]:
+    """Ours and Django's db and cached_db engines, all on database ``alias``.
+
+    Ours is pointed at it with the store's ``using`` option, Django's with a
+    router; every engine gets both so none runs on a database by accident.
+    Our cached_db column is left out while its store is not importable.
+    """
+    common = {
+        "DATABASE_ROUTERS": [SessionsTo(alias)],
+        "SESSION_CACHE_ALIAS": DB_CACHE_ALIAS,
+    }
+    engines = [
+        Engine(
+            name="ours db",
+            middleware=XSESSION_MIDDLEWARE,
+            settings={
+                **common,
+                "SESSION_ENGINE": "django_xsession.engine",
+                "XSESSION": {"STORE": {"BACKEND": "db", "OPTIONS": {"using": alias}}},
+            },
+            store="db",
+        ),
+        Engine(
+            name="django db",
+            middleware=DJANGO_MIDDLEWARE,
+            settings={
+                **common,
+                "SESSION_ENGINE": "django.contrib.sessions.backends.db",
+            },
+        ),
+    ]
+    if has_cached_db():
+        engines.append(
+            Engine(
+                name="ours cached_db",
+                middleware=XSESSION_MIDDLEWARE,
+                settings={
+                    **common,
+                    "SESSION_ENGINE": "django_xsession.engine",
+                    "XSESSION": {
+                        "STORE": {
+                            "BACKEND": "cached_db",
+                            "OPTIONS": {"using": alias, "cache": DB_CACHE_ALIAS},
+                        }
+                    },
+                },
+                store="cached_db",
+            )
+        )
+    engines.append(
+        Engine(
+            name="django cached_db",
+            middleware=DJANGO_MIDDLEWARE,
+            settings={
+                **common,
+                "SESSION_ENGINE": "django.contrib.sessions.backends.cached_db",
+            },
+        )
+    )
+    return tuple(engines)
+
+
+# The ratio columns of a database table: (ours, theirs).
+DB_PAIRS: tuple[tuple[str, str], ...] = (
+    ("ours db", "django db"),
+    ("ours cached_db", "django cached_db"),
 )

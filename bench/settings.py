@@ -1,7 +1,19 @@
-"""Django settings for ``python -m bench``: only what the measured engines need."""
+"""Django settings for ``python -m bench``: only what the measured engines need.
+
+``python -m bench`` sets ``XSESSION_BENCH_DIR`` to a temporary directory it
+removes afterwards (the SQLite file lives there) and ``XSESSION_BENCH_SCHEMA``
+to the PostgreSQL schema it creates and drops; ``--no-postgres`` sets
+``XSESSION_BENCH_POSTGRES=0``. The clearsessions workers point the SQLite
+alias at their own file with ``XSESSION_BENCH_SQLITE``. The defaults below
+only serve a bare ``import`` (mypy, an editor).
+"""
 
 from __future__ import annotations
 
+import os
+import socket
+import tempfile
+from pathlib import Path
 from typing import Any
 
 SECRET_KEY = "django-xsession-bench-not-secret"
@@ -10,11 +22,48 @@ USE_TZ = True
 TIME_ZONE = "UTC"
 ALLOWED_HOSTS = ["testserver"]
 
-INSTALLED_APPS = ["django_xsession"]
+# contrib.sessions for its Session model: Django's db and cached_db engines.
+INSTALLED_APPS = ["django_xsession", "django.contrib.sessions"]
 # The bench wraps its view in one session middleware itself, per engine.
 MIDDLEWARE: list[str] = []
-# No engine measured so far touches a database.
-DATABASES: dict[str, Any] = {}
+
+POSTGRES = ("127.0.0.1", 5432)
+SQLITE_ALIAS = "default"
+POSTGRES_ALIAS = "postgres"
+
+
+def _reachable(address: tuple[str, int]) -> bool:
+    try:
+        with socket.create_connection(address, timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+BENCH_DIR = Path(os.environ.get("XSESSION_BENCH_DIR") or tempfile.gettempdir())
+# A file, not ":memory:": commits then cost what they cost a real site.
+DATABASES: dict[str, dict[str, Any]] = {
+    SQLITE_ALIAS: {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get("XSESSION_BENCH_SQLITE")
+        or str(BENCH_DIR / "bench.sqlite3"),
+    },
+}
+if os.environ.get("XSESSION_BENCH_POSTGRES", "1") == "1" and _reachable(POSTGRES):
+    # A schema of our own inside database "test": the bench creates and drops
+    # exactly its tables and never meets anybody else's.
+    SCHEMA = os.environ.get("XSESSION_BENCH_SCHEMA") or "xsession_bench"
+    DATABASES[POSTGRES_ALIAS] = {
+        "ENGINE": "django.db.backends.postgresql",
+        "HOST": POSTGRES[0],
+        "PORT": POSTGRES[1],
+        "USER": "postgres",
+        "NAME": "test",
+        "OPTIONS": {"options": f"-c search_path={SCHEMA}"},
+    }
+
+# Engines set their own: Django's db engines get a router to their database.
+DATABASE_ROUTERS: list[Any] = []
 
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
@@ -22,6 +71,13 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "bench-sessions",
         # The bound of xsession's memory store, so both evict alike under "new".
+        "OPTIONS": {"MAX_ENTRIES": 10_000},
+    },
+    # In front of the databases, shared by our cached_db store and Django's,
+    # apart from "sessions" so the memory table is measured as before.
+    "db_sessions": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "bench-db-sessions",
         "OPTIONS": {"MAX_ENTRIES": 10_000},
     },
 }
