@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import functools
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from django.conf import settings
@@ -29,6 +29,7 @@ from django_xsession.stores.base import (
     Store,
     StoreUnavailable,
     UpdateError,
+    suspicious,
     user_of,
 )
 
@@ -42,6 +43,17 @@ _FIELDS = (
     "ip",
     "user_agent",
 )
+
+
+@dataclass(frozen=True)
+class _CompiledSelect:
+    sql: str
+    converters: list[tuple[int, tuple[list[Any], Any]]]
+    key_first: bool
+
+
+# Stands for the key while the read query is compiled, to find its place.
+_KEY_MARK = "django_xsession:key"
 
 
 _P = ParamSpec("_P")
@@ -79,6 +91,7 @@ class DatabaseStore(Store):
 
     def __init__(self, *, using: str | None = None) -> None:
         self.using = using
+        self._selects: dict[str, _CompiledSelect] = {}
         self.serializer: Any = import_string(settings.SESSION_SERIALIZER)()
 
     def _db_for_read(self) -> str:
@@ -95,9 +108,22 @@ class DatabaseStore(Store):
             return record.raw.decode("latin-1")
         return self.serializer.dumps(data).decode("latin-1")  # type: ignore[no-any-return]
 
+    def _decoded_text(self, text: str) -> tuple[dict[str, Any], bytes | None]:
+        """:meth:`decoded` for a row's text: the serializer's bytes as latin-1.
+
+        A character beyond latin-1 never came from the serializer: such a
+        row is corrupt, as one that does not decode is.
+        """
+        try:
+            encoded = text.encode("latin-1")
+        except UnicodeEncodeError:
+            suspicious.warning("Session data corrupted: it is treated as empty.")
+            return {}, None
+        return self.decoded(encoded)
+
     def _record(self, row: tuple[Any, ...]) -> Record:
         data, expires, cookie, created, version, last_seen, ip, user_agent = row
-        decoded, raw = self.decoded(data.encode("latin-1"))
+        decoded, raw = self._decoded_text(data)
         return Record(
             data=decoded,
             expires=expires,
@@ -113,14 +139,45 @@ class DatabaseStore(Store):
             },
         )
 
+    def _compiled_get(self, using: str) -> _CompiledSelect:
+        compiled = self._selects.get(using)
+        if compiled is None:
+            # Every read is the same query: let the ORM build it once per
+            # database, with the converters its rows need, and reuse it.
+            query = (
+                self._rows(using)
+                .filter(key=_KEY_MARK, expires__gt=timezone.now())
+                .values_list(*_FIELDS)[:1]
+                .query
+            )
+            compiler = query.get_compiler(using)
+            sql, params = compiler.as_sql()
+            columns = [expression for expression, _, _ in compiler.select]
+            compiled = self._selects[using] = _CompiledSelect(
+                sql,
+                list(compiler.get_converters(columns).items()),
+                key_first=list(params).index(_KEY_MARK) == 0,
+            )
+        return compiled
+
     @_reaching_database
     def get(self, sid: str) -> Record | None:
-        rows = list(
-            self._rows(self._db_for_read())
-            .filter(key=self.digest(sid), expires__gt=timezone.now())
-            .values_list(*_FIELDS)[:1]
-        )
-        return self._record(rows[0]) if rows else None
+        using = self._db_for_read()
+        compiled = self._compiled_get(using)
+        connection = connections[using]
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        key = self.digest(sid)
+        params = [key, now] if compiled.key_first else [now, key]
+        with connection.cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            found = cursor.fetchone()
+        if found is None:
+            return None
+        row = list(found)
+        for index, (converters, expression) in compiled.converters:
+            for convert in converters:
+                row[index] = convert(row[index], expression, connection)
+        return self._record(tuple(row))
 
     def set(
         self,
@@ -187,7 +244,7 @@ class DatabaseStore(Store):
                 current, version, created = (
                     rows.filter(key=key).values_list("data", "version", "created").get()
                 )
-                data = delta.apply(self.decode(current.encode("latin-1")) or {})
+                data = delta.apply(self._decoded_text(current)[0])
                 merged = replace(
                     record, data=data, created=created, raw=None, version=version
                 )
