@@ -1,7 +1,8 @@
 """``python -m bench``: time the session engines and print Markdown tables.
 
 Sections: ``requests`` (per-request cost: the in-memory engines, then ours
-and Django's db and cached_db engines on each database) and
+and Django's db and cached_db engines on each database, ours and Django's
+on Redis when it answers, and the store writes TOUCH_AFTER saves) and
 ``clearsessions`` (deleting 1,000,000 expired sessions). Without a section
 both run; ``--quick`` skips clearsessions.
 """
@@ -119,6 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Our own schema per run: two runs at once never share tables.
         os.environ["XSESSION_BENCH_SCHEMA"] = f"xsession_bench_{os.getpid()}"
         os.environ["XSESSION_BENCH_POSTGRES"] = "0" if args.no_postgres else "1"
+        # Likewise in Redis: a key prefix per run, its keys deleted after.
+        os.environ["XSESSION_BENCH_REDIS_PREFIX"] = f"xsession-bench-{os.getpid()}"
         django.setup()
         if args.profile is not None:
             return _profile(parser, args)
@@ -217,6 +220,81 @@ def _requests(args: argparse.Namespace) -> None:
             )
             _say()
             _say(render_table(timings, pairs=DB_PAIRS, cpu=True))
+
+    _redis(args)
+    _touch_after(args)
+
+
+def _redis(args: argparse.Namespace) -> None:
+    from bench import redis_engines
+    from bench.report import render_table, render_targets
+
+    _say()
+    _say("## Redis")
+    _say()
+    if not redis_engines.available():
+        _say("(Redis at 127.0.0.1:6379 did not answer: no Redis table.)")
+        return
+    try:
+        timings = measure(
+            redis_engines.engines(),
+            SCENARIOS,
+            n=args.db_n,
+            repeats=args.repeats,
+            warmup=max(args.db_n // 10, 100),
+            n_by_scenario={"read": args.db_read_n},
+        )
+        floor = redis_engines.floor(n=args.db_read_n, repeats=args.repeats)
+    finally:
+        removed = redis_engines.cleanup()
+    _say(
+        f"µs per request, best of {args.repeats} repeats of {args.db_read_n} "
+        f"(read) or {args.db_n} (write, new) requests; all three on one "
+        "django-redis alias (db 15, a key prefix of this run's, its "
+        f"{removed} keys deleted after); {_load()}."
+    )
+    _say()
+    _say(render_table(timings, pairs=redis_engines.PAIRS))
+    _say()
+    targets, _ = render_targets(timings, redis_engines.PAIRS, redis_engines.TARGETS)
+    _say(targets)
+    _say()
+    ours = next(
+        t.best for t in timings if t.engine == "ours redis" and t.scenario == "read"
+    )
+    _say(
+        f"The floor: {floor:.1f} µs per request with no session middleware "
+        "and one Redis GET in the view (same harness, same connection, best "
+        f"of {args.repeats}, not interleaved with the table). Our redis read "
+        f"is {ours:.1f} µs: {ours - floor:.1f} µs above the floor, "
+        f"{ours / floor:.2f}x it."
+    )
+
+
+def _touch_after(args: argparse.Namespace) -> None:
+    from bench import touch
+
+    read = tuple(s for s in SCENARIOS if s.name == "read")
+    engines = [touch.engine(value) for value in touch.VALUES]
+    n = 1000
+    timings = measure(
+        engines, read, n=n, repeats=args.repeats, warmup=max(n // 10, 100)
+    )
+    best = {t.engine: t.best for t in timings}
+    _say()
+    _say("## TOUCH_AFTER: writes saved")
+    _say()
+    _say(
+        f"Our memory store counting set() and touch(), ROLLING=True, {n} reads "
+        "of one freshly seeded session (a run of well under a second); "
+        f"µs per request best of {args.repeats} repeats, round-robin."
+    )
+    _say()
+    _say("| TOUCH_AFTER | store writes per 1,000 reads | µs per request |")
+    _say("| --: | --: | --: |")
+    for value, engine in zip(touch.VALUES, engines, strict=True):
+        count = touch.writes(value, n=n) * 1000 / n
+        _say(f"| {value} | {count:g} | {best[engine.name]:.1f} |")
 
 
 def _clearsessions(args: argparse.Namespace) -> None:

@@ -3,9 +3,11 @@
 ``python -m bench`` sets ``XSESSION_BENCH_DIR`` to a temporary directory it
 removes afterwards (the SQLite file lives there) and ``XSESSION_BENCH_SCHEMA``
 to the PostgreSQL schema it creates and drops; ``--no-postgres`` sets
-``XSESSION_BENCH_POSTGRES=0``. The clearsessions workers point the SQLite
-alias at their own file with ``XSESSION_BENCH_SQLITE``. The defaults below
-only serve a bare ``import`` (mypy, an editor).
+``XSESSION_BENCH_POSTGRES=0``; ``XSESSION_BENCH_REDIS_PREFIX`` is the key
+prefix of everything the bench writes to Redis, removed afterwards. The
+clearsessions workers point the SQLite alias at their own file with
+``XSESSION_BENCH_SQLITE``. The defaults below only serve a bare ``import``
+(mypy, an editor).
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ MIDDLEWARE: list[str] = []
 POSTGRES = ("127.0.0.1", 5432)
 SQLITE_ALIAS = "default"
 POSTGRES_ALIAS = "postgres"
+REDIS = ("127.0.0.1", 6379)
+REDIS_ALIAS = "redis_sessions"
+# A database the test suite (db 13) does not use; keys carry a per-run
+# prefix as well, so the bench deletes only its own and never flushes.
+REDIS_DB = 15
+REDIS_PREFIX = os.environ.get("XSESSION_BENCH_REDIS_PREFIX") or "xsession-bench"
 
 
 def _reachable(address: tuple[str, int]) -> bool:
@@ -65,7 +73,7 @@ if os.environ.get("XSESSION_BENCH_POSTGRES", "1") == "1" and _reachable(POSTGRES
 # Engines set their own: Django's db engines get a router to their database.
 DATABASE_ROUTERS: list[Any] = []
 
-CACHES = {
+CACHES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "sessions": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
@@ -81,6 +89,16 @@ CACHES = {
         "OPTIONS": {"MAX_ENTRIES": 10_000},
     },
 }
+
+if _reachable(REDIS):
+    # Shared by our redis and cache stores and Django's cache engine; the
+    # KEY_PREFIX covers Django's keys and our cache store's, and our redis
+    # store is given the same prefix (bench.redis_engines).
+    CACHES[REDIS_ALIAS] = {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": f"redis://{REDIS[0]}:{REDIS[1]}/{REDIS_DB}",
+        "KEY_PREFIX": REDIS_PREFIX,
+    }
 
 # Each engine overrides these; see bench.engines.
 SESSION_ENGINE = "django_xsession.engine"
