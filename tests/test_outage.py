@@ -16,13 +16,15 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, NoReturn
 
 import pytest
 import redis
 from django.conf import settings
+from django.db import connections
 from django.http import HttpResponseBase
 from django.test import AsyncClient, Client, SimpleTestCase, override_settings
 from redis.backoff import NoBackoff
@@ -31,6 +33,8 @@ from redis.retry import Retry
 from tests.services import REQUIRED
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     _TestCase = SimpleTestCase
 else:
     _TestCase = object
@@ -333,6 +337,133 @@ class OutageTests(_TestCase):
         self.server.start()
         self.assert_intact(written)
 
+    def run_through_a_restart(self, policy: str) -> None:
+        """Visitors keep sending requests while Redis stops and starts again."""
+        threads_count = 4
+        # Each wait below gives up after this long; the asserts then fail.
+        phase_seconds = 2.0
+        join_seconds = 5.0
+        written = self.write_sessions()
+        tokens = list(written)
+        # 0: Redis up; 1: stopping or stopped; 2: started again.
+        epoch = [0]
+        stop = threading.Event()
+        hits: list[list[Hit]] = [[] for _ in range(threads_count)]
+        cookies: dict[int, str] = {}
+        errors: list[BaseException] = []
+
+        def load(n: int) -> None:
+            client = self.visitor(
+                tokens[n % len(tokens)], raise_request_exception=False
+            )
+            key = f"t{n}"
+            try:
+                while not stop.is_set():
+                    for path, data in (
+                        ("/increment/", {"key": key}),
+                        ("/store-status/", {}),
+                    ):
+                        started = epoch[0]
+                        response = client.get(path, data)
+                        ended = epoch[0]
+                        body = response.json() if response.status_code == 200 else {}
+                        hits[n].append(
+                            Hit(
+                                started,
+                                ended,
+                                path,
+                                response.status_code,
+                                body.get("unavailable"),
+                                body.get(key),
+                            )
+                        )
+                cookies[n] = client.cookies[NAME].value
+            except BaseException as error:
+                errors.append(error)
+            finally:
+                connections.close_all()
+
+        def wait_until(done: Callable[[Hit], bool]) -> None:
+            deadline = time.monotonic() + phase_seconds
+            while time.monotonic() < deadline and not errors:
+                if all(any(done(hit) for hit in list(own)) for own in hits):
+                    return
+                time.sleep(0.01)
+
+        threads = [
+            threading.Thread(target=load, args=(n,), daemon=True)
+            for n in range(threads_count)
+        ]
+
+        def finish() -> list[threading.Thread]:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=join_seconds)
+            return [thread for thread in threads if thread.is_alive()]
+
+        with self.on_store_error(policy), self.assertLogs("django_xsession"):
+            # Also on failure, before the server and the settings go.
+            self.addCleanup(finish)
+            for thread in threads:
+                thread.start()
+            try:
+                wait_until(lambda hit: hit.ok)
+                epoch[0] = 1
+                self.server.stop()
+                wait_until(lambda hit: hit.started == 1 and not hit.ok)
+                self.server.start()
+                epoch[0] = 2
+                wait_until(
+                    lambda hit: hit.started == 2 and hit.ok and hit.value is not None
+                )
+            finally:
+                alive = finish()
+        assert alive == [], alive
+        assert errors == [], errors
+
+        every = [hit for own in hits for hit in own]
+        allowed = {200, 503} if policy == "raise" else {200}
+        assert {hit.status for hit in every} <= allowed, every
+        if policy == "raise":
+            assert any(hit.status == 503 for hit in every), every
+        else:
+            assert any(hit.unavailable for hit in every), every
+        for n, own in enumerate(hits):
+            # Answered before the outage or asked after it: all succeed.
+            assert [hit for hit in own if hit.ended == 0], n
+            assert all(hit.ok for hit in own if hit.ended == 0), own
+            recovered = [hit for hit in own if hit.started == 2]
+            assert any(hit.value is not None for hit in recovered), own
+            assert all(hit.ok for hit in recovered), own
+            assert cookies[n] == tokens[n % len(tokens)]
+
+        # The sessions hold what they held, plus the visitors' own counts.
+        # (Not checked equal to each visitor's last count: two threads of the
+        # test client on one session lose an increment now and then, outage
+        # or not.)
+        with self.on_store_error(policy):
+            for index, (token, data) in enumerate(written.items()):
+                counted = {
+                    f"t{n}": max(hit.value or 0 for hit in hits[n])
+                    for n in range(index, threads_count, len(tokens))
+                }
+                client = self.visitor(token)
+                status = client.get("/store-status/")
+                assert status.status_code == 200
+                assert status.json()["unavailable"] is False
+                stored = client.get("/read/").json()
+                assert {key: stored.get(key) for key in data} == data
+                assert set(stored) - set(data) <= set(counted), stored
+                for key, value in counted.items():
+                    assert 1 <= stored.get(key, 0) <= value, (key, stored, counted)
+                assert client.cookies[NAME].value == token
+
+    def test_raise_while_redis_restarts_mid_load(self) -> None:
+        self.run_through_a_restart("raise")
+
+    def test_degrade_while_redis_restarts_mid_load(self) -> None:
+        self.run_through_a_restart("degrade")
+
 
 class RedisStoreOutageTests(OutageTests, SimpleTestCase):
     backend = "redis"
@@ -356,3 +487,18 @@ class ServerTests(SimpleTestCase):
             with self.assertRaises(redis.exceptions.ConnectionError):
                 server.client().ping()
         assert not os.path.exists(folder)
+
+
+class Hit(NamedTuple):
+    """One request of the mid-load test, and the outage epochs it spanned."""
+
+    started: int
+    ended: int
+    path: str
+    status: int
+    unavailable: bool | None
+    value: int | None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200 and not self.unavailable
