@@ -41,6 +41,10 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+# The hostile-input properties with a hundred times the examples.
+fuzz: $(STAMP)
+	XSESSION_FUZZ_EXAMPLES=$${XSESSION_FUZZ_EXAMPLES:-20000} DJANGO_TESTS_DIR=$(VENV)/django-tests $(BIN)/python -m pytest tests/test_hostile_input.py $(PYTEST_ARGS)
+
 loadtest: $(STAMP)
 	$(BIN)/python -m bench.loadtest $(LOADTEST_ARGS)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import math
 import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
@@ -45,6 +46,20 @@ COOKIE_ATTRIBUTES = frozenset(
 @lru_cache(maxsize=4)
 def _serializer_class(path: str) -> Any:
     return import_string(path)
+
+
+def _identical(a: Any, b: Any) -> bool:
+    """``a == b``, except that ``True``, ``1`` and ``1.0``, or ``0.0`` and
+    ``-0.0``, differ: the serializer writes each its own way."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_identical(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple):
+        return len(a) == len(b) and all(map(_identical, a, b))
+    if isinstance(a, float):
+        return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
+    return bool(a == b)
 
 
 class SessionTooLarge(ValueError):
@@ -387,7 +402,7 @@ class Session(SessionBase):
         changed = {
             key: value
             for key, value in data.items()
-            if key not in before or before[key] != value
+            if key not in before or not _identical(before[key], value)
         }
         return Delta(changed, frozenset(before.keys() - data.keys()))
 
@@ -738,6 +753,13 @@ class Session(SessionBase):
         if self._stored and sid is not None:
             self._regenerated_from = Store.digest(sid)
 
+    def clear(self) -> None:
+        # Read what is stored first: cleared unread, the session would count
+        # as new and be saved under a fresh id, leaving the old data (a
+        # login, say) loadable under the old one.
+        self._get_session()
+        super().clear()
+
     def cycle_key(self) -> None:
         data = self._session
         old_key = self.session_key
@@ -766,6 +788,7 @@ class Session(SessionBase):
         self._destroyed = True
 
     async def aflush(self) -> None:
+        await self._aget_session()
         self.clear()
         await self.adelete()
         self._session_key = None

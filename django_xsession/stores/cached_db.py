@@ -161,6 +161,9 @@ class CachedDatabaseStore(DatabaseStore):
                 "Session cache copy %s cannot be decoded", key, exc_info=True
             )
             return None
+        if not isinstance(data, dict):
+            logger.warning("Session cache copy %s does not hold a session's data", key)
+            return None
         return Record(
             data=data,
             expires=expires,

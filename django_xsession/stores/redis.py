@@ -80,20 +80,19 @@ elseif exists == 0 then
 end
 local old_user = user_of(redis.call('HGET', key, ARGV[6]))
 if mode == 'replace' then redis.call('DEL', key) end
+-- unpack() gives a few thousand values at most: ARGV[first..last] goes in
+-- chunks, of an even size so that HSET's fields stay with their values.
+local function in_chunks(command, first, last)
+  for start = first, last, 1000 do
+    redis.call(command, key, unpack(ARGV, start, math.min(start + 999, last)))
+  end
+end
 local i = 8
 local pairs_count = tonumber(ARGV[7])
-if pairs_count > 0 then
-  local values = {}
-  for n = 1, 2 * pairs_count do values[n] = ARGV[i + n - 1] end
-  redis.call('HSET', key, unpack(values))
-end
+in_chunks('HSET', i, i + 2 * pairs_count - 1)
 i = i + 2 * pairs_count
 local removed_count = tonumber(ARGV[i])
-if removed_count > 0 then
-  local fields = {}
-  for n = 1, removed_count do fields[n] = ARGV[i + n] end
-  redis.call('HDEL', key, unpack(fields))
-end
+in_chunks('HDEL', i + 1, i + removed_count)
 redis.call('PEXPIREAT', key, ARGV[2])
 local new_user = user_of(redis.call('HGET', key, ARGV[6]))
 if old_user and old_user ~= new_user then
