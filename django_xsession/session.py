@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.contrib.sessions.backends.base import CreateError, SessionBase
+from django.contrib.sessions.backends.base import CreateError, SessionBase, UpdateError
 from django.contrib.sessions.exceptions import SessionInterrupted
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
@@ -160,6 +160,7 @@ class Session(SessionBase):
         self._version: int | None = None
         self._last_seen: datetime.datetime | None = None
         self._stored_expires: datetime.datetime | None = None
+        self._replace_unread = False
         # The hash of the id this session had before cycle_key/regenerate,
         # until the new id is stored and session_regenerated is sent.
         self._regenerated_from: str | None = None
@@ -234,6 +235,7 @@ class Session(SessionBase):
         self.__dict__["_token"] = value if self._validate_session_key(value) else None
         self._sid = None
         self._stored = False
+        self._replace_unread = False
 
     @property
     def session_key(self) -> str | None:
@@ -412,8 +414,8 @@ class Session(SessionBase):
         sid = self._sid
         assert sid is not None
         data = self._get_session(no_load=must_create)
-        create = must_create or not self._stored
-        delta = None if create else self._delta(data)
+        create = must_create or not (self._stored or self._replace_unread)
+        delta = None if create or self._replace_unread else self._delta(data)
         return sid, self._record(data), create, delta
 
     def _saved(self, record: Record, created: bool) -> None:
@@ -432,6 +434,7 @@ class Session(SessionBase):
                     sender=type(self), key_hash=Store.digest(sid), request=self.request
                 )
         self._regenerated_from = None
+        self._replace_unread = False
         self._last_seen = record.last_seen
         self._stored_expires = record.expires
         self._stored = True
@@ -445,6 +448,7 @@ class Session(SessionBase):
 
     def _forget(self) -> None:
         self._stored = False
+        self._replace_unread = False
         self._set_snapshot(None)
         self._cookie_overrides = {}
         self._cookie_snapshot = {}
@@ -675,6 +679,14 @@ class Session(SessionBase):
             except StoreUnavailable as error:
                 self._outage(error)
                 return None
+            except UpdateError:
+                if not self._replace_unread:
+                    raise
+                # The cleared session was not stored after all: a new one.
+                self._replace_unread = False
+                self._new_key()
+                sid, record, create, delta = self._prepare_save(must_create)
+                continue
             except CreateError:
                 if must_create or not create:
                     raise
@@ -699,6 +711,14 @@ class Session(SessionBase):
             except StoreUnavailable as error:
                 self._outage(error)
                 return None
+            except UpdateError:
+                if not self._replace_unread:
+                    raise
+                # The cleared session was not stored after all: a new one.
+                self._replace_unread = False
+                self._new_key()
+                sid, record, create, delta = self._prepare_save(must_create)
+                continue
             except CreateError:
                 if must_create or not create:
                     raise
@@ -754,10 +774,11 @@ class Session(SessionBase):
             self._regenerated_from = Store.digest(sid)
 
     def clear(self) -> None:
-        # Read what is stored first: cleared unread, the session would count
-        # as new and be saved under a fresh id, leaving the old data (a
-        # login, say) loadable under the old one.
-        self._get_session()
+        if "_session_cache" not in self.__dict__ and self._current_sid() is not None:
+            # Cleared before it was read: the save must replace what is
+            # stored under this id (a login, say), not leave it there and
+            # save the empty session under a new id.
+            self._replace_unread = True
         super().clear()
 
     def cycle_key(self) -> None:
@@ -788,7 +809,6 @@ class Session(SessionBase):
         self._destroyed = True
 
     async def aflush(self) -> None:
-        await self._aget_session()
         self.clear()
         await self.adelete()
         self._session_key = None

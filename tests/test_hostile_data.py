@@ -63,6 +63,18 @@ class CorruptDataTests(TestCase):
         assert row.data == '{"fresh":"yes"}'
 
 
+@override_settings(XSESSION=DB)
+class ClearUnreadTests(TestCase):
+    async def test_an_async_view_clearing_an_unread_session_replaces_it(self) -> None:
+        session = SessionStore()
+        await session.aset("_auth_user_id", "1")
+        await session.asave()
+        self.async_client.cookies["sessionid"] = session.session_key or ""
+        response = await self.async_client.get("/async/clear-unread/")
+        assert response.status_code == 200
+        assert await SessionStore(session.session_key).aload() == {"cleared": True}
+
+
 @override_settings(XSESSION={"STORE": "memory", "MAX_SIZE": 1024})
 class MaxSizeTests(SimpleTestCase):
     def setUp(self) -> None:

@@ -19,6 +19,7 @@ import datetime
 import json
 import os
 import re
+import secrets
 import string
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -71,8 +72,9 @@ COUNTING: dict[str, Any] = {
     "STORE": "tests.stores.CountingMemoryStore",
     "SECRETS": list(SECRETS),
 }
-# Whatever a process of its own writes to the shared Redis is under this.
-PREFIX = f"xsession-hostile-{os.getpid()}:"
+# Whatever this run writes to the shared Redis is under this. Not the pid
+# alone: runs in other PID namespaces (sandboxes, containers) can share it.
+PREFIX = f"xsession-hostile-{os.getpid()}-{secrets.token_hex(4)}:"
 FRESH_ID = re.compile(r"[A-Za-z0-9_-]{32}")
 TOKEN_ALPHABET = string.ascii_letters + string.digits + "-_"
 SUSPICIOUS = "django.security.SuspiciousSession"
@@ -498,13 +500,13 @@ class CookieHeaderTests(TwoClients):
     @fuzz
     @given(
         sid=st.one_of(st.text(TOKEN_ALPHABET, min_size=1), st.text()),
-        secrets=st.sampled_from([SECRETS, OLDER]),
+        signed_by=st.sampled_from([SECRETS, OLDER]),
         garbage=st.lists(cookies(JUNK), max_size=4),
     )
     def test_valid_token_for_an_unknown_id_gets_a_new_random_id(
-        self, sid: str, secrets: tuple[str, ...], garbage: list[Cookie]
+        self, sid: str, signed_by: tuple[str, ...], garbage: list[Cookie]
     ) -> None:
-        chosen = signing.sign(sid, secrets)
+        chosen = signing.sign(sid, signed_by)
         header = "; ".join(
             [f"{NAME}={chosen}", *(f"{c.name}={c.value}" for c in garbage)]
         )

@@ -55,3 +55,5 @@ urlpatterns += [
     path("async/sessions/current/", views.async_current_sessions),
     path("async/sessions/revoke-others/", views.async_revoke_others),
 ]
+
+urlpatterns += [path("async/clear-unread/", views.async_clear_unread)]

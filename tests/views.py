@@ -259,3 +259,9 @@ async def async_revoke_others(request: HttpRequest) -> HttpResponse:
 async def async_regenerate(request: HttpRequest) -> HttpResponse:
     await _session(request).aregenerate(keep_data=request.GET.get("keep") == "1")
     return JsonResponse({"regenerated": True})
+
+
+async def async_clear_unread(request: HttpRequest) -> HttpResponse:
+    request.session.clear()
+    await _session(request).aset("cleared", True)
+    return HttpResponse("cleared")
