@@ -283,7 +283,8 @@ class Signals(_TestCase):
 
     async def test_an_idle_timeout_destroys_under_asgi(self) -> None:
         with self.xsession(IDLE_TIMEOUT=60):
-            await sync_to_async(self.client.get)("/login/", ALICE)
+            with self.clock_at(0 * SECOND):
+                await sync_to_async(self.client.get)("/login/", ALICE)
             old = hash_of(self.client)
             self.async_client.cookies[NAME] = self.client.cookies[NAME].value
 
