@@ -105,6 +105,12 @@ class Store:
             return None
         return data
 
+    def encode(self, data: Mapping[str, Any], record: Record) -> bytes:
+        """``data`` encoded: ``record.raw`` when it is ``record.data``'s own."""
+        if record.raw is not None and data is record.data:
+            return record.raw
+        return self.serializer.dumps(data)  # type: ignore[no-any-return]
+
     def decoded(self, encoded: bytes) -> tuple[dict[str, Any], bytes | None]:
         """``(data, raw)`` for a :class:`Record`: ``({}, None)`` if corrupt."""
         data = self.decode(encoded)

@@ -89,7 +89,7 @@ class CacheStore(Store):
         self, record: Record, data: dict[str, Any], generation: int
     ) -> dict[str, Any]:
         return {
-            "data": self.serializer.dumps(data),
+            "data": self.encode(data, record),
             "expires": record.expires,
             "cookie": dict(record.cookie),
             "created": record.created,

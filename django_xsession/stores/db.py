@@ -103,10 +103,8 @@ class DatabaseStore(Store):
     def _rows(self, using: str) -> QuerySet[Session]:
         return Session.objects.using(using)
 
-    def _encode(self, data: Mapping[str, Any], record: Record | None = None) -> str:
-        if record is not None and record.raw is not None and data is record.data:
-            return record.raw.decode("latin-1")
-        return self.serializer.dumps(data).decode("latin-1")  # type: ignore[no-any-return]
+    def _encode(self, data: Mapping[str, Any], record: Record) -> str:
+        return self.encode(data, record).decode("latin-1")
 
     def _decoded_text(self, text: str) -> tuple[dict[str, Any], bytes | None]:
         """:meth:`decoded` for a row's text: the serializer's bytes as latin-1.

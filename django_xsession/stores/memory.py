@@ -124,12 +124,7 @@ class MemoryStore(Store):
             if current is not None and delta is not None:
                 data = delta.apply(self.serializer.loads(current.data))
             created = current.created if current is not None else record.created
-            encoded = (
-                record.raw
-                if data is record.data and record.raw is not None
-                else self.serializer.dumps(data)
-            )
-            entry = _Entry(record, encoded, user_of(data))
+            entry = _Entry(record, self.encode(data, record), user_of(data))
             entry.created = created
             if not entry.meta and current is not None:
                 entry.meta = current.meta
