@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from django.conf import settings
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from django_xsession.stores.base import (
     CreateError,
@@ -26,6 +28,8 @@ if TYPE_CHECKING:
     from redis.commands.core import Script
 
 _T = TypeVar("_T")
+# What an unreachable or slow Redis raises.
+_OUTAGES = (RedisConnectionError, RedisTimeoutError)
 
 # A session is one hash: "d:<key>" holds each data key's encoded value, so a
 # save can set and delete single keys; "m:<name>" holds the record's meta.
@@ -37,6 +41,10 @@ LAST_SEEN = "m:seen"
 # Record.meta's keys, stored as "m:meta:<name>".
 META = "m:meta:"
 USER_FIELD = "d:_auth_user_id"
+# The same names as they come back from Redis.
+_DATA, _EXPIRES, _COOKIE, _CREATED, _LAST_SEEN, _META = (
+    name.encode() for name in (DATA, EXPIRES, COOKIE, CREATED, LAST_SEEN, META)
+)
 
 # Lua shared by the scripts: the user of a session, from its encoded value,
 # and the per-user index, a sorted set of session hashes scored by expiry.
@@ -174,11 +182,9 @@ class RedisStore(Store):
         return script
 
     def _run(self, operation: Callable[[], _T]) -> _T:
-        from redis.exceptions import ConnectionError, TimeoutError
-
         try:
             return operation()
-        except (ConnectionError, TimeoutError) as error:
+        except _OUTAGES as error:
             raise StoreUnavailable(
                 f"Redis ({self.cache!r}) is unreachable: {error}"
             ) from error
@@ -191,36 +197,35 @@ class RedisStore(Store):
         return f"{self.prefix}u:"
 
     def _record(self, fields: dict[bytes, bytes]) -> Record | None:
-        expires_raw = fields.get(EXPIRES.encode())
+        expires_raw = fields.get(_EXPIRES)
         if expires_raw is None:
             return None
         expires = datetime.datetime.fromisoformat(expires_raw.decode())
         if expires <= timezone.now():
             return None
+        loads = self.serializer.loads
         data = {}
+        meta = {}
         for name, value in fields.items():
-            if not name.startswith(DATA.encode()):
-                continue
-            # Each key is its own field: a corrupt one is dropped alone.
-            try:
-                data[name[len(DATA) :].decode()] = self.serializer.loads(value)
-            except Exception:
-                suspicious.warning(
-                    "Session data corrupted: a key is treated as absent."
-                )
-        cookie_raw = fields.get(COOKIE.encode())
+            if name.startswith(_DATA):
+                # Each key is its own field: a corrupt one is dropped alone.
+                try:
+                    data[name[len(_DATA) :].decode()] = loads(value)
+                except Exception:
+                    suspicious.warning(
+                        "Session data corrupted: a key is treated as absent."
+                    )
+            elif name.startswith(_META):
+                meta[name[len(_META) :].decode()] = value.decode()
+        cookie_raw = fields.get(_COOKIE)
         cookie = self.decode(cookie_raw) if cookie_raw else None
         return Record(
             data=data,
             expires=expires,
             cookie=cookie or {},
-            created=_moment(fields.get(CREATED.encode())),
-            last_seen=_moment(fields.get(LAST_SEEN.encode())),
-            meta={
-                name[len(META) :].decode(): value.decode()
-                for name, value in fields.items()
-                if name.startswith(META.encode())
-            },
+            created=_moment(fields.get(_CREATED)),
+            last_seen=_moment(fields.get(_LAST_SEEN)),
+            meta=meta,
         )
 
     def get(self, sid: str) -> Record | None:
