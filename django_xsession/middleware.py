@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Container
 from dataclasses import dataclass
 from http.cookies import Morsel
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 from asgiref.sync import sync_to_async
@@ -99,8 +99,7 @@ def unavailable_response(error: StoreUnavailable) -> HttpResponse:
     return response
 
 
-@dataclass(frozen=True)
-class _Decision:
+class _Decision(NamedTuple):
     write: bool = False
     touch: bool = False
     set_cookie: bool = False

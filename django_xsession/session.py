@@ -48,6 +48,10 @@ def _serializer_class(path: str) -> Any:
     return import_string(path)
 
 
+# Values a view cannot change in place.
+_IMMUTABLE = frozenset({str, int, float, bool, type(None)})
+
+
 def _identical(a: Any, b: Any) -> bool:
     """``a == b``, except that ``True``, ``1`` and ``1.0``, or ``0.0`` and
     ``-0.0``, differ: the serializer writes each its own way."""
@@ -142,42 +146,43 @@ class Session(SessionBase):
     """
 
     _session_cache: dict[str, Any]
+    # Defaults of the per-request state, read from the class until a request
+    # sets its own: a session object is built on every request.
+    _sid: str | None = None
+    _stored = False
+    _loaded_sid: str | None = None
+    # The data as loaded or last saved, encoded: what changes are measured against.
+    _snapshot: bytes | None = None
+    _before_cache: dict[str, Any] | None = None
+    _closing = False
+    _created: datetime.datetime | None = None
+    _version: int | None = None
+    _last_seen: datetime.datetime | None = None
+    _stored_expires: datetime.datetime | None = None
+    _replace_unread = False
+    # The hash of the id this session had before cycle_key/regenerate,
+    # until the new id is stored and session_regenerated is sent.
+    _regenerated_from: str | None = None
+    _write_requested = False
+    _resend_cookie = False
+    _candidates: tuple[str, ...] = ()
+    _destroyed = False
+    #: The store failure this request met, if any.
+    store_error: StoreUnavailable | None = None
+    #: True when ``ON_STORE_ERROR="degrade"`` left this request with an
+    #: empty session that is never written back.
+    store_unavailable = False
+    accessed = False
 
     def __init__(
         self, session_key: str | None = None, *, request: HttpRequest | None = None
     ) -> None:
         self.request = request
-        self._sid: str | None = None
-        self._stored = False
-        self._loaded_sid: str | None = None
-        # The data as loaded or last saved, encoded: what changes are measured against.
-        self._snapshot: bytes | None = None
-        self._before_cache: dict[str, Any] | None = None
-        self._closing = False
         self._cookie_overrides: dict[str, Any] = {}
         self._cookie_snapshot: dict[str, Any] = {}
-        self._created: datetime.datetime | None = None
-        self._version: int | None = None
-        self._last_seen: datetime.datetime | None = None
-        self._stored_expires: datetime.datetime | None = None
-        self._replace_unread = False
-        # The hash of the id this session had before cycle_key/regenerate,
-        # until the new id is stored and session_regenerated is sent.
-        self._regenerated_from: str | None = None
-        self._write_requested = False
-        self._resend_cookie = False
-        self._candidates: tuple[str, ...] = ()
         self._verified: dict[str, signing.Verified] = {}
         self._issued_cookie: dict[str, Any] = {}
-        self._destroyed = False
-        #: The store failure this request met, if any.
-        self.store_error: StoreUnavailable | None = None
-        #: True when ``ON_STORE_ERROR="degrade"`` left this request with an
-        #: empty session that is never written back.
-        self.store_unavailable = False
         self._session_key = session_key
-        self.accessed = False
-        self.modified = False
         self.serializer = _serializer_class(settings.SESSION_SERIALIZER)
         self._serializer: Any = self.serializer()
 
@@ -320,6 +325,8 @@ class Session(SessionBase):
     def _timed_out(self, record: Record) -> bool:
         """Whether ``record`` passed ``IDLE_TIMEOUT`` or ``ABSOLUTE_TIMEOUT``."""
         options = self.options
+        if options.absolute_timeout is None and options.idle_timeout is None:
+            return False
         now = timezone.now()
         seen = record.last_seen or record.created
         checks = (
@@ -489,6 +496,10 @@ class Session(SessionBase):
             return True
         data = self.__dict__.get("_session_cache")
         if data is None:
+            return False
+        if all(type(value) in _IMMUTABLE for value in data.values()):
+            # Only SessionBase's methods, which set modified, can change
+            # these: skip decoding the snapshot to compare.
             return False
         return bool(data != self._before())
 
