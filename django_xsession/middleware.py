@@ -277,9 +277,12 @@ class SessionMiddleware(DjangoSessionMiddleware):
         def attribute(name: str) -> Any:
             return overrides.get(name, getattr(cookie, name))
 
-        secure_request = is_secure(request, session.options.proxy)
         secure = attribute("secure")
         samesite = attribute("samesite")
+        # Only "auto" depends on the request's scheme.
+        secure_request = (secure == "auto" or samesite == "auto") and is_secure(
+            request, session.options.proxy
+        )
         return {
             "path": attribute("path"),
             "domain": attribute("domain"),

@@ -151,7 +151,8 @@ class Session(SessionBase):
     _sid: str | None = None
     _stored = False
     _loaded_sid: str | None = None
-    # The data as loaded or last saved, encoded: what changes are measured against.
+    # The data as loaded or last saved, encoded: what changes are measured
+    # against, decoded into _before_cache when needed (or a shallow copy).
     _snapshot: bytes | None = None
     _before_cache: dict[str, Any] | None = None
     _closing = False
@@ -278,11 +279,14 @@ class Session(SessionBase):
 
     def _new_key(self) -> None:
         generate = self.options.genid
-        sid = generate(self.request) if generate is not None else signing.new_id()
-        if not isinstance(sid, str) or not _VALID_ID.match(sid):
-            raise ImproperlyConfigured(
-                "XSESSION['GENID'] must return 8 to 256 URL-safe characters."
-            )
+        if generate is None:
+            sid = signing.new_id()
+        else:
+            sid = generate(self.request)
+            if not isinstance(sid, str) or not _VALID_ID.match(sid):
+                raise ImproperlyConfigured(
+                    "XSESSION['GENID'] must return 8 to 256 URL-safe characters."
+                )
         self._session_key = signing.sign(sid, self.options.secrets)
         self._sid = sid
 
@@ -310,9 +314,15 @@ class Session(SessionBase):
         self._session_key = token
         self._sid = self._loaded_sid = verified.sid
         self._stored = True
-        self._set_snapshot(
-            record.raw if record.raw is not None else self._dumps(record.data)
-        )
+        if record.raw is not None:
+            self._set_snapshot(record.raw)
+        elif all(type(value) in _IMMUTABLE for value in record.data.values()):
+            # Nothing in it can change in place: a shallow copy is as good as
+            # encoding the data, and cheaper.
+            self._snapshot = None
+            self._before_cache = dict(record.data)
+        else:
+            self._set_snapshot(self._dumps(record.data))
         self._cookie_overrides = dict(record.cookie)
         self._cookie_snapshot = dict(record.cookie)
         self._created = record.created
@@ -376,9 +386,9 @@ class Session(SessionBase):
         self._before_cache = None
 
     def _before(self) -> dict[str, Any]:
-        if self._snapshot is None:
-            return {}
         if self._before_cache is None:
+            if self._snapshot is None:
+                return {}
             self._before_cache = self._serializer.loads(self._snapshot)
         return self._before_cache
 
