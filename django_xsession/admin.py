@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import django
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
@@ -23,13 +22,13 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.module_loading import import_string
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from django_xsession.models import Session
 from django_xsession.stores import get_store
+from django_xsession.stores.base import session_serializer
 
 if TYPE_CHECKING:
     from django.contrib.admin.filters import _ListFilterChoices
@@ -292,7 +291,7 @@ class SessionAdmin(_ModelAdmin):
 
     @admin.display(description=_("data"))
     def decoded_data(self, obj: Session) -> SafeString:
-        serializer = import_string(settings.SESSION_SERIALIZER)()
+        serializer = session_serializer()
         try:
             # Encoded as the database store encodes it.
             data = serializer.loads(obj.data.encode("latin-1"))

@@ -11,7 +11,6 @@ import logging
 import math
 import re
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -20,7 +19,6 @@ from django.contrib.sessions.exceptions import SessionInterrupted
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from django_xsession import signing
 from django_xsession.conf import Options, cookie_attribute, get_options
@@ -30,7 +28,14 @@ from django_xsession.signals import (
     session_regenerated,
 )
 from django_xsession.stores import store_for
-from django_xsession.stores.base import Delta, Record, Store, StoreUnavailable
+from django_xsession.stores.base import (
+    Delta,
+    Record,
+    Store,
+    StoreUnavailable,
+    serializer_class,
+    session_serializer,
+)
 
 logger = logging.getLogger("django.security.SuspiciousSession")
 store_logger = logging.getLogger("django_xsession")
@@ -41,11 +46,6 @@ _CREATE_ATTEMPTS = 100
 COOKIE_ATTRIBUTES = frozenset(
     {"path", "domain", "secure", "httponly", "samesite", "partitioned", "priority"}
 )
-
-
-@lru_cache(maxsize=4)
-def _serializer_class(path: str) -> Any:
-    return import_string(path)
 
 
 # Values a view cannot change in place.
@@ -184,8 +184,8 @@ class Session(SessionBase):
         self._verified: dict[str, signing.Verified] = {}
         self._issued_cookie: dict[str, Any] = {}
         self._session_key = session_key
-        self.serializer = _serializer_class(settings.SESSION_SERIALIZER)
-        self._serializer: Any = self.serializer()
+        self.serializer = serializer_class(settings.SESSION_SERIALIZER)
+        self._serializer: Any = session_serializer()
 
     @classmethod
     def from_request(

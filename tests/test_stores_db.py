@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.management import call_command
+from django.core.signing import JSONSerializer
 from django.db import connections
 from django.db.models import Model
 from django.test import TestCase, override_settings
@@ -87,6 +88,16 @@ class MariaDBDatabaseStoreTests(RequiresDatabases, StoreContract, TestCase):
 # What only the database store does, on SQLite.
 
 
+class ReversedJSON:
+    """A SESSION_SERIALIZER of a project's own: JSON, backwards."""
+
+    def dumps(self, obj: Any) -> bytes:
+        return JSONSerializer().dumps(obj)[::-1]
+
+    def loads(self, data: bytes) -> Any:
+        return JSONSerializer().loads(data[::-1])
+
+
 def saved_session(data: dict[str, Any]) -> SessionStore:
     session = SessionStore()
     session.update(data)
@@ -140,6 +151,23 @@ class AtRestTests(TestCase):
 
         assert isinstance(row["data"], str)
         assert json.loads(row["data"]) == data == data_of(session.session_key)
+
+    def test_data_is_what_djangos_json_serializer_writes(self) -> None:
+        data = {"b": [1.5, -0.0, True, None], "a": "Zoë ✓\u2028", "n": {"x": []}}
+        saved_session(data)
+
+        (row,) = self.raw_rows()
+
+        assert row["data"] == JSONSerializer().dumps(data).decode("latin-1")
+
+    @override_settings(SESSION_SERIALIZER=f"{__name__}.ReversedJSON")
+    def test_a_custom_session_serializer_encodes_the_stored_data(self) -> None:
+        session = saved_session({"cart": [1, 2]})
+
+        (row,) = self.raw_rows()
+
+        assert row["data"] == '}]2,1[:"trac"{'
+        assert data_of(session.session_key) == {"cart": [1, 2]}
 
     def test_an_expired_row_is_not_returned_before_clear_expired(self) -> None:
         sid = new_sid()

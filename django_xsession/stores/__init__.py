@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
 from django_xsession.conf import StoreConfig, get_options
@@ -25,7 +29,10 @@ def store_for(config: StoreConfig) -> Store:
     known = _by_config.get(id(config))
     if known is not None and known[0] is config:
         return known[1]
-    key = f"{config.backend}:{sorted(config.options.items())!r}"
+    key = (
+        f"{config.backend}:{settings.SESSION_SERIALIZER}:"
+        f"{sorted(config.options.items())!r}"
+    )
     store = _stores.get(key)
     if store is None:
         with _lock:
@@ -37,3 +44,10 @@ def store_for(config: StoreConfig) -> Store:
         _by_config.clear()
     _by_config[id(config)] = (config, store)
     return store
+
+
+@receiver(setting_changed)
+def _forget_stores(*, setting: str, **kwargs: Any) -> None:
+    # Each store encodes with the serializer in force when it was built.
+    if setting == "SESSION_SERIALIZER":
+        _by_config.clear()

@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib.sessions.backends.base import CreateError, UpdateError
+from django.core.signing import JSONSerializer
+from django.utils.module_loading import import_string
 
 __all__ = ["CreateError", "Delta", "Record", "Store", "StoreUnavailable", "UpdateError"]
 
@@ -82,6 +87,39 @@ def user_of(data: Mapping[str, Any]) -> str | None:
 
 
 suspicious = logging.getLogger("django.security.SuspiciousSession")
+
+
+class _CompactJSON:
+    """Django's ``JSONSerializer``, byte for byte, with its encoder built once.
+
+    ``json.dumps`` with any argument builds a new ``JSONEncoder`` per call,
+    and the stores encode every value of a session on each save.
+    """
+
+    _encoder = json.JSONEncoder(separators=(",", ":"))
+
+    def dumps(self, obj: Any) -> bytes:
+        return self._encoder.encode(obj).encode("latin-1")
+
+    def loads(self, data: bytes) -> Any:
+        return json.loads(data.decode("latin-1"))
+
+
+_COMPACT_JSON = _CompactJSON()
+
+
+@lru_cache(maxsize=4)
+def serializer_class(path: str) -> Any:
+    """The class ``SESSION_SERIALIZER`` names, imported once."""
+    return import_string(path)
+
+
+def session_serializer() -> Any:
+    """A ``SESSION_SERIALIZER`` instance (Django's JSON one is stateless: shared)."""
+    configured = serializer_class(settings.SESSION_SERIALIZER)
+    if configured is JSONSerializer:
+        return _COMPACT_JSON
+    return configured()
 
 
 class Store:

@@ -8,11 +8,9 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from django_xsession.stores.base import (
     CreateError,
@@ -21,6 +19,7 @@ from django_xsession.stores.base import (
     Store,
     StoreUnavailable,
     UpdateError,
+    session_serializer,
 )
 
 
@@ -59,7 +58,7 @@ class CacheStore(Store):
     def __init__(self, *, cache: str = "default", prefix: str = "xsession:c:") -> None:
         self.cache_alias = cache
         self.prefix = prefix
-        self.serializer: Any = import_string(settings.SESSION_SERIALIZER)()
+        self.serializer: Any = session_serializer()
 
     @property
     def cache(self) -> BaseCache:

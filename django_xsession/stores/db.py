@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from django.conf import settings
 from django.db import (
     IntegrityError,
     InterfaceError,
@@ -19,7 +18,6 @@ from django.db import (
 )
 from django.db.models import F, QuerySet
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from django_xsession.models import Session
 from django_xsession.stores.base import (
@@ -29,6 +27,7 @@ from django_xsession.stores.base import (
     Store,
     StoreUnavailable,
     UpdateError,
+    session_serializer,
     suspicious,
     user_of,
 )
@@ -92,7 +91,7 @@ class DatabaseStore(Store):
     def __init__(self, *, using: str | None = None) -> None:
         self.using = using
         self._selects: dict[str, _CompiledSelect] = {}
-        self.serializer: Any = import_string(settings.SESSION_SERIALIZER)()
+        self.serializer: Any = session_serializer()
 
     def _db_for_read(self) -> str:
         return self.using or router.db_for_read(Session)

@@ -9,9 +9,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from django.conf import settings
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from django_xsession.stores.base import (
     CreateError,
@@ -19,6 +17,7 @@ from django_xsession.stores.base import (
     Record,
     Store,
     UpdateError,
+    session_serializer,
     user_of,
 )
 
@@ -49,7 +48,7 @@ class MemoryStore(Store):
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
         self.max_entries = max_entries
-        self.serializer: Any = import_string(settings.SESSION_SERIALIZER)()
+        self.serializer: Any = session_serializer()
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._expiry_heap: list[tuple[datetime.datetime, str]] = []
         self._lock = threading.Lock()

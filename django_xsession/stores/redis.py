@@ -7,9 +7,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from django.conf import settings
 from django.utils import timezone
-from django.utils.module_loading import import_string
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -20,6 +18,7 @@ from django_xsession.stores.base import (
     Store,
     StoreUnavailable,
     UpdateError,
+    session_serializer,
     suspicious,
 )
 
@@ -163,7 +162,7 @@ class RedisStore(Store):
     def __init__(self, *, cache: str = "default", prefix: str = "xsession:") -> None:
         self.cache = cache
         self.prefix = prefix
-        self.serializer: Any = import_string(settings.SESSION_SERIALIZER)()
+        self.serializer: Any = session_serializer()
         self._client: Redis | None = None
         self._scripts: dict[str, Script] = {}
 
