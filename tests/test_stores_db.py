@@ -225,6 +225,10 @@ class AtRestTests(TestCase):
         fast["_auth_user_id"] = "8"
         fast.save()
         assert row_of(fast).user_id == "8"
+        fast = loaded(token)
+        fast["c"] = 3
+        fast.save()
+        assert row_of(fast).user_id == "8"
 
         # Loaded before another save moved the version: the locked path.
         stale, other = loaded(token), loaded(token)
@@ -234,7 +238,7 @@ class AtRestTests(TestCase):
         stale.save()
 
         assert row_of(stale).user_id is None
-        assert data_of(token) == {"a": 1, "b": 2}
+        assert data_of(token) == {"a": 1, "b": 2, "c": 3}
 
 
 @db_store("default")

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from django_xsession.models import Session
 from django_xsession.stores.base import (
+    AUTH_USER_KEY,
     CreateError,
     Delta,
     Record,
@@ -50,6 +51,9 @@ class _CompiledSelect:
     converters: list[tuple[int, tuple[list[Any], Any]]]
     key_first: bool
 
+
+# The model's fields by column, which is each field's name.
+_MODEL_FIELDS = {field.column: field for field in Session._meta.concrete_fields}
 
 # Stands for the key while the read query is compiled, to find its place.
 _KEY_MARK = "django_xsession:key"
@@ -91,6 +95,7 @@ class DatabaseStore(Store):
     def __init__(self, *, using: str | None = None) -> None:
         self.using = using
         self._selects: dict[str, _CompiledSelect] = {}
+        self._updates: dict[tuple[str, tuple[str, ...]], str] = {}
         self.serializer: Any = session_serializer()
 
     def _db_for_read(self) -> str:
@@ -214,15 +219,16 @@ class DatabaseStore(Store):
         if create:
             return self._create(using, key, record, now, common)
         if record.version is not None:
-            written = rows.filter(
-                key=key, version=record.version, expires__gt=now
-            ).update(
-                data=self._encode(record.data, record),
-                user_id=user_of(record.data),
-                version=F("version") + 1,
-                **common,
-            )
-            if written:
+            fields = {"data": self._encode(record.data, record), **common}
+            if (
+                delta is None
+                or AUTH_USER_KEY in delta.changed
+                or AUTH_USER_KEY in delta.removed
+            ):
+                # Otherwise the row, at the version loaded, has the user
+                # already: leave its index alone.
+                fields["user_id"] = user_of(record.data)
+            if self._update_version(using, key, record.version, now, fields):
                 # The row held the version this request loaded: now it holds
                 # exactly the request's data.
                 return replace(record, raw=None, version=record.version + 1)
@@ -249,6 +255,41 @@ class DatabaseStore(Store):
                 data=self._encode(data, record), user_id=user_of(data)
             )
             return merged
+
+    def _update_version(
+        self,
+        using: str,
+        key: str,
+        version: int,
+        now: datetime.datetime,
+        fields: dict[str, Any],
+    ) -> bool:
+        """Write ``fields`` if the live row still has ``version``; bump it.
+
+        The statement of nearly every save: written out once per set of
+        columns, as the ORM would build it anew on every call.
+        """
+        connection = connections[using]
+        columns = tuple(fields)
+        sql = self._updates.get((using, columns))
+        if sql is None:
+            quote = connection.ops.quote_name
+            assignments = "".join(f"{quote(column)} = %s, " for column in columns)
+            version_column = quote("version")
+            sql = self._updates[using, columns] = (
+                f"UPDATE {quote(Session._meta.db_table)} SET {assignments}"
+                f"{version_column} = {version_column} + 1 "
+                f"WHERE {quote('key')} = %s AND {version_column} = %s "
+                f"AND {quote('expires')} > %s"
+            )
+        params = [
+            _MODEL_FIELDS[column].get_db_prep_save(value, connection)
+            for column, value in fields.items()
+        ]
+        params += [key, version, connection.ops.adapt_datetimefield_value(now)]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return bool(cursor.rowcount)
 
     def _create(
         self,
