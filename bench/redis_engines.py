@@ -11,12 +11,10 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.test import RequestFactory
 
+from bench import runner
 from bench import settings as bench_settings
 from bench.engines import DJANGO_MIDDLEWARE, XSESSION_MIDDLEWARE, Engine
-from bench.runner import _time
-from bench.scenarios import make_request
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -102,16 +100,7 @@ def floor(*, n: int, repeats: int) -> float:
     def view(request: HttpRequest) -> HttpResponse:
         return HttpResponse(connection.get(key))
 
-    factory = RequestFactory()
-    # The same request as the read scenario's, cookie and all.
-    cookie = (settings.SESSION_COOKIE_NAME, "x" * 40)
-
-    def make() -> HttpRequest:
-        return make_request(factory, "/read/", cookie)
-
-    for _ in range(max(n // 10, 100)):
-        view(make())
-    return min(_time(view, make, n)[0] for _ in range(repeats))
+    return runner.floor(view, n=n, repeats=repeats)
 
 
 def cleanup() -> int:
