@@ -234,7 +234,7 @@ def _requests(args: argparse.Namespace) -> None:
             targets, _ = render_targets(timings, DB_PAIRS)
             _say(targets)
             _say()
-            cached = _cache_floor(n=args.db_read_n, repeats=args.repeats)
+            cached = _cache_floor(n=args.n, repeats=args.repeats)
             ours, theirs = (
                 _best(timings, engine, "read")
                 for engine in ("ours cached_db", "django cached_db")
