@@ -243,9 +243,10 @@ def _requests(args: argparse.Namespace) -> None:
             _say(
                 "The floor of a cached_db read, the harness plus one get of a "
                 f"session's data from their LocMemCache: {cached:.1f} µs. "
-                f"Django's cached_db read is {theirs - cached:.1f} µs above it, "
-                f"ours {ours - cached:.1f} µs; the read target ({TARGETS['read']} "
-                f"x Django's, {target:.1f} µs) is {_from_floor(target, cached)}."
+                f"Django's cached_db read is {_from_floor(theirs, cached)}, "
+                f"ours {_from_floor(ours, cached)}; the read target "
+                f"({TARGETS['read']} x Django's, {target:.1f} µs) is "
+                f"{_from_floor(target, cached)}."
             )
             _say()
             _say(
@@ -339,8 +340,8 @@ def _redis(args: argparse.Namespace) -> None:
         f"The floor: {floor:.1f} µs per request with no session middleware "
         "and one Redis GET in the view (same harness, same connection, best "
         f"of {args.repeats}, not interleaved with the table). Our redis read "
-        f"is {ours:.1f} µs, {ours - floor:.1f} µs above the floor; Django's "
-        f"cache engine's read is {theirs - floor:.1f} µs above it; the read "
+        f"is {ours:.1f} µs, {_from_floor(ours, floor)}; Django's cache "
+        f"engine's read is {_from_floor(theirs, floor)}; the read "
         f"target ({redis_engines.TARGETS['read']} x Django's, {target:.1f} µs) "
         f"is {_from_floor(target, floor)}."
     )
