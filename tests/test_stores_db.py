@@ -7,10 +7,11 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
+import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.core.signing import JSONSerializer
-from django.db import connections
+from django.db import IntegrityError, connections, transaction
 from django.db.models import Model
 from django.test import TestCase, override_settings
 from django.test.utils import CaptureQueriesContext
@@ -239,6 +240,26 @@ class AtRestTests(TestCase):
 
         assert row_of(stale).user_id is None
         assert data_of(token) == {"a": 1, "b": 2, "c": 3}
+
+
+@db_store("default")
+class FailedSaveTests(TestCase):
+    def test_a_save_that_fails_inside_atomic_marks_it_for_rollback(self) -> None:
+        session = loaded(saved_session({"a": 1}).session_key)
+        session["a"] = 2
+        connection = connections["default"]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE TRIGGER refuse BEFORE UPDATE ON {TABLE} "
+                "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )
+
+        with transaction.atomic():
+            with pytest.raises(IntegrityError):
+                session.save()
+            # As a failed QuerySet.update would: the caller's transaction
+            # cannot commit half of what it did.
+            assert connection.needs_rollback
 
 
 @db_store("default")

@@ -287,7 +287,12 @@ class DatabaseStore(Store):
             for column, value in fields.items()
         ]
         params += [key, version, connection.ops.adapt_datetimefield_value(now)]
-        with connection.cursor() as cursor:
+        # As QuerySet.update: a failure inside the caller's atomic block
+        # marks it for rollback.
+        with (
+            transaction.mark_for_rollback_on_error(using),
+            connection.cursor() as cursor,
+        ):
             cursor.execute(sql, params)
             return bool(cursor.rowcount)
 
