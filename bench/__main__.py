@@ -27,7 +27,6 @@ from bench.engines import (
     ENGINES,
     OURS,
     db_engines,
-    has_cached_db,
 )
 from bench.report import TARGETS
 from bench.runner import Timing, floor, measure, profile, queries
@@ -201,12 +200,6 @@ def _requests(args: argparse.Namespace) -> None:
     )
 
     databases = available()
-    if not has_cached_db():
-        _say()
-        _say(
-            "(Our cached_db store, django_xsession.stores.cached_db, is not "
-            "importable yet: its column is left out.)"
-        )
     with tables(databases):
         for database in databases:
             engines = db_engines(database.alias)
@@ -395,8 +388,6 @@ def _profile(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.store == "memory":
         print(profile(OURS, scenario, n=args.n))
         return 0
-    if args.store == "cached_db" and not has_cached_db():
-        parser.error("our cached_db store is not importable yet")
     from bench import settings as bench_settings
 
     alias = (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,7 +10,6 @@ from bench.databases import SessionsTo
 
 DJANGO_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
 XSESSION_MIDDLEWARE = "django_xsession.middleware.SessionMiddleware"
-CACHED_DB_MODULE = "django_xsession.stores.cached_db"
 # The LocMemCache alias of bench.settings in front of the databases.
 DB_CACHE_ALIAS = "db_sessions"
 
@@ -56,33 +54,17 @@ ENGINES: tuple[Engine, ...] = (
 )
 
 
-def has_cached_db() -> bool:
-    """Whether our cached_db store exists yet (it is being written alongside).
-
-    Only a missing module leaves its column out: a store that fails to
-    import for any other reason fails the bench, loudly.
-    """
-    try:
-        module = importlib.import_module(CACHED_DB_MODULE)
-    except ModuleNotFoundError as error:
-        if error.name != CACHED_DB_MODULE:
-            raise
-        return False
-    return hasattr(module, "CachedDatabaseStore")
-
-
 def db_engines(alias: str) -> tuple[Engine, ...]:
     """Ours and Django's db and cached_db engines, all on database ``alias``.
 
     Ours is pointed at it with the store's ``using`` option, Django's with a
     router; every engine gets both so none runs on a database by accident.
-    Our cached_db column is left out while its store is not importable.
     """
     common = {
         "DATABASE_ROUTERS": [SessionsTo(alias)],
         "SESSION_CACHE_ALIAS": DB_CACHE_ALIAS,
     }
-    engines = [
+    return (
         Engine(
             name="ours db",
             middleware=XSESSION_MIDDLEWARE,
@@ -101,26 +83,21 @@ def db_engines(alias: str) -> tuple[Engine, ...]:
                 "SESSION_ENGINE": "django.contrib.sessions.backends.db",
             },
         ),
-    ]
-    if has_cached_db():
-        engines.append(
-            Engine(
-                name="ours cached_db",
-                middleware=XSESSION_MIDDLEWARE,
-                settings={
-                    **common,
-                    "SESSION_ENGINE": "django_xsession.engine",
-                    "XSESSION": {
-                        "STORE": {
-                            "BACKEND": "cached_db",
-                            "OPTIONS": {"using": alias, "cache": DB_CACHE_ALIAS},
-                        }
-                    },
+        Engine(
+            name="ours cached_db",
+            middleware=XSESSION_MIDDLEWARE,
+            settings={
+                **common,
+                "SESSION_ENGINE": "django_xsession.engine",
+                "XSESSION": {
+                    "STORE": {
+                        "BACKEND": "cached_db",
+                        "OPTIONS": {"using": alias, "cache": DB_CACHE_ALIAS},
+                    }
                 },
-                store="cached_db",
-            )
-        )
-    engines.append(
+            },
+            store="cached_db",
+        ),
         Engine(
             name="django cached_db",
             middleware=DJANGO_MIDDLEWARE,
@@ -128,9 +105,8 @@ def db_engines(alias: str) -> tuple[Engine, ...]:
                 **common,
                 "SESSION_ENGINE": "django.contrib.sessions.backends.cached_db",
             },
-        )
+        ),
     )
-    return tuple(engines)
 
 
 # The ratio columns of a database table: (ours, theirs).
