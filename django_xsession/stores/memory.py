@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import heapq
+import itertools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -23,10 +24,22 @@ from django_xsession.stores.base import (
 
 
 class _Entry:
-    __slots__ = ("cookie", "created", "data", "expires", "last_seen", "meta", "user")
+    __slots__ = (
+        "cookie",
+        "created",
+        "data",
+        "expires",
+        "last_seen",
+        "meta",
+        "user",
+        "version",
+    )
 
-    def __init__(self, record: Record, data: bytes, user: str | None) -> None:
+    def __init__(
+        self, record: Record, data: bytes, user: str | None, version: int
+    ) -> None:
         self.data = data
+        self.version = version
         self.expires = record.expires
         self.cookie = dict(record.cookie)
         self.created = record.created
@@ -52,6 +65,8 @@ class MemoryStore(Store):
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._expiry_heap: list[tuple[datetime.datetime, str]] = []
         self._lock = threading.Lock()
+        # Every write a new one, never reused, so a version names one write.
+        self._versions = itertools.count()
 
     def _record(self, entry: _Entry) -> Record:
         return Record(
@@ -60,6 +75,7 @@ class MemoryStore(Store):
             cookie=dict(entry.cookie),
             created=entry.created,
             raw=entry.data,
+            version=entry.version,
             last_seen=entry.last_seen,
             meta=dict(entry.meta),
         )
@@ -120,10 +136,18 @@ class MemoryStore(Store):
             if not create and current is None:
                 raise UpdateError
             data = record.data
-            if current is not None and delta is not None:
+            # Unless somebody saved since this session was loaded, its data
+            # already is the delta applied to what is stored.
+            if (
+                current is not None
+                and delta is not None
+                and current.version != record.version
+            ):
                 data = delta.apply(self.serializer.loads(current.data))
             created = current.created if current is not None else record.created
-            entry = _Entry(record, self.encode(data, record), user_of(data))
+            entry = _Entry(
+                record, self.encode(data, record), user_of(data), next(self._versions)
+            )
             entry.created = created
             if not entry.meta and current is not None:
                 entry.meta = current.meta
