@@ -21,7 +21,6 @@ from django.utils import timezone
 
 from django_xsession.models import Session
 from django_xsession.stores.base import (
-    AUTH_USER_KEY,
     CreateError,
     Delta,
     Record,
@@ -219,15 +218,11 @@ class DatabaseStore(Store):
         if create:
             return self._create(using, key, record, now, common)
         if record.version is not None:
-            fields = {"data": self._encode(record.data, record), **common}
-            if (
-                delta is None
-                or AUTH_USER_KEY in delta.changed
-                or AUTH_USER_KEY in delta.removed
-            ):
-                # Otherwise the row, at the version loaded, has the user
-                # already: leave its index alone.
-                fields["user_id"] = user_of(record.data)
+            fields = {
+                "data": self._encode(record.data, record),
+                "user_id": user_of(record.data),
+                **common,
+            }
             if self._update_version(using, key, record.version, now, fields):
                 # The row held the version this request loaded: now it holds
                 # exactly the request's data.
