@@ -258,9 +258,9 @@ def _answer(request: HttpRequest) -> HttpResponse:
     return HttpResponse("0")
 
 
-def _from_floor(value: float, floor: float) -> str:
-    side = "above" if value >= floor else "below"
-    return f"{abs(value - floor):.1f} µs {side} it"
+def _from_floor(value: float, reference: float) -> str:
+    side = "above" if value >= reference else "below"
+    return f"{abs(value - reference):.1f} µs {side} it"
 
 
 def _best(timings: Sequence[Timing], engine: str, scenario: str) -> float:
@@ -311,7 +311,7 @@ def _redis(args: argparse.Namespace) -> None:
             warmup=max(args.db_n // 10, 100),
             n_by_scenario={"read": args.db_read_n},
         )
-        floor = redis_engines.floor(n=args.db_read_n, repeats=args.repeats)
+        redis_floor = redis_engines.floor(n=args.db_read_n, repeats=args.repeats)
     finally:
         removed = redis_engines.cleanup()
     _say(
@@ -330,13 +330,13 @@ def _redis(args: argparse.Namespace) -> None:
     theirs = _best(timings, "django cache", "read")
     target = redis_engines.TARGETS["read"] * theirs
     _say(
-        f"The floor: {floor:.1f} µs per request with no session middleware "
+        f"The floor: {redis_floor:.1f} µs per request with no session middleware "
         "and one Redis GET in the view (same harness, same connection, best "
         f"of {args.repeats}, not interleaved with the table). Our redis read "
-        f"is {ours:.1f} µs, {_from_floor(ours, floor)}; Django's cache "
-        f"engine's read is {_from_floor(theirs, floor)}; the read "
+        f"is {ours:.1f} µs, {_from_floor(ours, redis_floor)}; Django's cache "
+        f"engine's read is {_from_floor(theirs, redis_floor)}; the read "
         f"target ({redis_engines.TARGETS['read']} x Django's, {target:.1f} µs) "
-        f"is {_from_floor(target, floor)}."
+        f"is {_from_floor(target, redis_floor)}."
     )
 
 
