@@ -38,9 +38,6 @@ import math
 import os
 import secrets
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -51,12 +48,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from bench import servers
+from bench.servers import HOST, Kind, Server, ServerFailed, migrate
+
 if TYPE_CHECKING:
     import psycopg
     import redis
 
-REPO = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
 SETTINGS = "bench.loadtest_settings"
 SESSION_COOKIE = "sessionid"
 POSTGRES = ("127.0.0.1", 5432)
@@ -66,17 +64,13 @@ POSTGRES_MAINTENANCE_DB = "test"
 REDIS = ("127.0.0.1", 6379)
 REDIS_DB = 14
 
-MIGRATE_SECONDS = 120
 START_SECONDS = 60
-STOP_SECONDS = 10
-START_ATTEMPTS = 3
 REQUEST_SECONDS = 30
 # The clients of one run stop after this long, whatever the server does.
 MAX_SECONDS = 600
 WARMUP_REQUESTS = 40
 ERROR_SAMPLES = 5
 
-Kind = Literal["gunicorn", "uvicorn"]
 SERVERS: tuple[Kind, ...] = ("gunicorn", "uvicorn")
 # Per worker: 2 processes on a 2-core machine, threads to overlap the waits.
 GUNICORN_WORKERS = 2
@@ -161,185 +155,29 @@ class Result:
 # The server.
 
 
-@dataclass(frozen=True)
-class Server:
-    kind: Kind
-    port: int
-    log: Path
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            text = self.log.read_text(errors="replace")
-        except OSError as error:
-            return f"(no log: {error})"
-        return "\n".join(text.splitlines()[-lines:])
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def command(kind: Kind, port: int) -> list[str]:
-    if kind == "gunicorn":
-        return [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--bind",
-            f"{HOST}:{port}",
-            "--workers",
-            str(GUNICORN_WORKERS),
-            "--threads",
-            str(GUNICORN_THREADS),
-            "--timeout",
-            "30",
-            "--graceful-timeout",
-            "5",
-            # Else gunicorn >= 25.1 makes ~/.gunicorn/gunicorn.ctl, one per user.
-            "--no-control-socket",
-            # No access log: writing thousands of lines would be measured too.
-            "--error-logfile",
-            "-",
-            "testproject.wsgi:application",
-        ]
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--workers",
-        str(UVICORN_WORKERS),
-        # Django's ASGI handler does not speak the lifespan protocol.
-        "--lifespan",
-        "off",
-        "--timeout-graceful-shutdown",
-        "5",
-        "--no-access-log",
-        "--no-use-colors",
-        "testproject.asgi:application",
-    ]
-
-
 def environment(setup: Setup, kind: Kind, database: Path) -> dict[str, str]:
     """The environment of ``setup`` served by ``kind``; SQLite in ``database``."""
-    env = dict(os.environ)
-    # pytest-django (under tests/test_load.py) exported the suite's settings.
-    env["DJANGO_SETTINGS_MODULE"] = SETTINGS
-    env["TESTPROJECT_DATABASE"] = str(database)
+    env = servers.environment(SETTINGS, database)
     env["XSESSION_LOADTEST_STORE"] = setup.store
     env["XSESSION_LOADTEST_DATABASE"] = setup.database
     env["XSESSION_LOADTEST_CONN_MAX_AGE"] = str(CONN_MAX_AGE[kind])
-    env["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(REPO), env.get("PYTHONPATH", "")])
-    )
-    env["PYTHONUNBUFFERED"] = "1"
-    env.pop("GUNICORN_CMD_ARGS", None)
     return env
-
-
-def migrate(folder: Path, env: dict[str, str]) -> None:
-    try:
-        result = subprocess.run(
-            [sys.executable, str(REPO / "manage.py"), "migrate", "--noinput"],
-            cwd=folder,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=MIGRATE_SECONDS,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as error:
-        raise RunFailed(f"manage.py migrate took over {MIGRATE_SECONDS}s") from error
-    if result.returncode != 0:
-        raise RunFailed(
-            f"manage.py migrate exited {result.returncode}:\n"
-            f"{result.stdout}\n{result.stderr}"
-        )
-
-
-def signal_group(process: subprocess.Popen[bytes], signum: signal.Signals) -> None:
-    # start_new_session made the server the leader of a group with its pid.
-    with suppress(ProcessLookupError):
-        os.killpg(process.pid, signum)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """End the server's whole process group: politely, then by force."""
-    if process.poll() is None:
-        signal_group(process, signal.SIGTERM)
-        try:
-            process.wait(timeout=STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            signal_group(process, signal.SIGKILL)
-            process.wait(timeout=STOP_SECONDS)
-    # A worker that outlived its master is still in the group.
-    signal_group(process, signal.SIGKILL)
-
-
-def answers(port: int) -> bool:
-    connection = http.client.HTTPConnection(HOST, port, timeout=2)
-    try:
-        # A 404 is an answer, and it writes no session.
-        connection.request("GET", "/__xsession_ready__")
-        connection.getresponse().read()
-    except (OSError, http.client.HTTPException):
-        return False
-    finally:
-        connection.close()
-    return True
-
-
-def wait_until_answering(server: Server, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + START_SECONDS
-    while not answers(server.port):
-        code = process.poll()
-        if code is not None:
-            raise RunFailed(
-                f"{server.kind} exited {code} before answering:\n{server.log_tail()}"
-            )
-        if time.monotonic() > deadline:
-            raise RunFailed(
-                f"{server.kind} did not answer within {START_SECONDS}s:\n"
-                f"{server.log_tail()}"
-            )
-        time.sleep(0.1)
 
 
 @contextmanager
 def serve(kind: Kind, env: dict[str, str], folder: Path) -> Iterator[Server]:
     """Run the demo under ``kind`` until the block ends, then end its processes."""
-    for attempt in range(1, START_ATTEMPTS + 1):
-        server = Server(kind, free_port(), folder / f"{kind}-{attempt}.log")
-        with server.log.open("wb") as log:
-            process = subprocess.Popen(
-                command(kind, server.port),
-                cwd=folder,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        try:
-            try:
-                wait_until_answering(server, process)
-            except RunFailed:
-                # Another process can take the free port before the server binds it.
-                taken = "address already in use" in server.log_tail().lower()
-                if attempt < START_ATTEMPTS and taken:
-                    continue
-                raise
-            yield server
-            return
-        finally:
-            stop(process)
-    raise AssertionError("unreachable")  # pragma: no cover
+    with servers.running(
+        kind,
+        env,
+        folder,
+        start_seconds=START_SECONDS,
+        workers=GUNICORN_WORKERS if kind == "gunicorn" else UVICORN_WORKERS,
+        threads=GUNICORN_THREADS,
+        # Writing thousands of lines would be measured too.
+        access_log=False,
+    ) as server:
+        yield server
 
 
 # The services behind each configuration.
@@ -685,8 +523,8 @@ def run(
 
     The clients stop after ``max_seconds``; each request left counts as an
     error. ``template`` is a :func:`sqlite_template` to copy. Raises
-    :class:`Unavailable` if a service is down and :class:`RunFailed` if the
-    demo could not be made to run.
+    :class:`Unavailable` if a service is down, and :class:`RunFailed` or
+    :class:`~bench.servers.ServerFailed` if the demo could not be made to run.
     """
     result = Result(setup, kind, clients, min(sessions, clients), increments)
     with (
@@ -831,7 +669,7 @@ def run_all(args: argparse.Namespace) -> Report:
                 report.skipped.append(f"{setup.name}: SKIPPED, {error}")
                 print(report.skipped[-1], file=sys.stderr)
                 continue
-            except RunFailed as error:
+            except (RunFailed, ServerFailed) as error:
                 report.failed.append(f"{title}: FAILED TO RUN: {error}")
                 print(report.failed[-1], file=sys.stderr)
                 continue

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from bench import loadtest
+from bench.servers import Kind
 from tests.servers import require_module
 from tests.services import REDIS, missing, reachable
 
@@ -39,7 +40,7 @@ class NoLostUpdatesUnderLoad(unittest.TestCase):
             cls.template = loadtest.sqlite_template(Path(folder.name))
         return cls.template
 
-    def check(self, setup: loadtest.Setup, kind: loadtest.Kind) -> None:
+    def check(self, setup: loadtest.Setup, kind: Kind) -> None:
         require_module(kind)
         template = self.sqlite_template() if setup == loadtest.SQLITE else None
         result = loadtest.run(
