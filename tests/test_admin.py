@@ -58,7 +58,9 @@ def change_url(session: Session) -> str:
 
 
 @override_settings(ROOT_URLCONF="testproject.urls")
-class SessionAdminTests(TestCase):
+class AdminTestCase(TestCase):
+    """A superuser logged in to the admin, and alice, a user with sessions."""
+
     admin: User
     alice: User
 
@@ -70,6 +72,8 @@ class SessionAdminTests(TestCase):
     def setUp(self) -> None:
         self.client.force_login(self.admin)
 
+
+class SessionAdminTests(AdminTestCase):
     def changelist(self, **params: str) -> Response:
         response = self.client.get(CHANGELIST, params)
         assert response.status_code == 200
@@ -367,20 +371,11 @@ class CachedDatabaseStoreTests(TestCase):
         assert store.get("revoked") is None
 
 
-@override_settings(ROOT_URLCONF="testproject.urls")
-class SessionsPerUserTests(TestCase):
+class SessionsPerUserTests(AdminTestCase):
     """The user column links to the changelist of that user's sessions."""
 
-    admin: User
-    alice: User
-
-    @classmethod
-    def setUpTestData(cls) -> None:
-        cls.admin = User.objects.create_superuser("root", password="secret")
-        cls.alice = User.objects.create_user("alice", password="secret")
-
     def setUp(self) -> None:
-        self.client.force_login(self.admin)
+        super().setUp()
         self.alices = {
             add_session("alice's laptop", self.alice).pk,
             add_session("alice's phone", self.alice).pk,
