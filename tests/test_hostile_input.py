@@ -709,15 +709,10 @@ json_values = st.recursive(
     ),
     max_leaves=8,
 )
-session_data = st.builds(
-    lambda data, special: {**data, **special},
-    st.dictionaries(json_keys, json_values, max_size=5),
-    st.dictionaries(st.sampled_from(SPECIAL_KEYS), json_values, max_size=2),
-)
 
 
-class RoundTrip(_TestCase):
-    """Data saved by one request and loaded by the next comes back unchanged."""
+class _StoreUnderTest(_TestCase):
+    """Runs each test with the subclass's ``xsession`` as ``XSESSION``."""
 
     xsession: ClassVar[dict[str, Any]]
 
@@ -726,6 +721,17 @@ class RoundTrip(_TestCase):
         overridden = self.settings(XSESSION=self.xsession)
         overridden.enable()
         self.addCleanup(overridden.disable)
+
+
+session_data = st.builds(
+    lambda data, special: {**data, **special},
+    st.dictionaries(json_keys, json_values, max_size=5),
+    st.dictionaries(st.sampled_from(SPECIAL_KEYS), json_values, max_size=2),
+)
+
+
+class RoundTrip(_StoreUnderTest):
+    """Data saved by one request and loaded by the next comes back unchanged."""
 
     @fuzz
     @given(first=session_data, second=session_data)
@@ -836,16 +842,8 @@ stored_text = st.one_of(
 )
 
 
-class BackendGarbage(_TestCase):
+class BackendGarbage(_StoreUnderTest):
     """A session, whose data something other than us wrote, read and saved."""
-
-    xsession: ClassVar[dict[str, Any]]
-
-    def setUp(self) -> None:
-        super().setUp()
-        overridden = self.settings(XSESSION=self.xsession)
-        overridden.enable()
-        self.addCleanup(overridden.disable)
 
     def get(self, view: str, sid: str) -> Any:
         self.client.cookies.clear()
