@@ -435,6 +435,20 @@ class Session(SessionBase):
         delta = None if create or self._replace_unread else self._delta(data)
         return sid, self._record(data), create, delta
 
+    def _retry(
+        self, refused: UpdateError | CreateError, must_create: bool, create: bool
+    ) -> tuple[str, Record, bool, Delta | None]:
+        """The save to try after the store refused one; re-raise if there is none."""
+        if isinstance(refused, UpdateError):
+            if not self._replace_unread:
+                raise refused
+            # The cleared session was not stored after all: a new one.
+            self._replace_unread = False
+        elif must_create or not create:
+            raise refused
+        self._new_key()
+        return self._prepare_save(must_create)
+
     def _saved(self, record: Record, created: bool) -> None:
         if created:
             sid = self._sid
@@ -700,19 +714,8 @@ class Session(SessionBase):
             except StoreUnavailable as error:
                 self._outage(error)
                 return None
-            except UpdateError:
-                if not self._replace_unread:
-                    raise
-                # The cleared session was not stored after all: a new one.
-                self._replace_unread = False
-                self._new_key()
-                sid, record, create, delta = self._prepare_save(must_create)
-                continue
-            except CreateError:
-                if must_create or not create:
-                    raise
-                self._new_key()
-                sid, record, create, delta = self._prepare_save(must_create)
+            except (UpdateError, CreateError) as refused:
+                sid, record, create, delta = self._retry(refused, must_create, create)
                 continue
             self._saved(record, created=create)
             return
@@ -732,19 +735,8 @@ class Session(SessionBase):
             except StoreUnavailable as error:
                 self._outage(error)
                 return None
-            except UpdateError:
-                if not self._replace_unread:
-                    raise
-                # The cleared session was not stored after all: a new one.
-                self._replace_unread = False
-                self._new_key()
-                sid, record, create, delta = self._prepare_save(must_create)
-                continue
-            except CreateError:
-                if must_create or not create:
-                    raise
-                self._new_key()
-                sid, record, create, delta = self._prepare_save(must_create)
+            except (UpdateError, CreateError) as refused:
+                sid, record, create, delta = self._retry(refused, must_create, create)
                 continue
             self._saved(record, created=create)
             return
