@@ -72,8 +72,6 @@ class AdminTestCase(TestCase):
     def setUp(self) -> None:
         self.client.force_login(self.admin)
 
-
-class SessionAdminTests(AdminTestCase):
     def changelist(self, **params: str) -> Response:
         response = self.client.get(CHANGELIST, params)
         assert response.status_code == 200
@@ -82,6 +80,8 @@ class SessionAdminTests(AdminTestCase):
     def listed(self, response: Response) -> set[str]:
         return {row.pk for row in response.context["cl"].result_list}
 
+
+class SessionAdminTests(AdminTestCase):
     def test_admin_checks_pass(self) -> None:
         errors = [
             message
@@ -382,14 +382,6 @@ class SessionsPerUserTests(AdminTestCase):
         }
         self.roots = {add_session("root's", self.admin).pk}
         self.visitors = {add_session("a visitor's").pk}
-
-    def changelist(self, **params: str) -> Response:
-        response = self.client.get(CHANGELIST, params)
-        assert response.status_code == 200
-        return response
-
-    def listed(self, response: Response) -> set[str]:
-        return {row.pk for row in response.context["cl"].result_list}
 
     def test_each_user_links_to_their_sessions(self) -> None:
         response = self.changelist()
