@@ -218,22 +218,25 @@ class SessionMiddleware(DjangoSessionMiddleware):
         if "_session_cache" not in session.__dict__ and session.session_key is not None:
             return _Decision()  # never used: nothing to write or send
         ok = response.status_code < 500
-        deliverable = options.transport != "cookie" or self._cookie_deliverable(
-            request, session
-        )
+
+        def deliverable() -> bool:
+            # Asked last, where it decides: it may look at the request's scheme.
+            return options.transport != "cookie" or self._cookie_deliverable(
+                request, session
+            )
+
         if session.is_empty():
             if (
                 options.save_uninitialized
                 and not session._destroyed
                 and ok
-                and deliverable
+                and deliverable()
             ):
                 return _Decision(write=True, set_cookie=True)
             return _Decision(clear_cookie=state.had_cookie)
         if not session.is_new:
             changed = session.has_changes()
             write = ok and (changed or options.resave)
-            persistent = not session.get_expire_at_browser_close()
             # ROLLING moves the expiry, IDLE_TIMEOUT needs the last request's
             # time; TOUCH_AFTER spares the store a write on most requests.
             touch = (
@@ -246,22 +249,20 @@ class SessionMiddleware(DjangoSessionMiddleware):
                 write=write,
                 touch=touch,
                 set_cookie=ok
-                and deliverable
                 and (
                     (options.rolling and (write or touch))
-                    or (write and persistent)
+                    or (write and not session.get_expire_at_browser_close())
                     or session.cookie_changed()
-                ),
+                )
+                and deliverable(),
             )
         if session.is_stored:
             return _Decision(
-                write=ok and session.has_changes(), set_cookie=ok and deliverable
+                write=ok and session.has_changes(), set_cookie=ok and deliverable()
             )
-        wanted = session.has_changes() or options.save_uninitialized
-        return _Decision(
-            write=ok and wanted and deliverable,
-            set_cookie=ok and wanted and deliverable,
-        )
+        wanted = ok and (session.has_changes() or options.save_uninitialized)
+        send = wanted and deliverable()
+        return _Decision(write=send, set_cookie=send)
 
     def _cookie_deliverable(self, request: HttpRequest, session: Session) -> bool:
         secure = session._cookie_attribute("secure")

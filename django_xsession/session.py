@@ -10,7 +10,9 @@ import datetime
 import logging
 import math
 import re
+import weakref
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from typing import Any
 
 from django.conf import settings
@@ -178,14 +180,12 @@ class Session(SessionBase):
     def __init__(
         self, session_key: str | None = None, *, request: HttpRequest | None = None
     ) -> None:
-        self.request = request
+        self._request = None if request is None else weakref.ref(request)
         self._cookie_overrides: dict[str, Any] = {}
         self._cookie_snapshot: dict[str, Any] = {}
         self._verified: dict[str, signing.Verified] = {}
         self._issued_cookie: dict[str, Any] = {}
         self._session_key = session_key
-        self.serializer = serializer_class(settings.SESSION_SERIALIZER)
-        self._serializer: Any = session_serializer()
 
     @classmethod
     def from_request(
@@ -199,6 +199,23 @@ class Session(SessionBase):
         session._candidates = tuple(token for token, _ in tokens)
         session._verified = dict(tokens)
         return session
+
+    @property
+    def request(self) -> HttpRequest | None:
+        """The request this session belongs to, while it exists."""
+        # A weak reference: request.session points back here, and a cycle
+        # would leave every request's objects to the garbage collector.
+        return None if self._request is None else self._request()
+
+    @cached_property
+    def serializer(self) -> Any:
+        """The ``SESSION_SERIALIZER`` class, as on Django's ``SessionBase``."""
+        return serializer_class(settings.SESSION_SERIALIZER)
+
+    @cached_property
+    def _serializer(self) -> Any:
+        # Only saves and snapshot comparisons encode: most reads never ask.
+        return session_serializer()
 
     @property
     def options(self) -> Options:
@@ -300,18 +317,20 @@ class Session(SessionBase):
 
     # State shared by the sync and async twins.
 
-    def _candidate_tokens(self) -> list[str]:
+    def _candidate_tokens(self) -> tuple[str, ...]:
         key = self.session_key
         if key is None:
-            return []
+            return ()
         if self._candidates and self._candidates[0] == key:
-            return list(self._candidates)
-        return [key, *(token for token in self._candidates if token != key)]
+            return self._candidates
+        return (key, *(token for token in self._candidates if token != key))
 
     def _adopt(self, token: str, verified: signing.Verified, record: Record) -> None:
         if not verified.by_primary:
             token = signing.sign(verified.sid, self.options.secrets)
-        self._session_key = token
+        if token != self.session_key:
+            self._session_key = token
+        self._replace_unread = False
         self._sid = self._loaded_sid = verified.sid
         self._stored = True
         if record.raw is not None:

@@ -1,15 +1,17 @@
 from __future__ import annotations
 
 import datetime
+import gc
+import weakref
 from http.cookies import Morsel
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpResponseBase
-from django.test import SimpleTestCase, override_settings
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.test import RequestFactory, SimpleTestCase, override_settings
 
 from django_xsession import signing
-from django_xsession.middleware import cookie_values, path_matches
+from django_xsession.middleware import SessionMiddleware, cookie_values, path_matches
 from django_xsession.stores import get_store
 from django_xsession.stores.base import Record, Store
 from tests.stores import CountingMemoryStore
@@ -509,6 +511,30 @@ class AsyncTests(MiddlewareTestCase):
         self.async_client.cookies[NAME] = morsel.value
         response = await self.async_client.get("/async-write/", {"b": "2"})
         assert response.json() == {"a": "1", "b": "2"}
+
+
+@override_settings(XSESSION=MEMORY)
+class ReferenceTests(MiddlewareTestCase):
+    def test_a_served_request_is_freed_without_the_garbage_collector(self) -> None:
+        # request.session.request points back at the request: were that a
+        # strong reference, every request would wait for the cycle collector.
+        token = self.start(a="1")
+
+        def view(request: HttpRequest) -> HttpResponse:
+            assert request.session.request is request  # type: ignore[attr-defined]
+            return HttpResponse(request.session.get("a"))
+
+        request = RequestFactory().get("/read/", HTTP_COOKIE=f"{NAME}={token}")
+        gc.disable()
+        try:
+            response = SessionMiddleware(view)(request)
+            assert isinstance(response, HttpResponse)
+            assert response.content == b"1"
+            served = weakref.ref(request)
+            del request
+            assert served() is None
+        finally:
+            gc.enable()
 
 
 class AdminCheckTests(SimpleTestCase):
