@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from typing import Any
 
+from django.core.signing import JSONSerializer
 from django.test import SimpleTestCase, TestCase, override_settings
 from django.utils import timezone
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from django_xsession import signing
 from django_xsession.conf import get_options
@@ -14,7 +18,7 @@ from django_xsession.engine import SessionStore
 from django_xsession.models import Session as SessionRow
 from django_xsession.session import SessionTooLarge
 from django_xsession.stores import get_store
-from django_xsession.stores.base import Store
+from django_xsession.stores.base import Store, session_serializer
 
 DB: dict[str, Any] = {"STORE": "db"}
 
@@ -108,3 +112,50 @@ class MaxSizeTests(SimpleTestCase):
     def test_the_default_limit_is_one_mebibyte(self) -> None:
         with self.settings(XSESSION={"STORE": "memory"}):
             assert get_options().max_size == 1_048_576
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def _decoded(data: bytes, loads: Callable[[bytes], Any]) -> tuple[str, Any]:
+    try:
+        # repr: tells 1 from 1.0 and True, and 0.0 from -0.0.
+        return "value", repr(loads(data))
+    except ValueError:
+        return "refused", None
+
+
+class SerializerTests(SimpleTestCase):
+    """The default serializer reads stored bytes exactly as Django's does."""
+
+    @settings(max_examples=300, deadline=None, database=None)
+    @given(JSON_VALUES)
+    def test_what_django_writes_reads_back_the_same(self, value: Any) -> None:
+        encoded = JSONSerializer().dumps(value)
+
+        assert session_serializer().dumps(value) == encoded
+        assert _decoded(encoded, session_serializer().loads) == _decoded(
+            encoded, JSONSerializer().loads
+        )
+
+    @settings(max_examples=300, deadline=None, database=None)
+    @given(st.binary(max_size=40) | st.text(max_size=40).map(str.encode))
+    @example(b" 1")
+    @example(b"1 ")
+    @example(b'{"a": 1}\n')
+    @example(b"1 2")
+    @example(b"[1,")
+    @example(b"")
+    @example(b"NaN")
+    @example(b"\xff")
+    def test_any_bytes_decode_or_fail_as_with_django(self, data: bytes) -> None:
+        assert _decoded(data, session_serializer().loads) == _decoded(
+            data, JSONSerializer().loads
+        )

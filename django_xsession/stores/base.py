@@ -89,11 +89,18 @@ def user_of(data: Mapping[str, Any]) -> str | None:
 suspicious = logging.getLogger("django.security.SuspiciousSession")
 
 
+# What json.loads parses with once it has skipped leading whitespace (typeshed
+# leaves out this attribute, which JSONDecoder.__init__ sets).
+_scan_json: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
 class _CompactJSON:
     """Django's ``JSONSerializer``, byte for byte, with its encoder built once.
 
     ``json.dumps`` with any argument builds a new ``JSONEncoder`` per call,
-    and the stores encode every value of a session on each save.
+    and the stores encode every value of a session on each save. Decoding
+    calls the scanner ``json.loads`` ends in directly: what we wrote has no
+    whitespace around it, and the checks for that cost more than the parse.
     """
 
     _encoder = json.JSONEncoder(separators=(",", ":"))
@@ -102,7 +109,16 @@ class _CompactJSON:
         return self._encoder.encode(obj).encode("latin-1")
 
     def loads(self, data: bytes) -> Any:
-        return json.loads(data.decode("latin-1"))
+        text = data.decode("latin-1")
+        try:
+            value, end = _scan_json(text, 0)
+        except (StopIteration, ValueError):
+            end = -1
+        if end == len(text):
+            return value
+        # Whitespace around the value, or no JSON at all: json.loads decides,
+        # raising its own error.
+        return json.loads(text)
 
 
 _COMPACT_JSON = _CompactJSON()
