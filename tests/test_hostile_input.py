@@ -915,7 +915,16 @@ class CachedDatabaseGarbageTests(DatabaseGarbageTests):
         store = get_store()
         assert isinstance(store, CachedDatabaseStore)
         now = timezone.now()
-        copy: tuple[Any, ...] = (_FORMAT, raw, now + HOUR, {}, now, 0, now, {})
+        copy: tuple[Any, ...] = (
+            _FORMAT,
+            raw,
+            (now + HOUR).isoformat(),
+            {},
+            now.isoformat(),
+            0,
+            now.isoformat(),
+            {},
+        )
         caches[store.cache].set(store.cache_key(Store.digest(sid)), copy, 3600)
         # A copy that decodes to a dict is served; any other goes, and the
         # row answers.

@@ -143,9 +143,9 @@ class CacheTestCase(TestCase):
         _format, raw, expires, cookie, created, version, _seen, _meta = value
         return {
             "data": json.loads(raw),
-            "expires": expires,
+            "expires": datetime.datetime.fromisoformat(expires),
             "cookie": cookie,
-            "created": created,
+            "created": datetime.datetime.fromisoformat(created),
             "version": version,
         }
 
@@ -244,6 +244,41 @@ class ReadTests(CacheTestCase):
         caches["default"].set(PREFIX + Store.digest(sid), ("something", "else"))
 
         got = self.store.get(sid)
+
+        assert got is not None
+        self.assertEqual(got.data, {"a": 1})
+        self.assert_cache_matches_the_row(sid)
+
+    def test_a_copy_from_the_previous_release_is_replaced(self) -> None:
+        # Format 2 pickled its times as datetimes.
+        sid = self.create({"a": 1})
+        now = timezone.now()
+        old_copy: tuple[Any, ...] = (
+            2,
+            b'{"a":"stale"}',
+            now + HOUR,
+            {},
+            now,
+            0,
+            now,
+            {},
+        )
+        caches["default"].set(PREFIX + Store.digest(sid), old_copy)
+
+        got = self.store.get(sid)
+
+        assert got is not None
+        self.assertEqual(got.data, {"a": 1})
+        self.assert_cache_matches_the_row(sid)
+
+    def test_a_copy_with_an_unreadable_time_is_replaced(self) -> None:
+        sid = self.create({"a": 1})
+        copy = caches["default"].get(PREFIX + Store.digest(sid))
+        broken = (*copy[:2], "next tuesday", *copy[3:])
+        caches["default"].set(PREFIX + Store.digest(sid), broken)
+
+        with self.assertLogs("django_xsession.stores.cached_db", "WARNING"):
+            got = self.store.get(sid)
 
         assert got is not None
         self.assertEqual(got.data, {"a": 1})
