@@ -308,6 +308,28 @@ class RedisLayoutTests(RedisTestCase):
 
         assert self.redis.zrange(index, 0, -1) == [sha256(sid).encode()]
 
+    def test_thousands_of_keys_are_written_past_luas_unpack_limit(self) -> None:
+        # unpack() of more than about 8,000 values fails inside Lua.
+        many = {f"k{number}": number for number in range(6000)}
+        for user in ({}, {"_auth_user_id": "7"}):
+            with self.subTest(user=user):
+                sid = self.create({**many, **user})
+                created = self.store.get(sid)
+                assert created is not None
+                assert created.data == {**many, **user}
+                changed = {**many, "k0": "changed"}
+                del changed["k1"]
+                self.store.set(
+                    sid,
+                    Record(data={**changed, **user}, expires=self.now + HOUR),
+                    delta=Delta(changed, frozenset({"k1"})),
+                )
+
+                loaded = self.store.get(sid)
+                assert loaded is not None
+                assert loaded.data == {**changed, **user}
+                self.assert_ttl(self.key(sid), self.now + HOUR)
+
 
 class RedisScanTests(RedisTestCase):
     FOREIGN = (

@@ -12,6 +12,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from django_xsession.stores.base import (
+    AUTH_USER_KEY,
     CreateError,
     Delta,
     Record,
@@ -39,7 +40,7 @@ CREATED = "m:created"
 LAST_SEEN = "m:seen"
 # Record.meta's keys, stored as "m:meta:<name>".
 META = "m:meta:"
-USER_FIELD = "d:_auth_user_id"
+USER_FIELD = DATA + AUTH_USER_KEY
 # The same names as they come back from Redis.
 _DATA, _EXPIRES, _COOKIE, _CREATED, _LAST_SEEN, _META = (
     name.encode() for name in (DATA, EXPIRES, COOKIE, CREATED, LAST_SEEN, META)
@@ -85,7 +86,8 @@ if mode == 'create' then
 elseif exists == 0 then
   return 'missing'
 end
-local old_user = user_of(redis.call('HGET', key, ARGV[6]))
+local old_user = nil
+if mode ~= 'create' then old_user = user_of(redis.call('HGET', key, ARGV[6])) end
 if mode == 'replace' then redis.call('DEL', key) end
 -- unpack() gives a few thousand values at most: ARGV[first..last] goes in
 -- chunks, of an even size so that HSET's fields stay with their values.
@@ -109,6 +111,19 @@ if new_user then index(ARGV[4], new_user, ARGV[5], ARGV[2], ARGV[3]) end
 return 'ok'
 """
 )
+
+# KEYS[1] session; ARGV: expires_ms, then field/value pairs. A new session
+# nobody is logged in to has no user index to keep: this is _SAVE's create
+# without the work that needs (a third of the server time a save takes).
+_CREATE_ANONYMOUS = """
+local key = KEYS[1]
+if redis.call('EXISTS', key) == 1 then return 'taken' end
+for start = 2, #ARGV, 1000 do
+  redis.call('HSET', key, unpack(ARGV, start, math.min(start + 999, #ARGV)))
+end
+redis.call('PEXPIREAT', key, ARGV[1])
+return 'ok'
+"""
 
 # KEYS[1] session; ARGV: expires_ms, expires ISO, now_ms, user prefix, digest.
 _TOUCH = (
@@ -163,6 +178,8 @@ class RedisStore(Store):
         self.cache = cache
         self.prefix = prefix
         self.serializer: Any = session_serializer()
+        # What nearly every session stores as its cookie overrides.
+        self._no_overrides: bytes = self.serializer.dumps({})
         self._client: Redis | None = None
         self._scripts: dict[str, Script] = {}
 
@@ -217,7 +234,11 @@ class RedisStore(Store):
             elif name.startswith(_META):
                 meta[name[len(_META) :].decode()] = value.decode()
         cookie_raw = fields.get(_COOKIE)
-        cookie = self.decode(cookie_raw) if cookie_raw else None
+        cookie = (
+            self.decode(cookie_raw)
+            if cookie_raw and cookie_raw != self._no_overrides
+            else None
+        )
         return Record(
             data=data,
             expires=expires,
@@ -250,34 +271,41 @@ class RedisStore(Store):
             mode = "replace"
         else:
             mode, changed, removed = "update", delta.changed, tuple(delta.removed)
-        meta: dict[str, str | bytes] = {
-            EXPIRES: record.expires.isoformat(),
-            COOKIE: dumps(dict(record.cookie)),
-            CREATED: (record.created or timezone.now()).isoformat(),
-            LAST_SEEN: (record.last_seen or timezone.now()).isoformat(),
-            **{META + name: value for name, value in record.meta.items()},
-        }
-        if mode == "update":
+        now = timezone.now()
+        pairs: list[str | bytes] = [
+            EXPIRES,
+            record.expires.isoformat(),
+            COOKIE,
+            dumps(dict(record.cookie)) if record.cookie else self._no_overrides,
+            LAST_SEEN,
+            (record.last_seen or now).isoformat(),
+        ]
+        if mode != "update":
             # An update keeps the creation time the session already has.
-            del meta[CREATED]
-        pairs: list[str | bytes] = []
+            pairs += [CREATED, (record.created or now).isoformat()]
+        for name, text in record.meta.items():
+            pairs += [META + name, text]
         for name, value in changed.items():
             pairs += [DATA + name, dumps(value)]
-        for name, encoded in meta.items():
-            pairs += [name, encoded]
-        args: list[Any] = [
-            mode,
-            _ms(record.expires),
-            _ms(timezone.now()),
-            self.user_prefix,
-            digest,
-            USER_FIELD,
-            len(pairs) // 2,
-            *pairs,
-            len(removed),
-            *(DATA + name for name in removed),
-        ]
-        script = self._script(_SAVE)
+        expires_ms = _ms(record.expires)
+        args: list[Any]
+        if create and AUTH_USER_KEY not in record.data:
+            script = self._script(_CREATE_ANONYMOUS)
+            args = [expires_ms, *pairs]
+        else:
+            script = self._script(_SAVE)
+            args = [
+                mode,
+                expires_ms,
+                _ms(now),
+                self.user_prefix,
+                digest,
+                USER_FIELD,
+                len(pairs) // 2,
+                *pairs,
+                len(removed),
+                *[DATA + name for name in removed],
+            ]
         outcome = self._run(lambda: script(keys=[self.session_key(digest)], args=args))
         if outcome == b"taken":
             raise CreateError
