@@ -596,7 +596,20 @@ class Session(SessionBase):
         deadline = self._deadline()
         return date if deadline is None else min(date, deadline)
 
+    def _plain_expiry(self, kwargs: dict[str, Any]) -> bool:
+        """Whether the session's lifetime is just the cookie age from now."""
+        options = self.options
+        return (
+            not kwargs
+            and options.expires is None
+            and options.absolute_timeout is None
+            and self.get("_session_expiry") is None
+        )
+
     def get_expiry_age(self, **kwargs: Any) -> int:
+        if self._plain_expiry(kwargs):
+            # Every save and cookie asks: spare them SessionBase's general case.
+            return self.get_session_cookie_age()
         expiry = None if "expiry" in kwargs else self.get("_session_expiry")
         age = super().get_expiry_age(**self._fixed_expiry(kwargs, expiry))
         return self._capped_age(age, kwargs)
@@ -607,6 +620,9 @@ class Session(SessionBase):
         return self._capped_age(age, kwargs)
 
     def get_expiry_date(self, **kwargs: Any) -> datetime.datetime:
+        if self._plain_expiry(kwargs):
+            age = datetime.timedelta(seconds=self.get_session_cookie_age())
+            return timezone.now() + age
         expiry = None if "expiry" in kwargs else self.get("_session_expiry")
         date = super().get_expiry_date(**self._fixed_expiry(kwargs, expiry))
         return self._capped_date(date)
