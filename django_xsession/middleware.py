@@ -6,6 +6,7 @@ outruns the save. The rules follow express-session's (see the README).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Container
 from dataclasses import dataclass
 from http.cookies import Morsel
@@ -21,6 +22,7 @@ from django.contrib.sessions.middleware import (
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.cache import patch_vary_headers
 from django.utils.deprecation import MiddlewareMixin
+from django.utils.http import http_date
 
 from django_xsession import legacy, signing
 from django_xsession.conf import Options, get_options
@@ -70,6 +72,30 @@ def is_secure(request: HttpRequest, proxy: bool | None) -> bool:
         return False
     forwarded = request.META.get("HTTP_X_FORWARDED_PROTO", "")
     return bool(forwarded.split(",", 1)[0].strip().lower() == "https")
+
+
+# Expires dates by the second they name: every cookie sent in one second
+# with one Max-Age has the same, and formatting it costs more than a lookup.
+_expires_dates: dict[int, str] = {}
+
+
+def expires_after(max_age: int) -> str:
+    """The ``Expires`` date Django's ``set_cookie`` writes for ``max_age``."""
+    moment = int(time.time()) + max_age
+    date = _expires_dates.get(moment)
+    if date is None:
+        if len(_expires_dates) >= 64:
+            _expires_dates.clear()
+        date = _expires_dates[moment] = http_date(moment)
+    return date
+
+
+def vary_on(response: HttpResponseBase, names: list[str]) -> None:
+    """``patch_vary_headers``, short when the response has no ``Vary`` yet."""
+    if "Vary" in response.headers:
+        patch_vary_headers(response, names)
+    else:
+        response.headers["Vary"] = ", ".join(names)
 
 
 class _ExtendedMorsel(Morsel[str]):
@@ -305,6 +331,8 @@ class SessionMiddleware(DjangoSessionMiddleware):
         max_age: int | None,
         expires: str | None = None,
     ) -> None:
+        if expires is None and max_age is not None:
+            expires = expires_after(max_age)
         response.set_cookie(
             name,
             value,
@@ -366,7 +394,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
                 # An empty value tells the client to drop the token it holds.
                 response[options.header] = ""
         if session.accessed or decision.set_cookie or decision.clear_cookie:
-            patch_vary_headers(
+            vary_on(
                 response,
                 [
                     name

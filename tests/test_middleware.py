@@ -5,6 +5,7 @@ import gc
 import weakref
 from http.cookies import Morsel
 from typing import Any
+from unittest import mock
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
@@ -535,6 +536,35 @@ class ReferenceTests(MiddlewareTestCase):
             assert served() is None
         finally:
             gc.enable()
+
+
+@override_settings(XSESSION=MEMORY)
+class ResponseHeaderTests(MiddlewareTestCase):
+    def test_vary_keeps_what_the_view_set(self) -> None:
+        token = self.start(a="1")
+
+        def view(request: HttpRequest) -> HttpResponse:
+            response = HttpResponse(request.session.get("a"))
+            response["Vary"] = "Accept-Language"
+            return response
+
+        request = RequestFactory().get("/read/", HTTP_COOKIE=f"{NAME}={token}")
+        response = SessionMiddleware(view)(request)
+
+        assert isinstance(response, HttpResponse)
+        assert response["Vary"] == "Accept-Language, Cookie"
+
+    def test_the_cookie_expires_when_djangos_set_cookie_says(self) -> None:
+        for now in (1_800_000_000.0, 1_800_000_000.999):
+            with self.subTest(now=now), mock.patch("time.time", return_value=now):
+                self.client.cookies.clear()
+                ours = self.cookie(self.client.get("/write/", {"a": "1"}))
+                django = HttpResponse()
+                django.set_cookie(NAME, "x", max_age=settings.SESSION_COOKIE_AGE)
+
+            assert ours is not None
+            assert ours["expires"] == django.cookies[NAME]["expires"]
+            assert ours["max-age"] == settings.SESSION_COOKIE_AGE
 
 
 class AdminCheckTests(SimpleTestCase):
