@@ -7,3 +7,13 @@ repository root; ``python -m bench --help`` lists the sections and options.
 """
 
 from __future__ import annotations
+
+import argparse
+
+
+def positive_int(text: str) -> int:
+    """An ``argparse`` type: a whole number of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value

@@ -21,6 +21,7 @@ import django
 from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse
 
+from bench import positive_int
 from bench.engines import (
     DB_CACHE_ALIAS,
     DB_PAIRS,
@@ -35,13 +36,6 @@ from bench.scenarios import SCENARIOS
 SECTIONS = ("all", "requests", "clearsessions")
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
@@ -50,22 +44,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("section", nargs="?", choices=SECTIONS, default="all")
     parser.add_argument(
-        "-n", type=_positive, default=3000, help="requests per repeat (memory table)"
+        "-n", type=positive_int, default=3000, help="requests per repeat (memory table)"
     )
     parser.add_argument(
         "--db-n",
-        type=_positive,
+        type=positive_int,
         default=150,
         help="requests per repeat of the database engines writing (each "
         "one a commit, fsync and all)",
     )
     parser.add_argument(
         "--db-read-n",
-        type=_positive,
+        type=positive_int,
         default=600,
         help="requests per repeat of the database engines reading",
     )
-    parser.add_argument("--repeats", type=_positive, default=5, help="take the best of")
+    parser.add_argument(
+        "--repeats", type=positive_int, default=5, help="take the best of"
+    )
     parser.add_argument(
         "--quick", action="store_true", help="skip the clearsessions section"
     )
@@ -76,20 +72,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--batch-size",
-        type=_positive,
+        type=positive_int,
         action="append",
         help="batch size of our clear_expired(); repeat to try several "
         "(default: 10000)",
     )
     parser.add_argument(
         "--expired",
-        type=_positive,
+        type=positive_int,
         default=1_000_000,
         help="expired sessions in each clearsessions table",
     )
     parser.add_argument(
         "--live",
-        type=_positive,
+        type=positive_int,
         default=100_000,
         help="live sessions in each clearsessions table",
     )

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from bench import servers
+from bench import positive_int, servers
 from bench.servers import HOST, Kind, Server, ServerFailed, migrate
 
 if TYPE_CHECKING:
@@ -564,13 +564,6 @@ def server_label(kind: Kind) -> str:
     return f"uvicorn ({UVICORN_WORKERS} workers, async view)"
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def _selection(text: str) -> tuple[Setup, Kind | None]:
     name, _, server = text.partition("/")
     setups = {setup.name: setup for setup in SETUPS}
@@ -590,20 +583,20 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--clients", type=_positive, default=32, help="concurrent clients"
+        "--clients", type=positive_int, default=32, help="concurrent clients"
     )
     parser.add_argument(
-        "--increments", type=_positive, default=50, help="requests per client"
+        "--increments", type=positive_int, default=50, help="requests per client"
     )
     parser.add_argument(
         "--sessions",
-        type=_positive,
+        type=positive_int,
         default=4,
         help="sessions the clients share, round robin",
     )
     parser.add_argument(
         "--max-seconds",
-        type=_positive,
+        type=positive_int,
         default=MAX_SECONDS,
         help="stop a configuration's clients after this long",
     )
