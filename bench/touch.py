@@ -2,40 +2,14 @@
 
 from __future__ import annotations
 
-import datetime
-from typing import Any
-
 from bench.engines import XSESSION_MIDDLEWARE, Engine
 from bench.runner import serving
 from bench.scenarios import make_request, seed
-from django_xsession.stores.base import Delta, Record
-from django_xsession.stores.memory import MemoryStore
+from tests.stores import CountingMemoryStore
 
-STORE = "bench.touch.CountingMemoryStore"
+# The suite's memory store, counting each call the middleware makes.
+STORE = "tests.stores.CountingMemoryStore"
 VALUES = (0, 1, 60)
-
-
-class CountingMemoryStore(MemoryStore):
-    """The memory store, counting the writes a real store would pay for."""
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.writes = 0
-
-    def set(
-        self,
-        sid: str,
-        record: Record,
-        *,
-        create: bool = False,
-        delta: Delta | None = None,
-    ) -> None:
-        self.writes += 1
-        super().set(sid, record, create=create, delta=delta)
-
-    def touch(self, sid: str, expires: datetime.datetime) -> bool:
-        self.writes += 1
-        return super().touch(sid, expires)
 
 
 def engine(touch_after: int) -> Engine:
@@ -64,7 +38,7 @@ def writes(touch_after: int, *, n: int = 1000) -> int:
             raise TypeError(f"{STORE} was not the store in force: {store!r}")
         cookie = seed(handler, factory, name)
         # The seeding request's own write is not a read's.
-        store.writes = 0
+        CountingMemoryStore.calls.clear()
         for _ in range(n):
             handler(make_request(factory, "/read/", cookie))
-        return store.writes
+        return CountingMemoryStore.calls["set"] + CountingMemoryStore.calls["touch"]
