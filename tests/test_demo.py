@@ -20,14 +20,19 @@ from django_xsession.stores.base import Store
 REMEMBER_ME_SECONDS = 30 * 24 * 3600
 
 
+def demo_user() -> None:
+    """The demo's user, demo/demo."""
+    # The data migration already made "demo" unless run with --nomigrations.
+    user, _ = User.objects.get_or_create(username="demo")
+    user.set_password("demo")
+    user.save()
+
+
 @override_settings(ROOT_URLCONF="testproject.urls")
 class DemoTests(TestCase):
     @classmethod
     def setUpTestData(cls) -> None:
-        # The data migration already made "demo" unless run with --nomigrations.
-        user, _ = User.objects.get_or_create(username="demo")
-        user.set_password("demo")
-        user.save()
+        demo_user()
 
     def visits_line(self, count: int) -> str:
         return f'<p id="visits">Visits this session: {count}</p>'
@@ -172,9 +177,7 @@ class Row:
 class YourSessionsPageTests(TestCase):
     @classmethod
     def setUpTestData(cls) -> None:
-        user, _ = User.objects.get_or_create(username="demo")
-        user.set_password("demo")
-        user.save()
+        demo_user()
         User.objects.create_user("other", password="other")
 
     def setUp(self) -> None:
