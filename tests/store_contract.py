@@ -48,6 +48,7 @@ else:
     _TestCase = object
 
 _T = TypeVar("_T")
+DAY = datetime.timedelta(days=1)
 HOUR = datetime.timedelta(hours=1)
 SECOND = datetime.timedelta(seconds=1)
 
@@ -66,6 +67,9 @@ class StoreContract(_TestCase):
     #: ``length``, ``clear_expired`` and ``count_expired`` (and their async
     #: twins) must raise ``NotImplementedError``.
     lists_sessions: ClassVar[bool] = True
+    #: False for a store whose sessions end with the process: no deploy can
+    #: change the settings between writing a session and reading it.
+    outlives_process: ClassVar[bool] = True
 
     store: Store
     now: datetime.datetime
@@ -414,6 +418,49 @@ class StoreContract(_TestCase):
                 self.store.set(soon, self.record({"a": 2}))
             self.assertFalse(self.store.touch(soon, self.now + HOUR))
             self.assertIsNone(self.store.get(soon))
+
+    # A deploy that turns USE_TZ on or off (Django 5.0 turned it on by
+    # default) meets the sessions stored under the other setting.
+
+    def assert_live_as_of_now(self, record: Record) -> None:
+        """``record``'s times are aware or naive as ``timezone.now()`` is, and
+        it has not expired."""
+        for moment in (record.expires, record.created, record.last_seen):
+            if moment is not None:
+                self.assertEqual(timezone.is_aware(moment), timezone.is_aware(self.now))
+        self.assertGreater(record.expires, timezone.now())
+
+    def assert_survives_use_tz_change(self, sid: str, *, use_tz: bool) -> None:
+        if not self.outlives_process:
+            self.skipTest("this store's sessions end with the process")
+        with self.settings(USE_TZ=use_tz):
+            self.now = timezone.now().replace(microsecond=0)
+            loaded = self.load(sid)
+            self.assertEqual(loaded.data, {"a": 1})
+            self.assert_live_as_of_now(loaded)
+
+            self.store.set(
+                sid,
+                self.record({"a": 2}, expires=self.now + DAY),
+                delta=Delta({"a": 2}, frozenset()),
+            )
+            self.assertIs(self.store.touch(sid, self.now + DAY), True)
+            saved = self.load(sid)
+            self.assertEqual(saved.data, {"a": 2})
+            self.assert_live_as_of_now(saved)
+
+    def test_a_session_stored_under_use_tz_reads_and_saves_without_it(self) -> None:
+        # Away from UTC, so a time read in the wrong zone would be hours off.
+        with self.settings(TIME_ZONE="Asia/Tokyo"):
+            sid = self.create({"a": 1}, expires=self.now + DAY)
+            self.assert_survives_use_tz_change(sid, use_tz=False)
+
+    def test_a_session_stored_without_use_tz_reads_and_saves_under_it(self) -> None:
+        with self.settings(TIME_ZONE="Asia/Tokyo"):
+            with self.settings(USE_TZ=False):
+                self.now = timezone.now().replace(microsecond=0)
+                sid = self.create({"a": 1}, expires=self.now + DAY)
+            self.assert_survives_use_tz_change(sid, use_tz=True)
 
     # touch.
 

@@ -22,6 +22,8 @@ MINUTE = datetime.timedelta(minutes=1)
 
 
 class MemoryStoreTests(StoreContract, SimpleTestCase):
+    outlives_process = False
+
     def make_store(self) -> Store:
         return MemoryStore()
 

@@ -18,15 +18,25 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, overload
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.core.signing import JSONSerializer
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
-__all__ = ["CreateError", "Delta", "Record", "Store", "StoreUnavailable", "UpdateError"]
+__all__ = [
+    "CreateError",
+    "Delta",
+    "Record",
+    "Store",
+    "StoreUnavailable",
+    "UpdateError",
+    "as_of_now",
+    "parse_time",
+]
 
 
 class StoreUnavailable(Exception):
@@ -87,6 +97,39 @@ def user_of(data: Mapping[str, Any]) -> str | None:
 
 
 suspicious = logging.getLogger("django.security.SuspiciousSession")
+
+
+@overload
+def as_of_now(moment: datetime.datetime) -> datetime.datetime: ...
+@overload
+def as_of_now(moment: None) -> None: ...
+def as_of_now(moment: datetime.datetime | None) -> datetime.datetime | None:
+    """``moment`` as ``timezone.now()`` gives times now: aware under ``USE_TZ``,
+    naive (in ``TIME_ZONE``) without it; ``None`` stays.
+
+    Sessions outlive a deploy that changes ``USE_TZ`` (Django 5.0 turned it
+    on by default); a store that keeps times outside Python hands them out
+    through here, so they still compare with the clock.
+    """
+    if moment is None or (moment.tzinfo is not None) == settings.USE_TZ:
+        return moment
+    zone = timezone.get_default_timezone()
+    if settings.USE_TZ:
+        return timezone.make_aware(moment, zone)
+    return timezone.make_naive(moment, zone)
+
+
+@overload
+def parse_time(text: str | bytes) -> datetime.datetime: ...
+@overload
+def parse_time(text: None) -> None: ...
+def parse_time(text: str | bytes | None) -> datetime.datetime | None:
+    """A time a store kept as ISO 8601 text, :func:`as_of_now`; ``None`` stays."""
+    if text is None:
+        return None
+    if isinstance(text, bytes):
+        text = text.decode()
+    return as_of_now(datetime.datetime.fromisoformat(text))
 
 
 # What json.loads parses with once it has skipped leading whitespace (typeshed

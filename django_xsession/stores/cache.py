@@ -19,6 +19,7 @@ from django_xsession.stores.base import (
     Store,
     StoreUnavailable,
     UpdateError,
+    as_of_now,
     session_serializer,
 )
 
@@ -105,7 +106,7 @@ class CacheStore(Store):
         if (
             entry is None
             or entry["generation"] != generation
-            or entry["expires"] <= timezone.now()
+            or as_of_now(entry["expires"]) <= timezone.now()
         ):
             return None, generation
         return entry, generation
@@ -118,11 +119,11 @@ class CacheStore(Store):
         data, raw = self.decoded(entry["data"])
         return Record(
             data=data,
-            expires=entry["expires"],
+            expires=as_of_now(entry["expires"]),
             cookie=entry["cookie"],
-            created=entry["created"],
+            created=as_of_now(entry["created"]),
             raw=raw,
-            last_seen=entry.get("last_seen"),
+            last_seen=as_of_now(entry.get("last_seen")),
             meta=entry.get("meta", {}),
         )
 

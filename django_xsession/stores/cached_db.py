@@ -15,7 +15,7 @@ from django.core.cache import BaseCache, caches
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
-from django_xsession.stores.base import Delta, Record, UpdateError
+from django_xsession.stores.base import Delta, Record, UpdateError, parse_time
 from django_xsession.stores.db import _FIELDS, DatabaseStore
 
 logger = logging.getLogger(__name__)
@@ -40,10 +40,6 @@ _FAILED = _Failed.FAILED
 
 def _text_of(moment: datetime.datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
-
-
-def _moment(text: str | None) -> datetime.datetime | None:
-    return None if text is None else datetime.datetime.fromisoformat(text)
 
 
 class CachedDatabaseStore(DatabaseStore):
@@ -172,12 +168,12 @@ class CachedDatabaseStore(DatabaseStore):
             # Unpickled afresh on every get: the dicts need no copying.
             record = Record(
                 data=data,
-                expires=datetime.datetime.fromisoformat(expires),
+                expires=parse_time(expires),
                 cookie=cookie,
-                created=_moment(created),
+                created=parse_time(created),
                 raw=raw,
                 version=version,
-                last_seen=_moment(last_seen),
+                last_seen=parse_time(last_seen),
                 meta=meta,
             )
         except Exception:

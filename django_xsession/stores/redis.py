@@ -19,6 +19,7 @@ from django_xsession.stores.base import (
     Store,
     StoreUnavailable,
     UpdateError,
+    parse_time,
     session_serializer,
     suspicious,
 )
@@ -156,10 +157,6 @@ def _literal(text: str) -> str:
     return re.sub(r"([\\*?\[\]])", r"\\\1", text)
 
 
-def _moment(raw: bytes | None) -> datetime.datetime | None:
-    return None if raw is None else datetime.datetime.fromisoformat(raw.decode())
-
-
 def _ms(moment: datetime.datetime) -> int:
     return int(moment.timestamp() * 1000)
 
@@ -216,7 +213,7 @@ class RedisStore(Store):
         expires_raw = fields.get(_EXPIRES)
         if expires_raw is None:
             return None
-        expires = datetime.datetime.fromisoformat(expires_raw.decode())
+        expires = parse_time(expires_raw)
         if expires <= timezone.now():
             return None
         loads = self.serializer.loads
@@ -243,8 +240,8 @@ class RedisStore(Store):
             data=data,
             expires=expires,
             cookie=cookie or {},
-            created=_moment(fields.get(_CREATED)),
-            last_seen=_moment(fields.get(_LAST_SEEN)),
+            created=parse_time(fields.get(_CREATED)),
+            last_seen=parse_time(fields.get(_LAST_SEEN)),
             meta=meta,
         )
 
