@@ -6,6 +6,7 @@ import datetime
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from django.contrib.sessions.backends.base import SessionBase
@@ -71,8 +72,14 @@ def _infos(records: dict[str, Record]) -> list[SessionInfo]:
         )
         for key_hash, record in records.items()
     ]
-    epoch = datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
-    return sorted(infos, key=lambda info: info.last_seen or epoch, reverse=True)
+    # Never-used sessions go last, compared with no made-up epoch: times are
+    # naive under USE_TZ=False and aware otherwise.
+    used = sorted(
+        (info for info in infos if info.last_seen is not None),
+        key=attrgetter("last_seen"),
+        reverse=True,
+    )
+    return used + [info for info in infos if info.last_seen is None]
 
 
 def sessions_of(user: Any) -> list[SessionInfo]:

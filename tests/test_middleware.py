@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import datetime
 import gc
 import weakref
 from http.cookies import Morsel
@@ -10,6 +9,7 @@ from unittest import mock
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.test import RequestFactory, SimpleTestCase, override_settings
+from django.utils import timezone
 
 from django_xsession import signing
 from django_xsession.middleware import SessionMiddleware, cookie_values, path_matches
@@ -367,7 +367,7 @@ class SaveDecisionTests(MiddlewareTestCase):
         assert morsel is not None
         assert morsel["max-age"] == 86400
         (record,) = self.records().values()
-        remaining = record.expires - datetime.datetime.now(datetime.timezone.utc)
+        remaining = record.expires - timezone.now()
         assert 86000 < remaining.total_seconds() <= 86400
 
     def test_nothing_is_saved_on_a_server_error(self) -> None:

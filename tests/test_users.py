@@ -33,7 +33,7 @@ from django_xsession import (
 from django_xsession.conf import get_options
 from django_xsession.engine import SessionStore
 from django_xsession.stores import get_store
-from django_xsession.stores.base import Store
+from django_xsession.stores.base import Record, Store
 from tests.services import REDIS, missing, reachable
 
 if TYPE_CHECKING:
@@ -414,7 +414,22 @@ REDIS_STORE = {
 
 @override_settings(XSESSION={"STORE": "memory"})
 class MemoryUserSessionTests(UserSessions, TestCase):
-    pass
+    def test_a_never_used_session_is_listed_last_with_naive_times(self) -> None:
+        with self.settings(USE_TZ=False):
+            self.now = timezone.now().replace(microsecond=0)
+            # Only a record written straight to this store can lack last_seen.
+            unused = Record(
+                data={"_auth_user_id": str(self.alice.pk)},
+                expires=self.now + AGE,
+                created=self.now,
+            )
+            self.store.set("never-used-session", unused, create=True)
+            self.device("laptop")
+
+            infos = sessions_of(self.alice)
+
+        assert [info.user_agent for info in infos] == [DEVICES["laptop"][1], None]
+        assert infos[1].last_seen is None
 
 
 @override_settings(XSESSION={"STORE": "db"})
