@@ -422,7 +422,7 @@ class StoreContract(_TestCase):
     # A deploy that turns USE_TZ on or off (Django 5.0 turned it on by
     # default) meets the sessions stored under the other setting.
 
-    def assert_live_as_of_now(self, record: Record) -> None:
+    def assert_live_in_current_form(self, record: Record) -> None:
         """``record``'s times are aware or naive as ``timezone.now()`` is, and
         it has not expired."""
         for moment in (record.expires, record.created, record.last_seen):
@@ -437,7 +437,7 @@ class StoreContract(_TestCase):
             self.now = timezone.now().replace(microsecond=0)
             loaded = self.load(sid)
             self.assertEqual(loaded.data, {"a": 1})
-            self.assert_live_as_of_now(loaded)
+            self.assert_live_in_current_form(loaded)
 
             self.store.set(
                 sid,
@@ -447,7 +447,7 @@ class StoreContract(_TestCase):
             self.assertIs(self.store.touch(sid, self.now + DAY), True)
             saved = self.load(sid)
             self.assertEqual(saved.data, {"a": 2})
-            self.assert_live_as_of_now(saved)
+            self.assert_live_in_current_form(saved)
 
     def test_a_session_stored_under_use_tz_reads_and_saves_without_it(self) -> None:
         # Away from UTC, so a time read in the wrong zone would be hours off.

@@ -34,7 +34,7 @@ __all__ = [
     "Store",
     "StoreUnavailable",
     "UpdateError",
-    "as_of_now",
+    "conform",
     "parse_time",
 ]
 
@@ -100,36 +100,43 @@ suspicious = logging.getLogger("django.security.SuspiciousSession")
 
 
 @overload
-def as_of_now(moment: datetime.datetime) -> datetime.datetime: ...
+def conform(moment: datetime.datetime, now: datetime.datetime) -> datetime.datetime: ...
 @overload
-def as_of_now(moment: None) -> None: ...
-def as_of_now(moment: datetime.datetime | None) -> datetime.datetime | None:
-    """``moment`` as ``timezone.now()`` gives times now: aware under ``USE_TZ``,
-    naive (in ``TIME_ZONE``) without it; ``None`` stays.
+def conform(moment: None, now: datetime.datetime) -> None: ...
+def conform(
+    moment: datetime.datetime | None, now: datetime.datetime
+) -> datetime.datetime | None:
+    """``moment``, aware or naive as ``now`` (``timezone.now()``) is.
 
-    Sessions outlive a deploy that changes ``USE_TZ`` (Django 5.0 turned it
-    on by default); a store that keeps times outside Python hands them out
-    through here, so they still compare with the clock.
+    Sessions outlive a deploy that turns ``USE_TZ`` on or off (Django 5.0
+    turned it on by default); a store that keeps times outside Python hands
+    them out through here, so they still compare with the clock. Naive
+    times are in ``TIME_ZONE``, as ``timezone.now()`` gives them.
     """
-    if moment is None or (moment.tzinfo is not None) == settings.USE_TZ:
+    if moment is None or (moment.tzinfo is None) == (now.tzinfo is None):
         return moment
     zone = timezone.get_default_timezone()
-    if settings.USE_TZ:
-        return timezone.make_aware(moment, zone)
-    return timezone.make_naive(moment, zone)
+    if now.tzinfo is None:
+        return timezone.make_naive(moment, zone)
+    return timezone.make_aware(moment, zone)
 
 
 @overload
-def parse_time(text: str | bytes) -> datetime.datetime: ...
+def parse_time(text: str | bytes, now: datetime.datetime) -> datetime.datetime: ...
 @overload
-def parse_time(text: None) -> None: ...
-def parse_time(text: str | bytes | None) -> datetime.datetime | None:
-    """A time a store kept as ISO 8601 text, :func:`as_of_now`; ``None`` stays."""
+def parse_time(text: None, now: datetime.datetime) -> None: ...
+def parse_time(
+    text: str | bytes | None, now: datetime.datetime
+) -> datetime.datetime | None:
+    """A time a store kept as ISO 8601 text, :func:`conform`-ed to ``now``."""
     if text is None:
         return None
-    if isinstance(text, bytes):
-        text = text.decode()
-    return as_of_now(datetime.datetime.fromisoformat(text))
+    moment = datetime.datetime.fromisoformat(
+        text if isinstance(text, str) else text.decode()
+    )
+    if (moment.tzinfo is None) == (now.tzinfo is None):
+        return moment
+    return conform(moment, now)
 
 
 # What json.loads parses with once it has skipped leading whitespace (typeshed

@@ -19,9 +19,13 @@ from django_xsession.stores.base import (
     Store,
     StoreUnavailable,
     UpdateError,
-    as_of_now,
+    conform,
     session_serializer,
 )
+
+# The times an entry keeps as datetime objects, in the USE_TZ form of the
+# deploy that wrote them.
+_TIMES = ("expires", "created", "last_seen")
 
 
 def _outage_errors() -> tuple[type[Exception], ...]:
@@ -103,11 +107,12 @@ class CacheStore(Store):
         found = self.cache.get_many([key, self._generation_key])
         generation: int = found.get(self._generation_key, 0)
         entry: dict[str, Any] | None = found.get(key)
-        if (
-            entry is None
-            or entry["generation"] != generation
-            or as_of_now(entry["expires"]) <= timezone.now()
-        ):
+        if entry is None or entry["generation"] != generation:
+            return None, generation
+        now = timezone.now()
+        for name in _TIMES:
+            entry[name] = conform(entry.get(name), now)
+        if entry["expires"] <= now:
             return None, generation
         return entry, generation
 
@@ -119,11 +124,11 @@ class CacheStore(Store):
         data, raw = self.decoded(entry["data"])
         return Record(
             data=data,
-            expires=as_of_now(entry["expires"]),
+            expires=entry["expires"],
             cookie=entry["cookie"],
-            created=as_of_now(entry["created"]),
+            created=entry["created"],
             raw=raw,
-            last_seen=as_of_now(entry.get("last_seen")),
+            last_seen=entry["last_seen"],
             meta=entry.get("meta", {}),
         )
 

@@ -151,7 +151,7 @@ class CachedDatabaseStore(DatabaseStore):
                 stale=True,
             )
 
-    def _copy(self, key: str, value: Any) -> Record | None:
+    def _copy(self, key: str, value: Any, now: datetime.datetime) -> Record | None:
         """The record in a cached value, or ``None`` if it is not one."""
         if not (isinstance(value, tuple) and len(value) == 8 and value[0] == _FORMAT):
             return None
@@ -168,12 +168,12 @@ class CachedDatabaseStore(DatabaseStore):
             # Unpickled afresh on every get: the dicts need no copying.
             record = Record(
                 data=data,
-                expires=parse_time(expires),
+                expires=parse_time(expires, now),
                 cookie=cookie,
-                created=parse_time(created),
+                created=parse_time(created, now),
                 raw=raw,
                 version=version,
-                last_seen=parse_time(last_seen),
+                last_seen=parse_time(last_seen, now),
                 meta=meta,
             )
         except Exception:
@@ -205,8 +205,9 @@ class CachedDatabaseStore(DatabaseStore):
             # Down: spare the request a second wait for it.
             return super().get(sid)
         if value is not None:
-            copy = self._copy(key, value)
-            if copy is not None and copy.expires > timezone.now():
+            now = timezone.now()
+            copy = self._copy(key, value, now)
+            if copy is not None and copy.expires > now:
                 return copy
             # Expired or unreadable: out of the way of the add() below.
             if not self._drop(key):
@@ -261,12 +262,13 @@ class CachedDatabaseStore(DatabaseStore):
         value = self._cache(lambda cache: cache.get(key), "reading", key)
         if value is _FAILED or value is None:
             return True
-        copy = self._copy(key, value)
-        if copy is None or copy.raw is None or copy.expires <= timezone.now():
+        now = timezone.now()
+        copy = self._copy(key, value, now)
+        if copy is None or copy.raw is None or copy.expires <= now:
             # Not worth reviving: the next read caches the row afresh.
             self._drop(key)
             return True
-        touched = replace(copy, expires=expires, last_seen=timezone.now())
+        touched = replace(copy, expires=expires, last_seen=now)
         self._put(key, touched, copy.raw, only_new=False)
         return True
 

@@ -213,8 +213,9 @@ class RedisStore(Store):
         expires_raw = fields.get(_EXPIRES)
         if expires_raw is None:
             return None
-        expires = parse_time(expires_raw)
-        if expires <= timezone.now():
+        now = timezone.now()
+        expires = parse_time(expires_raw, now)
+        if expires <= now:
             return None
         loads = self.serializer.loads
         data = {}
@@ -240,8 +241,8 @@ class RedisStore(Store):
             data=data,
             expires=expires,
             cookie=cookie or {},
-            created=parse_time(fields.get(_CREATED)),
-            last_seen=parse_time(fields.get(_LAST_SEEN)),
+            created=parse_time(fields.get(_CREATED), now),
+            last_seen=parse_time(fields.get(_LAST_SEEN), now),
             meta=meta,
         )
 
