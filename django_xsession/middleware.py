@@ -20,7 +20,7 @@ from django.contrib.sessions.middleware import (
     SessionMiddleware as DjangoSessionMiddleware,
 )
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
-from django.utils.cache import patch_vary_headers
+from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.deprecation import MiddlewareMixin
 from django.utils.http import http_date
 
@@ -136,6 +136,9 @@ class _Decision(NamedTuple):
 class _RequestState:
     session: Session
     had_cookie: bool
+    # Whether the view read the session: only then does the response vary
+    # on it; the middleware's own reads and decisions don't count.
+    view_accessed: bool = False
     # A django.contrib.sessions session copied into ours, deleted once saved.
     legacy: SessionBase | None = None
 
@@ -277,7 +280,10 @@ class SessionMiddleware(DjangoSessionMiddleware):
                 set_cookie=ok
                 and (
                     (options.rolling and (write or touch))
-                    or (write and not session.get_expire_at_browser_close())
+                    or (
+                        (write or session.saved_by_view())
+                        and not session.get_expire_at_browser_close()
+                    )
                     or session.cookie_changed()
                 )
                 and deliverable(),
@@ -384,6 +390,10 @@ class SessionMiddleware(DjangoSessionMiddleware):
                 )
             if header:
                 response[options.header] = session.session_key
+                # A shared cache must not hand this token to other clients:
+                # Django's cache middleware spares only responses that set
+                # cookies, and a client without a token varies as ours did.
+                patch_cache_control(response, private=True)
         elif decision.clear_cookie:
             if cookie:
                 attributes = self._cookie_attributes(
@@ -393,7 +403,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
             if header:
                 # An empty value tells the client to drop the token it holds.
                 response[options.header] = ""
-        if session.accessed or decision.set_cookie or decision.clear_cookie:
+        if state.view_accessed or decision.set_cookie or decision.clear_cookie:
             vary_on(
                 response,
                 [
@@ -426,6 +436,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
             return response
         self._follow_replacement(request, state)
         session = state.session
+        state.view_accessed = session.accessed
         if session.store_error is not None:
             return self._store_down(request, response, state, session.store_error)
         try:
@@ -461,6 +472,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
             return response
         self._follow_replacement(request, state)
         session = state.session
+        state.view_accessed = session.accessed
         if session.store_error is not None:
             return self._store_down(request, response, state, session.store_error)
         try:

@@ -35,6 +35,7 @@ from django_xsession.stores.base import (
     Record,
     Store,
     StoreUnavailable,
+    conform,
     serializer_class,
     session_serializer,
 )
@@ -121,6 +122,8 @@ class SessionCookie:
     def __getattr__(self, name: str) -> Any:
         if name not in COOKIE_ATTRIBUTES:
             raise AttributeError(name)
+        # Loaded first: the stored session may override the attribute.
+        self._session._get_session()
         return self._session._cookie_attribute(name)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -129,6 +132,9 @@ class SessionCookie:
                 value = cookie_attribute(name, value)
             except ValueError as error:
                 raise ValueError(f"cookie.{name} {error}") from None
+            # Loaded first, or loading later would replace the override
+            # with the stored ones.
+            self._session._get_session()
             self._session._cookie_overrides[name] = value
         else:
             super().__setattr__(name, value)
@@ -167,6 +173,13 @@ class Session(SessionBase):
     # until the new id is stored and session_regenerated is sent.
     _regenerated_from: str | None = None
     _write_requested = False
+    # A save made by the view: the cookie's expiry moved with it.
+    _saved_by_view = False
+    # This request deleted its own session; a later save must not bring it
+    # back under the same id (Django raises UpdateError there too).
+    _deleted_own = False
+    # The "_session_expiry" the session was loaded with.
+    _loaded_expiry: Any = None
     _resend_cookie = False
     _candidates: tuple[str, ...] = ()
     _destroyed = False
@@ -259,6 +272,7 @@ class Session(SessionBase):
         self._sid = None
         self._stored = False
         self._replace_unread = False
+        self._deleted_own = False
 
     @property
     def session_key(self) -> str | None:
@@ -349,6 +363,7 @@ class Session(SessionBase):
         self._last_seen = record.last_seen
         self._stored_expires = record.expires
         self._issued_cookie = dict(record.cookie)
+        self._loaded_expiry = record.data.get("_session_expiry")
         self._resend_cookie = not verified.by_primary
 
     def _timed_out(self, record: Record) -> bool:
@@ -384,7 +399,8 @@ class Session(SessionBase):
             meta["ip"] = forwarded.split(",", 1)[0].strip()[:64]
         else:
             meta["ip"] = request.META.get("REMOTE_ADDR", "")[:64]
-        return meta
+        # PostgreSQL's text refuses NUL, and no real agent or address has one.
+        return {key: value.replace("\x00", "") for key, value in meta.items()}
 
     def _outage(self, error: StoreUnavailable) -> None:
         """Apply ``ON_STORE_ERROR``: re-raise, or carry on with nothing stored."""
@@ -450,7 +466,9 @@ class Session(SessionBase):
         sid = self._sid
         assert sid is not None
         data = self._get_session(no_load=must_create)
-        create = must_create or not (self._stored or self._replace_unread)
+        create = must_create or not (
+            self._stored or self._replace_unread or self._deleted_own
+        )
         delta = None if create or self._replace_unread else self._delta(data)
         return sid, self._record(data), create, delta
 
@@ -491,6 +509,7 @@ class Session(SessionBase):
         # The middleware's closing save is the request's last: nothing will
         # be compared against a new snapshot, so skip encoding one.
         self._set_snapshot(None if self._closing else self._dumps(record.data))
+        self._saved_by_view = self._saved_by_view or not self._closing
         self._cookie_snapshot = dict(self._cookie_overrides)
         self._created = record.created
         self._version = None
@@ -547,7 +566,20 @@ class Session(SessionBase):
         return bool(data != self._before())
 
     def cookie_changed(self) -> bool:
-        return self._cookie_overrides != self._cookie_snapshot or self._resend_cookie
+        """Whether the browser's cookie no longer matches the session: its
+        attributes, its secret or whether it outlives the browser."""
+        if self._deleted_own:
+            return False
+        data = self.__dict__.get("_session_cache", {})
+        return (
+            self._cookie_overrides != self._issued_cookie
+            or self._resend_cookie
+            or data.get("_session_expiry") != self._loaded_expiry
+        )
+
+    def saved_by_view(self) -> bool:
+        """Whether the view saved the session itself during this request."""
+        return self._saved_by_view
 
     def _cookie_attribute(self, name: str) -> Any:
         if name in self._cookie_overrides:
@@ -575,7 +607,8 @@ class Session(SessionBase):
 
     def _fixed_expiry(self, kwargs: dict[str, Any], expiry: Any) -> dict[str, Any]:
         if "expiry" not in kwargs and expiry is None and self.options.expires:
-            kwargs["expiry"] = self.options.expires
+            # Aware or naive as the clock is, whatever settings.py wrote.
+            kwargs["expiry"] = conform(self.options.expires, timezone.now())
         return kwargs
 
     def _deadline(self) -> datetime.datetime | None:
@@ -729,6 +762,18 @@ class Session(SessionBase):
             return
         raise RuntimeError("Unable to create a new session key: the store refuses ids.")
 
+    def _replacing_under_timeouts(self) -> bool:
+        """Whether data cleared unread replaces a session that may have timed out.
+
+        The save reads the stored session after all: one past its timeout
+        ends rather than taking the new data, and the replacement keeps the
+        creation time ``ABSOLUTE_TIMEOUT`` counts from.
+        """
+        options = self.options
+        return self._replace_unread and (
+            options.idle_timeout is not None or options.absolute_timeout is not None
+        )
+
     def save(self, must_create: bool = False) -> None:
         """Write the session; see Django's ``SessionBase.save``.
 
@@ -738,6 +783,10 @@ class Session(SessionBase):
         """
         if self.session_key is not None and not must_create:
             self._get_session()
+        if self._replacing_under_timeouts():
+            replacement, overrides = self._session_cache, self._cookie_overrides
+            self.load()
+            self._session_cache, self._cookie_overrides = replacement, overrides
         if self.store_unavailable:
             return None
         if self._current_sid() is None:
@@ -759,6 +808,10 @@ class Session(SessionBase):
     async def asave(self, must_create: bool = False) -> None:
         if self.session_key is not None and not must_create:
             await self._aget_session()
+        if self._replacing_under_timeouts():
+            replacement, overrides = self._session_cache, self._cookie_overrides
+            await self.aload()
+            self._session_cache, self._cookie_overrides = replacement, overrides
         if self.store_unavailable:
             return None
         if self._current_sid() is None:
@@ -777,8 +830,27 @@ class Session(SessionBase):
             return
         raise RuntimeError("Unable to create a new session key: the store refuses ids.")
 
+    def _unread(self) -> bool:
+        return "_session_cache" not in self.__dict__ and self.session_key is not None
+
+    def _read_unseen(self) -> None:
+        # Loaded for our own needs, not marked accessed, as Django leaves it.
+        accessed = self.accessed
+        self._get_session()
+        self.accessed = accessed
+
+    async def _aread_unseen(self) -> None:
+        accessed = self.accessed
+        await self._aget_session()
+        self.accessed = accessed
+
     def delete(self, session_key: str | None = None) -> None:
         own = session_key is None or session_key == self.session_key
+        read_here = own and self._unread()
+        if read_here:
+            # Loaded first: the cookie to clear has the attributes it was
+            # issued with, which the stored session may override.
+            self._read_unseen()
         sid = self._current_sid() if own else self._sid_of(session_key)
         if sid is not None and not self.store_unavailable:
             try:
@@ -790,9 +862,16 @@ class Session(SessionBase):
                     self._destroyed_signal(sid)
         if own:
             self._forget()
+            self._deleted_own = sid is not None
+            if read_here:
+                # As if never read, as with Django: reading now finds nothing.
+                del self._session_cache
 
     async def adelete(self, session_key: str | None = None) -> None:
         own = session_key is None or session_key == self.session_key
+        read_here = own and self._unread()
+        if read_here:
+            await self._aread_unseen()
         sid = self._current_sid() if own else self._sid_of(session_key)
         if sid is not None and not self.store_unavailable:
             try:
@@ -804,6 +883,10 @@ class Session(SessionBase):
                     self._destroyed_signal(sid)
         if own:
             self._forget()
+            self._deleted_own = sid is not None
+            if read_here:
+                # As if never read, as with Django: reading now finds nothing.
+                del self._session_cache
 
     @classmethod
     def clear_expired(cls) -> None:
@@ -850,6 +933,9 @@ class Session(SessionBase):
             await self.adelete(old_key)
 
     def flush(self) -> None:
+        if self._unread():
+            # Before clear() empties it: see delete().
+            self._get_session()
         self.clear()
         self.delete()
         self._session_key = None
@@ -857,6 +943,8 @@ class Session(SessionBase):
         self._destroyed = True
 
     async def aflush(self) -> None:
+        if self._unread():
+            await self._aget_session()
         self.clear()
         await self.adelete()
         self._session_key = None
@@ -962,6 +1050,7 @@ class Session(SessionBase):
 
         Returns ``False`` if the session is not stored (yet, or any more).
         """
+        self._get_session()
         target = self._touch_target()
         if target is None or self.store_unavailable:
             return False
@@ -976,6 +1065,7 @@ class Session(SessionBase):
         return True
 
     async def atouch(self) -> bool:
+        await self._aget_session()
         target = self._touch_target()
         if target is None or self.store_unavailable:
             return False
@@ -1041,6 +1131,8 @@ class Session(SessionBase):
 
     async def adelete_test_cookie(self) -> None:
         del (await self._aget_session())[self.TEST_COOKIE_NAME]
+        # Django's own twin forgets this; its sync one sets it.
+        self.modified = True
 
     async def aset_expiry(self, value: Any) -> None:
         await self._aget_session()

@@ -1,4 +1,4 @@
-"""Stores for tests: the memory store, counting what the middleware asks of it."""
+"""Stores for tests: ours, counting what the middleware asks of them."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ import datetime
 from collections import Counter
 from typing import ClassVar
 
-from django_xsession.stores.base import Delta, Record
+from django_xsession.stores.base import Delta, Record, Store
 from django_xsession.stores.memory import MemoryStore
+from django_xsession.stores.redis import RedisStore
 
 
-class CountingMemoryStore(MemoryStore):
+class CountingCalls(Store):
+    """Mix in before a store: counts its reads and writes in ``calls``."""
+
     calls: ClassVar[Counter[str]] = Counter()
 
     def get(self, sid: str) -> Record | None:
@@ -35,3 +38,11 @@ class CountingMemoryStore(MemoryStore):
     def destroy(self, sid: str) -> None:
         self.calls["destroy"] += 1
         super().destroy(sid)
+
+
+class CountingMemoryStore(CountingCalls, MemoryStore):
+    pass
+
+
+class CountingRedisStore(CountingCalls, RedisStore):
+    pass

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime
 import gc
 import weakref
 from http.cookies import Morsel
@@ -12,6 +13,7 @@ from django.test import RequestFactory, SimpleTestCase, override_settings
 from django.utils import timezone
 
 from django_xsession import signing
+from django_xsession.engine import SessionStore
 from django_xsession.middleware import SessionMiddleware, cookie_values, path_matches
 from django_xsession.stores import get_store
 from django_xsession.stores.base import Record, Store
@@ -412,6 +414,125 @@ class SaveDecisionTests(MiddlewareTestCase):
         assert response["Vary"] == "Cookie"
         response = self.client.get("/read/")
         assert response["Vary"] == "Cookie"
+
+
+@override_settings(XSESSION=MEMORY)
+class ViewCallTests(MiddlewareTestCase):
+    """The session's own calls, made by a view before or instead of reading it."""
+
+    def stored_age(self) -> float:
+        (record,) = self.records().values()
+        return (record.expires - timezone.now()).total_seconds()
+
+    def test_an_explicit_save_still_resends_the_cookie_with_its_new_age(self) -> None:
+        self.start(a="1")
+        response = self.client.get("/save-remembering/", {"seconds": "2592000"})
+        morsel = self.cookie(response)
+        assert morsel is not None
+        assert morsel["max-age"] == 2592000
+        assert 2591000 < self.stored_age() <= 2592000
+
+    @override_settings(XSESSION={**MEMORY, "MAX_AGE": None})
+    def test_an_explicit_save_makes_a_browser_session_persistent(self) -> None:
+        self.start(a="1")
+        response = self.client.get("/save-remembering/", {"seconds": "86400"})
+        morsel = self.cookie(response)
+        assert morsel is not None
+        assert morsel["max-age"] == 86400
+
+    def test_forgetting_a_persistent_session_sends_a_browser_session_cookie(
+        self,
+    ) -> None:
+        self.start(a="1")
+        response = self.client.get("/forget/")
+        morsel = self.cookie(response)
+        assert morsel is not None
+        assert morsel["max-age"] == ""
+        assert morsel["expires"] == ""
+
+    def test_a_cookie_attribute_set_before_reading_is_stored_and_sent(self) -> None:
+        self.start(a="1")
+        response = self.client.get("/cookie-attributes/", {"samesite": "Strict"})
+        morsel = self.cookie(response)
+        assert morsel is not None
+        assert morsel["samesite"] == "Strict"
+        (record,) = self.records().values()
+        assert dict(record.cookie) == {"samesite": "Strict"}
+        assert record.data == {"a": "1"}
+
+    def test_a_cookie_attribute_read_before_the_data_is_the_stored_one(self) -> None:
+        self.start(a="1")
+        self.client.get("/cookie-attributes/", {"samesite": "Strict"})
+        response = self.client.get("/cookie-attributes/", {"samesite": ""})
+        assert response.json() == {"samesite": "Strict"}
+        # Nothing changed: nothing to send.
+        assert self.cookie(response) is None
+
+    def test_touch_before_reading_touches_the_stored_session(self) -> None:
+        self.start(a="1")
+        response = self.client.get("/touch/")
+        assert response.json() == {"touched": True}
+        assert self.cookie(response) is not None
+
+    async def test_atouch_before_reading_touches_the_stored_session(self) -> None:
+        response = await self.async_client.get("/async-write/", {"a": "1"})
+        self.async_client.cookies[NAME] = response.cookies[NAME].value
+        response = await self.async_client.get("/async/touch/")
+        assert response.json() == {"touched": True}
+        assert response.cookies.get(NAME) is not None
+
+    @override_settings(XSESSION={**MEMORY, "COOKIE": {"DOMAIN": None}})
+    def test_destroy_before_reading_clears_the_cookie_it_issued(self) -> None:
+        self.start(a="1")
+        self.client.get("/cookie-attributes/", {"domain": "example.com"})
+        response = self.client.get("/destroy/")
+        morsel = self.cookie(response)
+        assert morsel is not None
+        assert morsel.value == ""
+        assert morsel["domain"] == "example.com"
+        assert self.records() == {}
+
+    def test_a_session_deleted_by_its_own_view_is_not_saved_back(self) -> None:
+        self.start(a="1")
+        response = self.client.get("/write-then-delete/")
+        # As Django answers: the session it would save has gone.
+        assert response.status_code == 400
+        assert self.records() == {}
+
+    def test_delete_before_reading_leaves_nothing_to_read(self) -> None:
+        token = self.start(a="1")
+        session = SessionStore(token)
+        session.delete()
+        assert session.get("a") is None
+        assert self.records() == {}
+
+    async def test_adelete_test_cookie_is_saved(self) -> None:
+        response = await self.async_client.get("/set-test-cookie/")
+        self.async_client.cookies[NAME] = response.cookies[NAME].value
+        await self.async_client.get("/async/delete-test-cookie/")
+        response = await self.async_client.get("/read/")
+        assert response.json() == {}
+
+    @override_settings(
+        XSESSION={**MEMORY, "EXPIRES": datetime.datetime(2100, 1, 1, 12, 0)}
+    )
+    def test_a_naive_expires_setting_works_under_use_tz(self) -> None:
+        response = self.client.get("/write/", {"a": "1"})
+        assert response.status_code == 200
+        morsel = self.cookie(response)
+        assert morsel is not None
+        # Read in TIME_ZONE (UTC here); Max-Age counts whole seconds to it.
+        assert morsel["expires"] in (
+            "Fri, 01 Jan 2100 11:59:59 GMT",
+            "Fri, 01 Jan 2100 12:00:00 GMT",
+        )
+
+    @override_settings(XSESSION={**MEMORY, "IDLE_TIMEOUT": 3600})
+    def test_no_vary_when_only_the_middleware_read_the_session(self) -> None:
+        self.start(a="1")
+        response = self.client.get("/nothing/")
+        assert "Vary" not in response
+        assert self.cookie(response) is None
 
 
 @override_settings(XSESSION=COUNTING)

@@ -28,7 +28,8 @@ from django_xsession.conf import get_options
 from django_xsession.models import Session as SessionRow
 from django_xsession.stores import get_store
 from django_xsession.stores.base import Record
-from tests.stores import CountingMemoryStore
+from tests.stores import CountingCalls, CountingMemoryStore
+from tests.test_stores_redis import REDIS_STORE, RequiresRedis
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as Response
@@ -181,6 +182,31 @@ class Timeouts(_TestCase):
         assert record.last_seen == self.now + 100 * SECOND
         assert record.expires == self.now + AGE
         assert record.created == self.now
+
+    def test_clearing_an_idle_session_unread_starts_a_new_one(self) -> None:
+        self.configure(IDLE_TIMEOUT=600)
+        self.get("/login/", 0 * SECOND, **ALICE)
+        old = self.sid()
+
+        self.get("/clear-then-write/", 3600 * SECOND)
+
+        assert self.sid() != old
+        assert self.record(old, 0 * SECOND) is None
+        assert self.get("/read/", 3601 * SECOND).json() == {"step": 1}
+
+    def test_clearing_a_session_unread_keeps_its_absolute_deadline(self) -> None:
+        self.configure(ABSOLUTE_TIMEOUT=3600)
+        self.get("/write/", 0 * SECOND, cart="apples")
+        sid = self.sid()
+
+        self.get("/clear-then-write/", 1800 * SECOND)
+
+        assert self.sid() == sid
+        record = self.record(sid, 1800 * SECOND)
+        assert record is not None
+        assert record.data == {"step": 1}
+        assert record.created == self.now
+        assert self.get("/read/", 3601 * SECOND).json() == {}
 
     async def test_an_idle_session_is_destroyed_under_asgi(self) -> None:
         await sync_to_async(self.configure)(IDLE_TIMEOUT=600)
@@ -373,3 +399,17 @@ class DatabaseTimeoutTests(Timeouts, TestCase):
                 .upper()
                 .startswith(("INSERT", "UPDATE", "DELETE"))
             )
+
+
+@override_settings(XSESSION=REDIS_STORE)
+class RedisTimeoutTests(RequiresRedis, Timeouts, TestCase):
+    store_setting: ClassVar[Any] = {
+        **REDIS_STORE["STORE"],
+        "BACKEND": "tests.stores.CountingRedisStore",
+    }
+
+    @contextmanager
+    def writes(self) -> Iterator[Callable[[], int]]:
+        calls = CountingCalls.calls
+        before = calls["set"] + calls["touch"] + calls["destroy"]
+        yield lambda: calls["set"] + calls["touch"] + calls["destroy"] - before

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.cache import caches
 from django.http import HttpResponseBase
 from django.test import TestCase, override_settings
 
@@ -87,6 +89,24 @@ class HeaderTransportTests(TransportTestCase):
         assert HEADER not in response
         assert self.get("/increment/", token).json() == {"count": 1}
         assert self.get("/read/", token).json() == {"cart": "apples", "count": 1}
+
+    def test_a_shared_cache_never_hands_one_clients_token_to_another(self) -> None:
+        site_cache = [
+            "django.middleware.cache.UpdateCacheMiddleware",
+            *settings.MIDDLEWARE,
+            "django.middleware.cache.FetchFromCacheMiddleware",
+        ]
+        caches["default"].clear()
+        self.addCleanup(caches["default"].clear)
+        with self.settings(MIDDLEWARE=site_cache, CACHE_MIDDLEWARE_SECONDS=60):
+            alice = self.get("/write/", cart="alice")
+            # Bob sends no token, as Alice did not: the same cache key.
+            bob = self.get("/write/", cart="alice")
+
+        assert alice[HEADER]
+        assert "private" in alice["Cache-Control"]
+        assert bob[HEADER] != alice[HEADER]
+        assert self.get("/read/", alice[HEADER]).json() == {"cart": "alice"}
 
     def test_without_the_header_there_is_no_session(self) -> None:
         token = self.start(cart="apples")

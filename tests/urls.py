@@ -57,3 +57,15 @@ urlpatterns += [
 ]
 
 urlpatterns += [path("async/clear-unread/", views.async_clear_unread)]
+
+urlpatterns += [
+    path("save-remembering/", views.save_remembering),
+    path("forget/", views.forget),
+    path("cookie-attributes/", views.cookie_attributes),
+    path("touch/", views.touch),
+    path("async/touch/", views.async_touch),
+    path("write-then-delete/", views.write_then_delete),
+    path("clear-then-write/", views.clear_then_write),
+    path("async/delete-test-cookie/", views.async_delete_test_cookie),
+    path("set-test-cookie/", views.set_test_cookie),
+]

@@ -265,3 +265,55 @@ async def async_clear_unread(request: HttpRequest) -> HttpResponse:
     request.session.clear()
     await _session(request).aset("cleared", True)
     return HttpResponse("cleared")
+
+
+# The session's own calls before (or instead of) reading it:
+# tests/test_middleware.py and tests/test_timeouts.py.
+def save_remembering(request: HttpRequest) -> HttpResponse:
+    request.session.set_expiry(int(request.GET["seconds"]))
+    request.session.save()
+    return HttpResponse("saved")
+
+
+def forget(request: HttpRequest) -> HttpResponse:
+    _session(request).cookie.max_age = None
+    return HttpResponse("forgotten")
+
+
+def cookie_attributes(request: HttpRequest) -> HttpResponse:
+    # ?name=value sets an attribute, ?name= only reads it.
+    cookie = _session(request).cookie
+    for name, value in request.GET.items():
+        if value:
+            setattr(cookie, name, value)
+    return JsonResponse({name: getattr(cookie, name) for name in request.GET})
+
+
+def touch(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"touched": _session(request).touch()})
+
+
+async def async_touch(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"touched": await _session(request).atouch()})
+
+
+def write_then_delete(request: HttpRequest) -> HttpResponse:
+    request.session["after"] = "delete"
+    request.session.delete()
+    return HttpResponse("deleted")
+
+
+def clear_then_write(request: HttpRequest) -> HttpResponse:
+    request.session.clear()
+    request.session["step"] = 1
+    return HttpResponse("cleared")
+
+
+async def async_delete_test_cookie(request: HttpRequest) -> HttpResponse:
+    await _session(request).adelete_test_cookie()
+    return HttpResponse("deleted")
+
+
+def set_test_cookie(request: HttpRequest) -> HttpResponse:
+    request.session.set_test_cookie()
+    return HttpResponse("set")
