@@ -19,6 +19,8 @@ XSESSION_MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
 ]
 MEMORY: dict[str, Any] = {"STORE": "memory"}
+DB_ENGINE = "django.contrib.sessions.backends.db"
+SIGNED_COOKIES_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 
 
 class LegacyContribTests(TestCase):
@@ -29,16 +31,14 @@ class LegacyContribTests(TestCase):
     def setUp(self) -> None:
         get_store().clear()
 
-    def log_in_under_contrib(self) -> str:
-        with self.settings(
-            SESSION_ENGINE="django.contrib.sessions.backends.db",
-            MIDDLEWARE=CONTRIB_MIDDLEWARE,
-        ):
+    def log_in_under_contrib(self, engine: str = DB_ENGINE) -> str:
+        with self.settings(SESSION_ENGINE=engine, MIDDLEWARE=CONTRIB_MIDDLEWARE):
             assert self.client.login(username="alice", password="secret")
             self.client.get("/write/", {"cart": "3 apples"})
             assert self.client.get("/whoami/").content == b"alice"
         key = self.client.cookies["sessionid"].value
-        assert ContribSession.objects.filter(session_key=key).exists()
+        if engine == DB_ENGINE:
+            assert ContribSession.objects.filter(session_key=key).exists()
         # A client keeps the middleware it first loaded: the browser after the
         # deploy is a new client carrying the same cookie.
         self.client = self.client_class()
@@ -56,6 +56,22 @@ class LegacyContribTests(TestCase):
         assert new_token != old_key
         assert "." in new_token
         assert not ContribSession.objects.filter(session_key=old_key).exists()
+        assert self.client.get("/read/").json()["cart"] == "3 apples"
+        assert get_store().length() == 1
+
+    @override_settings(
+        MIDDLEWARE=XSESSION_MIDDLEWARE,
+        XSESSION={
+            **MEMORY,
+            "LEGACY_CONTRIB": True,
+            "LEGACY_ENGINE": SIGNED_COOKIES_ENGINE,
+        },
+    )
+    def test_a_signed_cookies_session_moves_too(self) -> None:
+        old_cookie = self.log_in_under_contrib(SIGNED_COOKIES_ENGINE)
+        response = self.client.get("/whoami/")
+        assert response.content == b"alice"
+        assert response.cookies["sessionid"].value != old_cookie
         assert self.client.get("/read/").json()["cart"] == "3 apples"
         assert get_store().length() == 1
 
