@@ -428,6 +428,23 @@ class SessionMiddleware(DjangoSessionMiddleware):
             return ""
         return state.session._current_sid() or ""
 
+    def _ends_legacy(self, state: _RequestState, unset: str | None) -> bool:
+        # UNSET="destroy" ends an adopted session that has no id of its own yet.
+        return (
+            state.legacy is not None
+            and unset is not None
+            and state.session.options.unset == "destroy"
+        )
+
+    def _ended_legacy(
+        self, state: _RequestState, decision: _Decision, unset: str | None
+    ) -> SessionBase | None:
+        """The adopted legacy session, once ours replaced or ended it."""
+        session = state.session
+        moved = decision.write and session.is_stored
+        ended = session._destroyed or self._ends_legacy(state, unset)
+        return state.legacy if moved or ended else None
+
     def process_response(
         self, request: HttpRequest, response: HttpResponse
     ) -> HttpResponse:
@@ -444,7 +461,9 @@ class SessionMiddleware(DjangoSessionMiddleware):
             if unset is not None:
                 if unset:
                     session.delete()
-                decision = _Decision(clear_cookie=bool(unset))
+                decision = _Decision(
+                    clear_cookie=bool(unset) or self._ends_legacy(state, unset)
+                )
             else:
                 if self._needs_load(state, session.options):
                     session._get_session()
@@ -452,10 +471,11 @@ class SessionMiddleware(DjangoSessionMiddleware):
                 session._closing = True
                 if decision.write:
                     session.save()
-                    if state.legacy is not None and session.is_stored:
-                        state.legacy.delete()
                 elif decision.touch:
                     session.refresh()
+            ended_legacy = self._ended_legacy(state, decision, unset)
+            if ended_legacy is not None:
+                ended_legacy.delete()
         except UpdateError:
             raise SessionInterrupted(INTERRUPTED) from None
         except StoreUnavailable as error:
@@ -480,7 +500,9 @@ class SessionMiddleware(DjangoSessionMiddleware):
             if unset is not None:
                 if unset:
                     await session.adelete()
-                decision = _Decision(clear_cookie=bool(unset))
+                decision = _Decision(
+                    clear_cookie=bool(unset) or self._ends_legacy(state, unset)
+                )
             else:
                 if self._needs_load(state, session.options):
                     await session._aget_session()
@@ -488,10 +510,11 @@ class SessionMiddleware(DjangoSessionMiddleware):
                 session._closing = True
                 if decision.write:
                     await session.asave()
-                    if state.legacy is not None and session.is_stored:
-                        await sync_to_async(state.legacy.delete)()
                 elif decision.touch:
                     await session.arefresh()
+            ended_legacy = self._ended_legacy(state, decision, unset)
+            if ended_legacy is not None:
+                await sync_to_async(ended_legacy.delete)()
         except UpdateError:
             raise SessionInterrupted(INTERRUPTED) from None
         except StoreUnavailable as error:

@@ -75,6 +75,46 @@ class LegacyContribTests(TestCase):
         assert self.client.get("/read/").json()["cart"] == "3 apples"
         assert get_store().length() == 1
 
+    def replay(self, old_key: str) -> bytes:
+        """Who another client holding a copy of the legacy cookie is."""
+        replayer = self.client_class()
+        replayer.cookies["sessionid"] = old_key
+        with self.assertLogs("django.security.SuspiciousSession", "WARNING"):
+            return replayer.get("/whoami/").content
+
+    @override_settings(
+        MIDDLEWARE=XSESSION_MIDDLEWARE, XSESSION={**MEMORY, "LEGACY_CONTRIB": True}
+    )
+    def test_logging_out_on_the_first_request_ends_the_legacy_session(self) -> None:
+        old_key = self.log_in_under_contrib()
+        response = self.client.get("/logout/")
+        assert response.cookies["sessionid"].value == ""
+        assert not ContribSession.objects.filter(session_key=old_key).exists()
+        assert self.replay(old_key) == b""
+
+    @override_settings(
+        MIDDLEWARE=XSESSION_MIDDLEWARE,
+        XSESSION={**MEMORY, "LEGACY_CONTRIB": True, "UNSET": "destroy"},
+    )
+    def test_unset_destroy_on_the_first_request_ends_the_legacy_session(self) -> None:
+        old_key = self.log_in_under_contrib()
+        response = self.client.get("/unset/")
+        assert response.cookies["sessionid"].value == ""
+        assert not ContribSession.objects.filter(session_key=old_key).exists()
+        assert self.replay(old_key) == b""
+
+    @override_settings(
+        MIDDLEWARE=XSESSION_MIDDLEWARE, XSESSION={**MEMORY, "LEGACY_CONTRIB": True}
+    )
+    async def test_async_logout_on_the_first_request_ends_the_legacy_session(
+        self,
+    ) -> None:
+        old_key = await self.async_log_in_under_contrib()
+        self.async_client.cookies["sessionid"] = old_key
+        response = await self.async_client.get("/async/logout/")
+        assert response.cookies["sessionid"].value == ""
+        assert not await ContribSession.objects.filter(session_key=old_key).aexists()
+
     @override_settings(MIDDLEWARE=XSESSION_MIDDLEWARE, XSESSION=MEMORY)
     def test_off_by_default(self) -> None:
         old_key = self.log_in_under_contrib()
