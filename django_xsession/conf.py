@@ -8,11 +8,12 @@ request served with an invalid configuration raises ``ImproperlyConfigured``.
 from __future__ import annotations
 
 import datetime
+import inspect
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import import_module
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -20,6 +21,9 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
+
+if TYPE_CHECKING:
+    from django_xsession.stores.base import Store
 
 STORE_ALIASES = {
     "memory": "django_xsession.stores.memory.MemoryStore",
@@ -196,6 +200,41 @@ class Problem:
         return ".E" in self.id
 
 
+_REDIS_MODULE = "django_xsession.stores.redis"
+
+
+def _store_option_error(name: str, value: Any) -> str | None:
+    """What is wrong with one option of our own stores, or None."""
+    if name == "using":
+        valid = value is None or (
+            isinstance(value, str) and value in settings.DATABASES
+        )
+        expected = "None or a DATABASES alias"
+    elif name == "cache":
+        valid = isinstance(value, str) and value in settings.CACHES
+        expected = "a CACHES alias"
+    elif name == "prefix":
+        valid, expected = isinstance(value, str), "a string"
+    elif name == "max_entries":
+        valid = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+        expected = "a whole number, 1 or more"
+    else:
+        return None
+    return None if valid else f"must be {expected}, not {value!r}."
+
+
+def _is_django_redis(backend: object) -> bool:
+    if not isinstance(backend, str):
+        return False
+    try:
+        from django_redis.cache import RedisCache  # type: ignore[import-untyped]
+
+        backend_class = import_string(backend)
+    except ImportError:
+        return False
+    return isinstance(backend_class, type) and issubclass(backend_class, RedisCache)
+
+
 class _Reader:
     def __init__(self, raw: Mapping[str, Any]) -> None:
         self.raw = raw
@@ -249,7 +288,54 @@ class _Reader:
                 "django_xsession.stores.base.Store.",
             )
             return StoreConfig(STORE_ALIASES[DEFAULT_STORE])
-        return StoreConfig(backend, {str(k).lower(): v for k, v in options.items()})
+        options = {str(k).lower(): v for k, v in options.items()}
+        self.store_options(value, store_class, options)
+        return StoreConfig(backend, options)
+
+    def store_options(
+        self, value: str, store_class: type[Store], options: Mapping[str, Any]
+    ) -> None:
+        # Bound, never instantiated: building a store may connect to it.
+        try:
+            signature = inspect.signature(store_class)
+        except (TypeError, ValueError):
+            return  # no signature to bind to: building the store will tell
+        try:
+            bound = signature.bind(**options)
+        except TypeError as error:
+            self.problem(
+                "xsession.E003",
+                f"XSESSION['STORE']['OPTIONS'] do not fit the {value!r} store: "
+                f"{error}.",
+                hint=f"It takes: {', '.join(signature.parameters) or 'no options'}.",
+            )
+            return
+        # Only our own stores' __init__ is known to give these names a meaning.
+        defined_in = getattr(store_class.__init__, "__module__", None) or ""
+        if not defined_in.startswith("django_xsession.stores."):
+            return
+        bound.apply_defaults()
+        for name, option in bound.arguments.items():
+            mistake = _store_option_error(name, option)
+            if mistake is not None:
+                self.problem(
+                    "xsession.E003",
+                    f"XSESSION['STORE']['OPTIONS'][{name!r}] {mistake}",
+                )
+                continue
+            if name != "cache" or defined_in != _REDIS_MODULE:
+                continue
+            backend = settings.CACHES[option].get("BACKEND", "")
+            if not _is_django_redis(backend):
+                self.problem(
+                    "xsession.E003",
+                    f"XSESSION['STORE']['OPTIONS']['cache'] ({option!r}) must be "
+                    f"a django-redis cache, not {backend!r}.",
+                    hint="The redis store talks to Redis through django-redis: set "
+                    "the cache's BACKEND to 'django_redis.cache.RedisCache' (pip "
+                    "install django-redis). Django's own RedisCache does not give "
+                    "out its connection.",
+                )
 
     def secrets(self) -> tuple[str, ...]:
         if "SECRETS" in self.raw:

@@ -68,7 +68,7 @@ if reachable(MARIADB):
         "TEST": {"NAME": "test_xsession", "CHARSET": "utf8mb4"},
     }
 
-CACHES = {
+CACHES: dict[str, dict[str, object]] = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     # Database 13 of the machine's Redis: the suite's own, flushed by nobody else.
     "redis": {

@@ -43,6 +43,19 @@ class OtherStore(Store):
     """A Store subclass that is not the memory store."""
 
 
+class OwnOptionsStore(Store):
+    """A store of the project's own whose options share our stores' names."""
+
+    def __init__(self, *, cache: object = None, using: object = None) -> None:
+        self.cache = cache
+        self.using = using
+
+
+DJANGO_REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
+# Nothing listens on port 9: a check that connected would fail or hang.
+UNREACHABLE_REDIS = "redis://127.0.0.1:9/0"
+
+
 class CheckTestCase(SimpleTestCase):
     def messages(self, check_id: str) -> list[CheckMessage]:
         """The messages the check emits now with ``check_id``."""
@@ -192,6 +205,128 @@ class StoreCheckTests(CheckTestCase):
         self.assert_silent(
             "xsession.E003",
             {"STORE": {"BACKEND": "memory", "OPTIONS": {"MAX_ENTRIES": 5}}},
+        )
+
+
+class StoreOptionsCheckTests(CheckTestCase):
+    def test_e003_option_the_store_does_not_take(self) -> None:
+        message = self.assert_fires(
+            "xsession.E003",
+            "XSESSION['STORE']['OPTIONS'] do not fit the 'db' store: got an "
+            "unexpected keyword argument 'database'.",
+            {"STORE": {"BACKEND": "db", "OPTIONS": {"database": "x"}}},
+        )
+        assert message.hint == "It takes: using."
+        message = self.assert_fires(
+            "xsession.E003",
+            "do not fit the 'tests.test_checks.OtherStore' store",
+            {"STORE": {"BACKEND": "tests.test_checks.OtherStore", "OPTIONS": {"a": 1}}},
+        )
+        assert message.hint == "It takes: no options."
+
+    def test_e003_using_names_no_database(self) -> None:
+        for backend in ("db", "cached_db"):
+            self.assert_fires(
+                "xsession.E003",
+                "XSESSION['STORE']['OPTIONS']['using'] must be None or a DATABASES "
+                "alias, not 'sessions'.",
+                {"STORE": {"BACKEND": backend, "OPTIONS": {"using": "sessions"}}},
+            )
+        self.assert_fires(
+            "xsession.E003",
+            "['using'] must be None or a DATABASES alias, not 3.",
+            {"STORE": {"BACKEND": "db", "OPTIONS": {"USING": 3}}},
+        )
+
+    def test_e003_cache_names_no_cache(self) -> None:
+        for backend in ("cached_db", "cache", "redis"):
+            self.assert_fires(
+                "xsession.E003",
+                "XSESSION['STORE']['OPTIONS']['cache'] must be a CACHES alias, "
+                "not 'sessions'.",
+                {"STORE": {"BACKEND": backend, "OPTIONS": {"cache": "sessions"}}},
+            )
+
+    def test_e003_max_entries_of_the_memory_store(self) -> None:
+        for bad in ("5000", 0, True, 2.5):
+            self.assert_fires(
+                "xsession.E003",
+                "XSESSION['STORE']['OPTIONS']['max_entries'] must be a whole "
+                f"number, 1 or more, not {bad!r}.",
+                {"STORE": {"BACKEND": "memory", "OPTIONS": {"MAX_ENTRIES": bad}}},
+            )
+
+    def test_e003_prefix_not_a_string(self) -> None:
+        self.assert_fires(
+            "xsession.E003",
+            "XSESSION['STORE']['OPTIONS']['prefix'] must be a string, not 5.",
+            {"STORE": {"BACKEND": "cached_db", "OPTIONS": {"prefix": 5}}},
+        )
+
+    def test_e003_redis_store_on_djangos_own_redis_cache(self) -> None:
+        caches = {
+            **settings.CACHES,
+            "django-redis-cache": {
+                "BACKEND": DJANGO_REDIS_CACHE,
+                "LOCATION": UNREACHABLE_REDIS,
+            },
+        }
+        store = {"BACKEND": "redis", "OPTIONS": {"cache": "django-redis-cache"}}
+        with self.settings(CACHES=caches):
+            message = self.assert_fires(
+                "xsession.E003",
+                "XSESSION['STORE']['OPTIONS']['cache'] ('django-redis-cache') must "
+                f"be a django-redis cache, not {DJANGO_REDIS_CACHE!r}.",
+                {"STORE": store},
+            )
+        assert message.hint is not None
+        assert "'django_redis.cache.RedisCache'" in message.hint
+
+    def test_e003_redis_store_on_the_default_cache(self) -> None:
+        # The test settings' default cache is LocMemCache.
+        self.assert_fires(
+            "xsession.E003",
+            "('default') must be a django-redis cache",
+            {"STORE": "redis"},
+        )
+
+    def test_e003_redis_store_never_connects(self) -> None:
+        caches = {
+            **settings.CACHES,
+            "unreachable": {
+                "BACKEND": "django_redis.cache.RedisCache",
+                "LOCATION": UNREACHABLE_REDIS,
+            },
+        }
+        store = {"BACKEND": "redis", "OPTIONS": {"cache": "unreachable"}}
+        with self.settings(CACHES=caches):
+            self.assert_silent("xsession.E003", {"STORE": store})
+
+    def test_e003_not_for_good_options(self) -> None:
+        for store in (
+            {"BACKEND": "db", "OPTIONS": {"using": "default"}},
+            {"BACKEND": "db", "OPTIONS": {"using": None}},
+            {
+                "BACKEND": "cached_db",
+                "OPTIONS": {"CACHE": "default", "USING": "default"},
+            },
+            {"BACKEND": "cache", "OPTIONS": {"cache": "redis", "prefix": "p:"}},
+            {"BACKEND": "redis", "OPTIONS": {"cache": "redis", "prefix": "p:"}},
+            {"BACKEND": "memory", "OPTIONS": {"max_entries": 1}},
+            "cached_db",
+            "cache",
+        ):
+            self.assert_silent("xsession.E003", {"STORE": store})
+
+    def test_e003_not_for_the_names_of_another_store(self) -> None:
+        self.assert_silent(
+            "xsession.E003",
+            {
+                "STORE": {
+                    "BACKEND": "tests.test_checks.OwnOptionsStore",
+                    "OPTIONS": {"cache": 3, "using": "not-an-alias"},
+                }
+            },
         )
 
 

@@ -35,6 +35,14 @@ class OtherStore(Store):
     """A Store subclass that is not the memory store."""
 
 
+class UrlStore(Store):
+    """A store of the project's own that takes options."""
+
+    def __init__(self, *, url: str, timeout: int) -> None:
+        self.url = url
+        self.timeout = timeout
+
+
 def read(xsession: Any) -> Options:
     """The options read from ``XSESSION=xsession``, asserting no problem."""
     with override_settings(XSESSION=xsession):
@@ -327,14 +335,14 @@ class StoreTests(SimpleTestCase):
         store = read(
             {
                 "STORE": {
-                    "BACKEND": "tests.test_conf.OtherStore",
+                    "BACKEND": "tests.test_conf.UrlStore",
                     "OPTIONS": {"Url": "x", "timeout": 3},
                 }
             }
         ).store
 
         assert store == StoreConfig(
-            "tests.test_conf.OtherStore", {"url": "x", "timeout": 3}
+            "tests.test_conf.UrlStore", {"url": "x", "timeout": 3}
         )
 
 
