@@ -200,6 +200,18 @@ class Problem:
         return ".E" in self.id
 
 
+def _takes_one_argument(function: Callable[..., Any]) -> bool:
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return True  # no signature to tell: calling it will
+    try:
+        signature.bind(None)
+    except TypeError:
+        return False
+    return True
+
+
 _REDIS_MODULE = "django_xsession.stores.redis"
 
 
@@ -507,7 +519,7 @@ class _Reader:
             generator = import_string(value) if isinstance(value, str) else value
         except ImportError:
             generator = None
-        if not callable(generator):
+        if not callable(generator) or not _takes_one_argument(generator):
             self.problem(
                 "xsession.E007",
                 "XSESSION['GENID'] must be the dotted path of a callable "

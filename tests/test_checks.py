@@ -39,6 +39,21 @@ def make_id(request: HttpRequest | None) -> str:
     return "a" * 32
 
 
+def no_argument() -> str:
+    """A GENID callable that cannot take the request."""
+    return "a" * 32
+
+
+def two_arguments(request: HttpRequest | None, length: int) -> str:
+    """A GENID callable that needs more than the request."""
+    return "a" * length
+
+
+def request_and_options(request: HttpRequest | None, *, length: int = 32) -> str:
+    """A GENID callable taking the request and optional keywords."""
+    return "a" * length
+
+
 class OtherStore(Store):
     """A Store subclass that is not the memory store."""
 
@@ -537,9 +552,20 @@ class GenIdCheckTests(CheckTestCase):
         self.assert_fires("xsession.E007", self.text, {"GENID": "os.sep"})
         self.assert_fires("xsession.E007", self.text, {"GENID": 3})
 
+    def test_e007_callable_that_cannot_take_the_request(self) -> None:
+        for genid in (
+            "tests.test_checks.no_argument",
+            no_argument,
+            two_arguments,
+            "uuid.uuid4",
+        ):
+            self.assert_fires("xsession.E007", self.text, {"GENID": genid})
+
     def test_e007_not_for_a_callable(self) -> None:
         self.assert_silent("xsession.E007", {"GENID": "tests.test_checks.make_id"})
         self.assert_silent("xsession.E007", {"GENID": make_id})
+        self.assert_silent("xsession.E007", {"GENID": request_and_options})
+        self.assert_silent("xsession.E007", {"GENID": "secrets.token_urlsafe"})
         self.assert_silent("xsession.E007", {"GENID": None})
         self.assert_silent("xsession.E007", {})
 
