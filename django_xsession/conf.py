@@ -485,6 +485,15 @@ class _Reader:
                 f"XSESSION['HEADER'] must be an HTTP header name, not {value!r}.",
             )
             return "X-Session-Id"
+        if "_" in value:
+            self.problem(
+                "xsession.E014",
+                f"XSESSION['HEADER'] ({value!r}) contains an underscore.",
+                hint="nginx, gunicorn and Django's runserver drop request headers "
+                "with underscores, so the session id would never come back: use "
+                "hyphens.",
+            )
+            return "X-Session-Id"
         return value
 
     def legacy_engine(self) -> str:

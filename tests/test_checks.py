@@ -515,6 +515,15 @@ class TransportCheckTests(CheckTestCase):
                 {"TRANSPORT": "header", "HEADER": header},
             )
 
+    def test_e014_header_with_an_underscore(self) -> None:
+        message = self.assert_fires(
+            "xsession.E014",
+            "XSESSION['HEADER'] ('X_Session_Id') contains an underscore.",
+            {"TRANSPORT": "header", "HEADER": "X_Session_Id"},
+        )
+        assert message.hint is not None
+        assert "drop request headers with underscores" in message.hint
+
     def test_e014_not_for_good_values(self) -> None:
         self.assert_silent("xsession.E014", {})
         for transport in ("cookie", "header", "both"):
