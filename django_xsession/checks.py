@@ -69,6 +69,16 @@ def check_settings(
                 id="xsession.W004",
             )
         )
+    if settings.SESSION_SAVE_EVERY_REQUEST:
+        messages.append(
+            checks.Warning(
+                "SESSION_SAVE_EVERY_REQUEST is True, but django-xsession does not "
+                "read it.",
+                hint="Set XSESSION['ROLLING'] = True to re-send the cookie and move "
+                "the expiry on every request (RESAVE also rewrites unchanged data).",
+                id="xsession.W007",
+            )
+        )
     return messages
 
 

@@ -28,7 +28,7 @@ from django_xsession.stores.base import Store
 # Every id the tests below prove; the source must use exactly these.
 TESTED_IDS = frozenset(
     {f"xsession.E{number:03d}" for number in range(1, 15)}
-    | {f"xsession.W{number:03d}" for number in range(1, 7)}
+    | {f"xsession.W{number:03d}" for number in range(1, 8)}
 )
 
 SECURE_COOKIE = {"SECURE": True}
@@ -804,6 +804,23 @@ class WarningCheckTests(CheckTestCase):
     def test_w004_not_for_an_invalid_name(self) -> None:
         # The invalid name is E005's to report; the fallback name agrees.
         self.assert_silent("xsession.W004", {"NAME": "bad name;"})
+
+
+class IgnoredDjangoSettingCheckTests(CheckTestCase):
+    @override_settings(SESSION_SAVE_EVERY_REQUEST=True)
+    def test_w007_session_save_every_request(self) -> None:
+        found = self.messages("xsession.W007")
+
+        assert len(found) == 1
+        assert found[0].msg == (
+            "SESSION_SAVE_EVERY_REQUEST is True, but django-xsession does not read it."
+        )
+        assert found[0].hint is not None
+        assert "XSESSION['ROLLING'] = True" in found[0].hint
+
+    def test_w007_not_when_false(self) -> None:
+        assert settings.SESSION_SAVE_EVERY_REQUEST is False
+        assert self.messages("xsession.W007") == []
 
 
 class RegistrationTests(CheckTestCase):
