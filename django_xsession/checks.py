@@ -7,12 +7,14 @@ from typing import Any
 
 from django.conf import settings
 from django.core import checks
+from django.core.management import get_commands
 
 from django_xsession.conf import STORE_ALIASES, read_options
 
 OUR_ENGINE = "django_xsession.engine"
 OUR_MIDDLEWARE = "django_xsession.middleware.SessionMiddleware"
 DJANGO_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
+OUR_APP = "django_xsession"
 
 
 def check_settings(
@@ -77,6 +79,18 @@ def check_settings(
                 hint="Set XSESSION['ROLLING'] = True to re-send the cookie and move "
                 "the expiry on every request (RESAVE also rewrites unchanged data).",
                 id="xsession.W007",
+            )
+        )
+    # Django runs the command of the first installed app that has one.
+    clearsessions_app = get_commands().get("clearsessions")
+    if clearsessions_app != OUR_APP:
+        messages.append(
+            checks.Warning(
+                f"manage.py clearsessions runs {clearsessions_app}'s command, "
+                "not django-xsession's.",
+                hint=f"List {OUR_APP!r} before {clearsessions_app!r} in "
+                "INSTALLED_APPS: Django runs the first installed app's command.",
+                id="xsession.W008",
             )
         )
     return messages

@@ -28,7 +28,7 @@ from django_xsession.stores.base import Store
 # Every id the tests below prove; the source must use exactly these.
 TESTED_IDS = frozenset(
     {f"xsession.E{number:03d}" for number in range(1, 15)}
-    | {f"xsession.W{number:03d}" for number in range(1, 8)}
+    | {f"xsession.W{number:03d}" for number in range(1, 9)}
 )
 
 SECURE_COOKIE = {"SECURE": True}
@@ -821,6 +821,40 @@ class IgnoredDjangoSettingCheckTests(CheckTestCase):
     def test_w007_not_when_false(self) -> None:
         assert settings.SESSION_SAVE_EVERY_REQUEST is False
         assert self.messages("xsession.W007") == []
+
+
+class ClearSessionsCheckTests(CheckTestCase):
+    def installed_apps_with_contrib_sessions(self, *, first: bool) -> list[str]:
+        apps = [
+            app
+            for app in settings.INSTALLED_APPS
+            if app not in ("django_xsession", "django.contrib.sessions")
+        ]
+        both = ["django_xsession", "django.contrib.sessions"]
+        return [*(reversed(both) if first else both), *apps]
+
+    def test_w008_contrib_sessions_listed_first(self) -> None:
+        installed = self.installed_apps_with_contrib_sessions(first=True)
+        with self.settings(INSTALLED_APPS=installed):
+            found = self.messages("xsession.W008")
+
+        assert len(found) == 1
+        assert found[0].msg == (
+            "manage.py clearsessions runs django.contrib.sessions's command, "
+            "not django-xsession's."
+        )
+        assert found[0].hint == (
+            "List 'django_xsession' before 'django.contrib.sessions' in "
+            "INSTALLED_APPS: Django runs the first installed app's command."
+        )
+
+    def test_w008_not_when_listed_after_us_or_absent(self) -> None:
+        installed = self.installed_apps_with_contrib_sessions(first=False)
+        with self.settings(INSTALLED_APPS=installed):
+            assert self.messages("xsession.W008") == []
+        without = [app for app in installed if app != "django.contrib.sessions"]
+        with self.settings(INSTALLED_APPS=without):
+            assert self.messages("xsession.W008") == []
 
 
 class RegistrationTests(CheckTestCase):
