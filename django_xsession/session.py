@@ -19,12 +19,14 @@ from django.conf import settings
 from django.contrib.sessions.backends.base import CreateError, SessionBase, UpdateError
 from django.contrib.sessions.exceptions import SessionInterrupted
 from django.core.exceptions import ImproperlyConfigured
+from django.dispatch import Signal
 from django.http import HttpRequest
 from django.utils import timezone
 
 from django_xsession import signing
 from django_xsession.conf import Options, cookie_attribute, get_options
 from django_xsession.signals import (
+    asend,
     session_created,
     session_destroyed,
     session_regenerated,
@@ -67,6 +69,28 @@ def _identical(a: Any, b: Any) -> bool:
     if isinstance(a, float):
         return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
     return bool(a == b)
+
+
+def timed_out(record: Record, options: Options) -> bool:
+    """Whether ``record`` passed ``IDLE_TIMEOUT`` or ``ABSOLUTE_TIMEOUT``.
+
+    Such a session has ended, though its store still holds it until it is
+    next loaded (and destroyed) or its stored expiry passes.
+    """
+    if options.absolute_timeout is None and options.idle_timeout is None:
+        return False
+    now = timezone.now()
+    seen = record.last_seen or record.created
+    checks = (
+        (options.absolute_timeout, record.created),
+        (options.idle_timeout, seen),
+    )
+    return any(
+        limit is not None
+        and since is not None
+        and now - since >= datetime.timedelta(seconds=limit)
+        for limit, since in checks
+    )
 
 
 class SessionTooLarge(ValueError):
@@ -367,27 +391,20 @@ class Session(SessionBase):
         self._resend_cookie = not verified.by_primary
 
     def _timed_out(self, record: Record) -> bool:
-        """Whether ``record`` passed ``IDLE_TIMEOUT`` or ``ABSOLUTE_TIMEOUT``."""
-        options = self.options
-        if options.absolute_timeout is None and options.idle_timeout is None:
-            return False
-        now = timezone.now()
-        seen = record.last_seen or record.created
-        checks = (
-            (options.absolute_timeout, record.created),
-            (options.idle_timeout, seen),
-        )
-        return any(
-            limit is not None
-            and since is not None
-            and now - since >= datetime.timedelta(seconds=limit)
-            for limit, since in checks
-        )
+        return timed_out(record, self.options)
 
     def _destroyed_signal(self, sid: str) -> None:
-        session_destroyed.send(
-            sender=type(self), key_hash=Store.digest(sid), request=self.request
-        )
+        session_destroyed.send(**self._destroyed_event(sid))
+
+    async def _adestroyed_signal(self, sid: str) -> None:
+        await asend(session_destroyed, **self._destroyed_event(sid))
+
+    def _destroyed_event(self, sid: str) -> dict[str, Any]:
+        return {
+            "sender": type(self),
+            "key_hash": Store.digest(sid),
+            "request": self.request,
+        }
 
     def _metadata(self) -> dict[str, str]:
         request = self.request
@@ -486,21 +503,26 @@ class Session(SessionBase):
         self._new_key()
         return self._prepare_save(must_create)
 
-    def _saved(self, record: Record, created: bool) -> None:
+    def _saved(
+        self, record: Record, created: bool
+    ) -> tuple[Signal, dict[str, Any]] | None:
+        """Take in a successful save; return the signal it calls for, if any."""
+        event: tuple[Signal, dict[str, Any]] | None = None
         if created:
             sid = self._sid
             assert sid is not None
+            sent = {"sender": type(self), "request": self.request}
             if self._regenerated_from is not None:
-                session_regenerated.send(
-                    sender=type(self),
-                    old_key_hash=self._regenerated_from,
-                    new_key_hash=Store.digest(sid),
-                    request=self.request,
+                event = (
+                    session_regenerated,
+                    {
+                        **sent,
+                        "old_key_hash": self._regenerated_from,
+                        "new_key_hash": Store.digest(sid),
+                    },
                 )
             else:
-                session_created.send(
-                    sender=type(self), key_hash=Store.digest(sid), request=self.request
-                )
+                event = session_created, {**sent, "key_hash": Store.digest(sid)}
         self._regenerated_from = None
         self._replace_unread = False
         self._last_seen = record.last_seen
@@ -514,6 +536,7 @@ class Session(SessionBase):
         self._created = record.created
         self._version = None
         self._write_requested = False
+        return event
 
     def _forget(self) -> None:
         self._stored = False
@@ -717,7 +740,7 @@ class Session(SessionBase):
                 except StoreUnavailable as error:
                     self._outage(error)
                     return {}
-                self._destroyed_signal(verified.sid)
+                await self._adestroyed_signal(verified.sid)
                 continue
             if record is not None:
                 self._adopt(token, verified, record)
@@ -801,7 +824,9 @@ class Session(SessionBase):
             except (UpdateError, CreateError) as refused:
                 sid, record, create, delta = self._retry(refused, must_create, create)
                 continue
-            self._saved(record, created=create)
+            event = self._saved(record, created=create)
+            if event is not None:
+                event[0].send(**event[1])
             return
         raise RuntimeError("Unable to create a new session key: the store refuses ids.")
 
@@ -826,7 +851,9 @@ class Session(SessionBase):
             except (UpdateError, CreateError) as refused:
                 sid, record, create, delta = self._retry(refused, must_create, create)
                 continue
-            self._saved(record, created=create)
+            event = self._saved(record, created=create)
+            if event is not None:
+                await asend(event[0], **event[1])
             return
         raise RuntimeError("Unable to create a new session key: the store refuses ids.")
 
@@ -880,7 +907,7 @@ class Session(SessionBase):
                 self._outage(error)
             else:
                 if own:
-                    self._destroyed_signal(sid)
+                    await self._adestroyed_signal(sid)
         if own:
             self._forget()
             self._deleted_own = sid is not None

@@ -18,9 +18,21 @@ of session ids, never the ids themselves:
 
 from __future__ import annotations
 
+from typing import Any
+
+from asgiref.sync import sync_to_async
 from django.dispatch import Signal
 
 session_created = Signal()
 session_regenerated = Signal()
 session_destroyed = Signal()
 session_revoked = Signal()
+
+
+async def asend(signal: Signal, **kwargs: Any) -> None:
+    """``signal.send`` from async code, where a receiver may use the ORM or be
+    a coroutine function (Django's ``asend``; a thread before Django 5.0)."""
+    if hasattr(signal, "asend"):
+        await signal.asend(**kwargs)
+    else:
+        await sync_to_async(signal.send)(**kwargs)

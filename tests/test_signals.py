@@ -332,6 +332,57 @@ class Signals(_TestCase):
             clients[0].get("/whoami/")
         assert recorder.events == []
 
+    # Receivers under ASGI, where the middleware's saves run on the event loop.
+
+    @contextmanager
+    def receiving(self, receive: Any) -> Iterator[None]:
+        for signal in SIGNALS.values():
+            signal.connect(receive)
+        try:
+            yield
+        finally:
+            for signal in SIGNALS.values():
+                signal.disconnect(receive)
+
+    async def asgi_events(self) -> None:
+        """Create, regenerate, time out and revoke sessions through ASGI views."""
+        with self.xsession(IDLE_TIMEOUT=60):
+            with self.clock_at(0 * SECOND):
+                await self.async_client.get("/async-write/", {"cart": "apples"})
+                await self.async_client.get("/async/regenerate/")
+                await sync_to_async(self.client.get)("/login/", ALICE)
+                await sync_to_async(Client().get)("/login/", ALICE)
+            self.async_client.cookies[NAME] = self.client.cookies[NAME].value
+            with self.clock_at(30 * SECOND):
+                await self.async_client.get("/async/sessions/revoke-others/")
+            with self.clock_at(91 * SECOND):
+                await self.async_client.get("/async/session-user/")
+
+    async def test_a_receiver_may_use_the_orm_under_asgi(self) -> None:
+        users: list[int] = []
+
+        def count_users(sender: Any, **kwargs: Any) -> None:
+            users.append(User.objects.count())
+
+        with self.receiving(count_users):
+            await self.asgi_events()
+
+        # At least created, regenerated, revoked and destroyed, each answered.
+        assert len(users) >= 4
+        assert set(users) == {await User.objects.acount()}
+
+    @skipUnless(django.VERSION >= (5, 0), "async receivers need Django 5.0")
+    async def test_an_async_receiver_is_awaited_under_asgi(self) -> None:
+        names: list[str] = []
+
+        async def receive(sender: Any, signal: Signal, **kwargs: Any) -> None:
+            names.append(next(n for n, s in SIGNALS.items() if s is signal))
+
+        with self.receiving(receive):
+            await self.asgi_events()
+
+        assert {"created", "regenerated", "revoked", "destroyed"} <= set(names)
+
 
 @override_settings(XSESSION={"STORE": "memory"})
 class MemorySignalTests(Signals, TestCase):
