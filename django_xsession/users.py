@@ -12,7 +12,9 @@ from typing import Any
 from django.contrib.sessions.backends.base import SessionBase
 from django.http import HttpRequest
 
-from django_xsession.signals import session_revoked
+from django_xsession.conf import get_options
+from django_xsession.session import timed_out
+from django_xsession.signals import asend, session_revoked
 from django_xsession.stores import get_store
 from django_xsession.stores.base import Record, Store
 
@@ -84,11 +86,11 @@ def _infos(records: dict[str, Record]) -> list[SessionInfo]:
 
 def sessions_of(user: Any) -> list[SessionInfo]:
     """The user's live sessions, the most recently used first."""
-    return _infos(get_store().user_sessions(_user_id(user)))
+    return _infos(_live(get_store().user_sessions(_user_id(user))))
 
 
 async def asessions_of(user: Any) -> list[SessionInfo]:
-    return _infos(await get_store().auser_sessions(_user_id(user)))
+    return _infos(_live(await get_store().auser_sessions(_user_id(user))))
 
 
 def _targets(
@@ -103,16 +105,39 @@ def _targets(
     ]
 
 
-def _revoked(user: Any, targets: list[str], keep: SessionBase | None) -> None:
+def _live(records: dict[str, Record]) -> dict[str, Record]:
+    """``records`` but those ``IDLE_TIMEOUT`` or ``ABSOLUTE_TIMEOUT`` ended."""
+    options = get_options()
+    return {
+        key: record for key, record in records.items() if not timed_out(record, options)
+    }
+
+
+def _revocations(
+    user: Any, targets: list[str], keep: SessionBase | None
+) -> list[dict[str, Any]]:
+    """What ``session_revoked`` is sent, once per session ended."""
     # The request revoking "every other device" is the one keep serves.
     request = getattr(keep, "request", None)
-    for key_hash in targets:
-        session_revoked.send(
-            sender=SessionInfo,
-            key_hash=key_hash,
-            user_id=_user_id(user),
-            request=request,
-        )
+    user_id = _user_id(user)
+    return [
+        {
+            "sender": SessionInfo,
+            "key_hash": key_hash,
+            "user_id": user_id,
+            "request": request,
+        }
+        for key_hash in targets
+    ]
+
+
+def _split(
+    records: dict[str, Record], keep: SessionBase | None, handles: Iterable[str] | None
+) -> tuple[list[str], list[str]]:
+    """The chosen sessions: those still live, and those a timeout ended."""
+    targets = _targets(records, keep, handles)
+    live = _live({key: records[key] for key in targets})
+    return list(live), [key for key in targets if key not in live]
 
 
 def revoke(
@@ -128,9 +153,13 @@ def revoke(
     Their next request is anonymous.
     """
     store = get_store()
-    targets = _targets(store.user_sessions(_user_id(user)), keep, handles)
-    ended = store.destroy_keys(targets) if targets else 0
-    _revoked(user, targets, keep)
+    live, ended_before = _split(store.user_sessions(_user_id(user)), keep, handles)
+    ended = store.destroy_keys(live) if live else 0
+    if ended_before:
+        # A timeout ended these: not counted, nor signalled, but not left behind.
+        store.destroy_keys(ended_before)
+    for revocation in _revocations(user, live, keep):
+        session_revoked.send(**revocation)
     return ended
 
 
@@ -141,7 +170,11 @@ async def arevoke(
     handles: Iterable[str] | None = None,
 ) -> int:
     store = get_store()
-    targets = _targets(await store.auser_sessions(_user_id(user)), keep, handles)
-    ended = await store.adestroy_keys(targets) if targets else 0
-    _revoked(user, targets, keep)
+    records = await store.auser_sessions(_user_id(user))
+    live, ended_before = _split(records, keep, handles)
+    ended = await store.adestroy_keys(live) if live else 0
+    if ended_before:
+        await store.adestroy_keys(ended_before)
+    for revocation in _revocations(user, live, keep):
+        await asend(session_revoked, **revocation)
     return ended

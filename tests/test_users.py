@@ -242,6 +242,19 @@ class UserSessions(_TestCase):
         with self.clock_at(AGE + 2 * MINUTE):
             assert sessions_of(self.alice) == []
 
+    def test_sessions_a_timeout_ended_are_neither_listed_nor_counted(self) -> None:
+        with self.settings(XSESSION={**settings.XSESSION, "IDLE_TIMEOUT": 600}):
+            self.device("laptop", at=0 * MINUTE)
+            self.device("phone", at=15 * MINUTE)
+
+            # The laptop has been idle 20 minutes: its session has ended.
+            with self.clock_at(20 * MINUTE):
+                assert [info.ip for info in sessions_of(self.alice)] == [
+                    DEVICES["phone"][0]
+                ]
+                assert revoke(self.alice) == 1
+                assert self.store.user_sessions(str(self.alice.pk)) == {}
+
     # Metadata
 
     def test_metadata_is_that_of_the_latest_write(self) -> None:
