@@ -423,6 +423,10 @@ class Session(SessionBase):
         """Apply ``ON_STORE_ERROR``: re-raise, or carry on with nothing stored."""
         self.store_error = error
         if self.options.on_store_error == "raise":
+            # Read as empty from now on: whatever reads it next, Django's 500
+            # page through CSRF_USE_SESSIONS say, must not meet the store
+            # again and escape every handler with this error.
+            self.__dict__.setdefault("_session_cache", {})
             raise error
         if not self.store_unavailable:
             store_logger.warning("Session store unavailable, nothing saved: %s", error)

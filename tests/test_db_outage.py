@@ -45,3 +45,14 @@ class DatabaseOutageTests(SimpleTestCase):
             response = Client(raise_request_exception=False).get("/write/", {"a": "1"})
         assert response.status_code == 503
         assert "sessionid" not in response.cookies
+
+    @override_settings(XSESSION={"STORE": UNREACHABLE}, CSRF_USE_SESSIONS=True)
+    def test_raise_answers_503_when_the_session_is_read_before_the_view(
+        self,
+    ) -> None:
+        # CsrfViewMiddleware reads the session first, and again for the
+        # 500 page it decorates.
+        with self.assertLogs("django_xsession", "ERROR") as logs:
+            response = self.carrying_a_session().get("/read/")
+        assert response.status_code == 503
+        assert len(logs.records) == 1
