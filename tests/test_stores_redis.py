@@ -229,6 +229,19 @@ class RedisLayoutTests(RedisTestCase):
         ]
         self.assert_ttl(index, self.now + HOUR)
 
+    def test_the_user_index_is_named_by_str_of_the_stored_id(self) -> None:
+        # sessions_of looks a user up by str(user.pk), whatever type the
+        # session stored the id as.
+        for user in ("7", 7, 123456789012345, 1234567890123456789, 2.5, True):
+            with self.subTest(user=user):
+                self.store.clear()
+                sid = self.create({"_auth_user_id": user})
+
+                assert [
+                    key.decode() for key in self.redis.scan_iter(match=f"{PREFIX}u:*")
+                ] == [f"{PREFIX}u:{user}"]
+                assert list(self.store.user_sessions(str(user))) == [sha256(sid)]
+
     def test_a_session_without_a_user_is_not_indexed(self) -> None:
         sid = self.create({"a": 1})
         self.store.touch(sid, self.now + 2 * HOUR)

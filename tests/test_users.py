@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import FrozenInstanceError, astuple
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, ClassVar
 from unittest import mock
 
@@ -371,6 +372,27 @@ class UserSessions(_TestCase):
         assert [whoami(client) for client in devices.values()] == [""] * 3
         assert whoami(bobs) == "bob"
         assert revoke(self.alice) == 0
+
+    def test_integer_ids_of_15_digits_and_more_are_listed_and_revoked(self) -> None:
+        # Login code of one's own may store an int primary key (a snowflake
+        # id, say) where contrib.auth stores a str.
+        users = [
+            SimpleNamespace(pk=pk)
+            for pk in (1234567890123456789, 1234567890123456788, 123456789012345)
+        ]
+        sids = []
+        for user in users:
+            session = SessionStore()
+            session["_auth_user_id"] = user.pk
+            session.save()
+            sids.append(session.id)
+
+        assert [len(sessions_of(user)) for user in users] == [1, 1, 1]
+        assert revoke(users[0]) == 1
+        assert [self.store.get(sid) is None for sid in sids] == [True, False, False]
+        assert [len(sessions_of(user)) for user in users] == [0, 1, 1]
+        assert revoke(users[2]) == 1
+        assert [len(sessions_of(user)) for user in users] == [0, 1, 0]
 
     # The async twins
 

@@ -50,12 +50,17 @@ _DATA, _EXPIRES, _COOKIE, _CREATED, _LAST_SEEN, _META = (
 # Lua shared by the scripts: the user of a session, from its encoded value,
 # and the per-user index, a sorted set of session hashes scored by expiry.
 _USER_INDEX = """
+-- The same text as str() of the id in Python (what sessions_of looks up).
 local function user_of(value)
   if not value then return nil end
   local ok, decoded = pcall(cjson.decode, value)
-  if ok and (type(decoded) == 'string' or type(decoded) == 'number') then
-    return tostring(decoded)
-  end
+  if not ok then return nil end
+  local kind = type(decoded)
+  if kind == 'string' then return decoded end
+  -- A number's JSON text is Python's str() of it: cjson's double would
+  -- round an id of 15 digits or more (a snowflake id) to 14.
+  if kind == 'number' then return value end
+  if kind == 'boolean' then return decoded and 'True' or 'False' end
   return nil
 end
 local function expire_with_latest(key)
