@@ -46,6 +46,9 @@ USER_FIELD = DATA + AUTH_USER_KEY
 _DATA, _EXPIRES, _COOKIE, _CREATED, _LAST_SEEN, _META = (
     name.encode() for name in (DATA, EXPIRES, COOKIE, CREATED, LAST_SEEN, META)
 )
+# A data key can hold a lone surrogate (JSON's "\ud800" decodes to one),
+# which strict UTF-8 refuses: field names pass it through both ways.
+_KEY_ERRORS = "surrogatepass"
 
 # Lua shared by the scripts: the user of a session, from its encoded value,
 # and the per-user index, a sorted set of session hashes scored by expiry.
@@ -229,7 +232,7 @@ class RedisStore(Store):
             if name.startswith(_DATA):
                 # Each key is its own field: a corrupt one is dropped alone.
                 try:
-                    data[name[len(_DATA) :].decode()] = loads(value)
+                    data[name[len(_DATA) :].decode("utf-8", _KEY_ERRORS)] = loads(value)
                 except Exception:
                     suspicious.warning(
                         "Session data corrupted: a key is treated as absent."
@@ -289,7 +292,7 @@ class RedisStore(Store):
         for name, text in record.meta.items():
             pairs += [META + name, text]
         for name, value in changed.items():
-            pairs += [DATA + name, dumps(value)]
+            pairs += [_DATA + name.encode("utf-8", _KEY_ERRORS), dumps(value)]
         expires_ms = _ms(record.expires)
         args: list[Any]
         if create and AUTH_USER_KEY not in record.data:
@@ -307,7 +310,7 @@ class RedisStore(Store):
                 len(pairs) // 2,
                 *pairs,
                 len(removed),
-                *[DATA + name for name in removed],
+                *[_DATA + name.encode("utf-8", _KEY_ERRORS) for name in removed],
             ]
         outcome = self._run(lambda: script(keys=[self.session_key(digest)], args=args))
         if outcome == b"taken":
