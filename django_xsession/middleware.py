@@ -314,9 +314,17 @@ class SessionMiddleware(DjangoSessionMiddleware):
 
     def _cookie_deliverable(self, request: HttpRequest, session: Session) -> bool:
         secure = session._cookie_attribute("secure")
-        if secure == "auto" or not secure:
+        if secure == "auto" or not secure or is_secure(request, session.options.proxy):
             return True
-        return is_secure(request, session.options.proxy)
+        # Django would send it anyway; a proxy that ends TLS unannounced is
+        # the usual cause, and nothing else would tell the team.
+        store_logger.warning(
+            "A Secure session cookie cannot go out on the plain-HTTP request %s: "
+            "the session is neither stored nor sent. Behind a proxy that ends "
+            "TLS, set SECURE_PROXY_SSL_HEADER or XSESSION['PROXY'] = True.",
+            request.path,
+        )
+        return False
 
     def _cookie_attributes(
         self, request: HttpRequest, session: Session, overrides: dict[str, Any]

@@ -299,7 +299,9 @@ class SaveDecisionTests(MiddlewareTestCase):
 
     @override_settings(XSESSION={**COUNTING, "COOKIE": {"SECURE": True}})
     def test_undeliverable_new_session_is_not_stored(self) -> None:
-        response = self.client.get("/write/", {"a": "1"})
+        with self.assertLogs("django_xsession", "WARNING") as logs:
+            response = self.client.get("/write/", {"a": "1"})
+        assert "SECURE_PROXY_SSL_HEADER" in logs.output[0]
         assert self.cookie(response) is None
         assert self.records() == {}
         secure = self.client.get("/write/", {"a": "1"}, secure=True)
