@@ -227,7 +227,7 @@ def _store_option_error(name: str, value: Any) -> str | None:
         expected = "a CACHES alias"
     elif name == "prefix":
         valid, expected = isinstance(value, str), "a string"
-    elif name == "max_entries":
+    elif name in ("max_entries", "copy_timeout"):
         valid = isinstance(value, int) and not isinstance(value, bool) and value >= 1
         expected = "a whole number, 1 or more"
     else:

@@ -271,6 +271,14 @@ class StoreOptionsCheckTests(CheckTestCase):
                 {"STORE": {"BACKEND": "memory", "OPTIONS": {"MAX_ENTRIES": bad}}},
             )
 
+    def test_e003_copy_timeout_of_the_cached_db_store(self) -> None:
+        self.assert_fires(
+            "xsession.E003",
+            "XSESSION['STORE']['OPTIONS']['copy_timeout'] must be a whole "
+            "number, 1 or more, not 0.",
+            {"STORE": {"BACKEND": "cached_db", "OPTIONS": {"copy_timeout": 0}}},
+        )
+
     def test_e003_prefix_not_a_string(self) -> None:
         self.assert_fires(
             "xsession.E003",

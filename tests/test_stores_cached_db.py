@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 import pickle
+import time
 from typing import Any
 from unittest import mock
 
@@ -193,6 +194,28 @@ class ReadTests(CacheTestCase):
         assert got is not None
         self.assertEqual(got.data, {"a": 1})
         self.assert_cache_matches_the_row(sid)
+
+    def test_a_copy_is_served_for_copy_timeout_seconds_at_most(self) -> None:
+        # Whatever a race left in the cache (a copy of a row revoked
+        # meanwhile, say) lasts no longer than this.
+        self.store = CachedDatabaseStore(copy_timeout=60)
+        sid = self.create({"a": 1})
+        locmem_clock = "django.core.cache.backends.locmem.time.time"
+        start = time.time()
+
+        with (
+            mock.patch(locmem_clock, return_value=start + 59),
+            self.assertNumQueries(0),
+        ):
+            self.store.get(sid)
+        with (
+            mock.patch(locmem_clock, return_value=start + 61),
+            self.assertNumQueries(1),
+        ):
+            got = self.store.get(sid)
+
+        assert got is not None
+        self.assertEqual(got.data, {"a": 1})
 
     def test_a_read_caches_until_the_session_expires(self) -> None:
         sid = self.create({"a": 1}, expires=self.now + 90 * SECOND)

@@ -64,8 +64,11 @@ class CachedDatabaseStore(DatabaseStore):
 
     Django's cache API has no compare-and-set: two requests that save one
     session at the same instant may leave the older of their two rows in
-    the cache, until the next save or the copy's expiry. The database is
-    always right; a save never loses a key through that copy.
+    the cache, and a save or a read racing a :meth:`destroy` may put back a
+    copy of the deleted row. The database is always right and a save never
+    loses a key through such a copy, and ``copy_timeout`` (seconds, default
+    300) bounds how long any copy is served before the database is asked
+    again: a revoked session cannot outlive it.
     """
 
     def __init__(
@@ -74,6 +77,7 @@ class CachedDatabaseStore(DatabaseStore):
         cache: str = "default",
         using: str | None = None,
         prefix: str = "xsession:cdb:",
+        copy_timeout: int = 300,
     ) -> None:
         super().__init__(using=using)
         if cache not in settings.CACHES:
@@ -83,6 +87,7 @@ class CachedDatabaseStore(DatabaseStore):
             )
         self.cache = cache
         self.prefix = prefix
+        self.copy_timeout = copy_timeout
 
     def cache_key(self, digest: str) -> str:
         """The cache key of the session stored under ``digest``."""
@@ -140,7 +145,7 @@ class CachedDatabaseStore(DatabaseStore):
         )
         # Timeouts in whole seconds, for memcached; the copy's own expiry,
         # checked on every read, is exact.
-        timeout = math.ceil(seconds)
+        timeout = min(math.ceil(seconds), self.copy_timeout)
         if only_new:
             self._cache(lambda cache: cache.add(key, value, timeout), "adding", key)
         else:
