@@ -442,17 +442,17 @@ class _Reader:
             return "raise"
         return value  # type: ignore[no-any-return]
 
-    def seconds(self, key: str, default: int | None) -> int | None:
+    def seconds(self, key: str, default: int | None, minimum: int = 0) -> int | None:
         value = self.raw.get(key, default)
         if isinstance(value, datetime.timedelta):
             value = int(value.total_seconds())
         if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int) or value < 0
+            isinstance(value, bool) or not isinstance(value, int) or value < minimum
         ):
             self.problem(
                 "xsession.E005",
-                f"XSESSION[{key!r}] must be a number of seconds (0 or more), "
-                "a timedelta or None.",
+                f"XSESSION[{key!r}] must be a number of seconds ({minimum} or "
+                "more), a timedelta or None.",
             )
             return default
         return value
@@ -589,8 +589,9 @@ class _Reader:
         return CookieOptions(**attributes)
 
     def timeouts(self) -> tuple[int | None, int | None, int]:
-        idle = self.seconds("IDLE_TIMEOUT", None)
-        absolute = self.seconds("ABSOLUTE_TIMEOUT", None)
+        # 0 would end every session on its next request.
+        idle = self.seconds("IDLE_TIMEOUT", None, minimum=1)
+        absolute = self.seconds("ABSOLUTE_TIMEOUT", None, minimum=1)
         touch_after = self.seconds("TOUCH_AFTER", 0) or 0
         if idle is not None and touch_after >= idle:
             self.problem(

@@ -409,6 +409,16 @@ class TypeCheckTests(CheckTestCase):
         for bad in (-1, 0, "1", 1.5, True, datetime.timedelta(seconds=-5)):
             self.assert_fires("xsession.E005", text, {"MAX_AGE": bad})
 
+    def test_e005_timeouts_of_zero_seconds(self) -> None:
+        for key in ("IDLE_TIMEOUT", "ABSOLUTE_TIMEOUT"):
+            self.assert_fires(
+                "xsession.E005",
+                f"XSESSION[{key!r}] must be a number of seconds (1 or more), "
+                "a timedelta or None.",
+                {key: 0},
+            )
+        self.assert_silent("xsession.E005", {"TOUCH_AFTER": 0, "IDLE_TIMEOUT": 1})
+
     def test_e005_expires(self) -> None:
         self.assert_fires(
             "xsession.E005",
