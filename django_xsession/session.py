@@ -410,14 +410,14 @@ class Session(SessionBase):
         request = self.request
         if request is None or not self.options.record_metadata:
             return {}
-        meta = {"user_agent": request.META.get("HTTP_USER_AGENT", "")[:255]}
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
         if self.options.proxy and forwarded:
-            meta["ip"] = forwarded.split(",", 1)[0].strip()[:64]
+            ip = forwarded.split(",", 1)[0].strip()[:64]
         else:
-            meta["ip"] = request.META.get("REMOTE_ADDR", "")[:64]
+            ip = request.META.get("REMOTE_ADDR", "")[:64]
+        agent = request.META.get("HTTP_USER_AGENT", "")[:255]
         # PostgreSQL's text refuses NUL, and no real agent or address has one.
-        return {key: value.replace("\x00", "") for key, value in meta.items()}
+        return {"user_agent": agent.replace("\x00", ""), "ip": ip.replace("\x00", "")}
 
     def _outage(self, error: StoreUnavailable) -> None:
         """Apply ``ON_STORE_ERROR``: re-raise, or carry on with nothing stored."""
@@ -515,18 +515,25 @@ class Session(SessionBase):
         if created:
             sid = self._sid
             assert sid is not None
-            sent = {"sender": type(self), "request": self.request}
             if self._regenerated_from is not None:
                 event = (
                     session_regenerated,
                     {
-                        **sent,
+                        "sender": type(self),
                         "old_key_hash": self._regenerated_from,
                         "new_key_hash": Store.digest(sid),
+                        "request": self.request,
                     },
                 )
             else:
-                event = session_created, {**sent, "key_hash": Store.digest(sid)}
+                event = (
+                    session_created,
+                    {
+                        "sender": type(self),
+                        "key_hash": Store.digest(sid),
+                        "request": self.request,
+                    },
+                )
         self._regenerated_from = None
         self._replace_unread = False
         self._last_seen = record.last_seen
@@ -597,12 +604,10 @@ class Session(SessionBase):
         attributes, its secret or whether it outlives the browser."""
         if self._deleted_own:
             return False
-        data = self.__dict__.get("_session_cache", {})
-        return (
-            self._cookie_overrides != self._issued_cookie
-            or self._resend_cookie
-            or data.get("_session_expiry") != self._loaded_expiry
-        )
+        if self._cookie_overrides != self._issued_cookie or self._resend_cookie:
+            return True
+        data = self.__dict__.get("_session_cache")
+        return data is not None and data.get("_session_expiry") != self._loaded_expiry
 
     def saved_by_view(self) -> bool:
         """Whether the view saved the session itself during this request."""
