@@ -266,9 +266,19 @@ class SessionMiddleware(DjangoSessionMiddleware):
 
         def deliverable() -> bool:
             # Asked last, where it decides: it may look at the request's scheme.
-            return options.transport != "cookie" or self._cookie_deliverable(
+            if options.transport != "cookie" or self._cookie_deliverable(
                 request, session
+            ):
+                return True
+            # Django would send the cookie anyway; a proxy that ends TLS
+            # unannounced is the usual cause, and nothing else would say so.
+            store_logger.warning(
+                "A Secure session cookie cannot go out on the plain-HTTP request "
+                "%s: the session is neither stored nor sent. Behind a proxy that "
+                "ends TLS, set SECURE_PROXY_SSL_HEADER or XSESSION['PROXY'] = True.",
+                request.path,
             )
+            return False
 
         if session.is_empty():
             if (
@@ -314,17 +324,9 @@ class SessionMiddleware(DjangoSessionMiddleware):
 
     def _cookie_deliverable(self, request: HttpRequest, session: Session) -> bool:
         secure = session._cookie_attribute("secure")
-        if secure == "auto" or not secure or is_secure(request, session.options.proxy):
+        if secure == "auto" or not secure:
             return True
-        # Django would send it anyway; a proxy that ends TLS unannounced is
-        # the usual cause, and nothing else would tell the team.
-        store_logger.warning(
-            "A Secure session cookie cannot go out on the plain-HTTP request %s: "
-            "the session is neither stored nor sent. Behind a proxy that ends "
-            "TLS, set SECURE_PROXY_SSL_HEADER or XSESSION['PROXY'] = True.",
-            request.path,
-        )
-        return False
+        return is_secure(request, session.options.proxy)
 
     def _cookie_attributes(
         self, request: HttpRequest, session: Session, overrides: dict[str, Any]
