@@ -135,12 +135,12 @@ class LegacyContribTests(TestCase):
     @override_settings(
         MIDDLEWARE=XSESSION_MIDDLEWARE, XSESSION={**MEMORY, "LEGACY_CONTRIB": True}
     )
-    async def test_async_logout_on_the_first_request_ends_the_legacy_session(
+    async def test_async_destroy_on_the_first_request_ends_the_legacy_session(
         self,
     ) -> None:
         old_key = await self.async_log_in_under_contrib()
         self.async_client.cookies["sessionid"] = old_key
-        response = await self.async_client.get("/async/logout/")
+        response = await self.async_client.get("/async/destroy/")
         assert response.cookies["sessionid"].value == ""
         assert not await ContribSession.objects.filter(session_key=old_key).aexists()
 

@@ -67,5 +67,6 @@ urlpatterns += [
     path("write-then-delete/", views.write_then_delete),
     path("clear-then-write/", views.clear_then_write),
     path("async/delete-test-cookie/", views.async_delete_test_cookie),
+    path("async/destroy/", views.async_destroy),
     path("set-test-cookie/", views.set_test_cookie),
 ]

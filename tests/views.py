@@ -317,3 +317,10 @@ async def async_delete_test_cookie(request: HttpRequest) -> HttpResponse:
 def set_test_cookie(request: HttpRequest) -> HttpResponse:
     request.session.set_test_cookie()
     return HttpResponse("set")
+
+
+async def async_destroy(request: HttpRequest) -> HttpResponse:
+    # The session API's own async ending, on every Django (auth.alogout
+    # needs 5.0).
+    await _session(request).adestroy()
+    return HttpResponse("destroyed")
