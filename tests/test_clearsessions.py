@@ -104,11 +104,14 @@ class ClearSessionsTests(SimpleTestCase):
         later = self.now + datetime.timedelta(minutes=2)
 
         with mock.patch("django.utils.timezone.now", return_value=later):
-            for size in ("0", "-10"):
+            # The top one: more would overflow SQLite's and PostgreSQL's
+            # integers with a raw error.
+            for size in ("0", "-10", "1000000001", str(2**63)):
                 with (
                     self.subTest(size=size),
                     self.assertRaisesMessage(
-                        CommandError, f"--batch-size must be at least 1, not {size}."
+                        CommandError,
+                        f"--batch-size must be from 1 to 1,000,000,000, not {size}.",
                     ),
                 ):
                     clearsessions("--batch-size", size)
@@ -149,6 +152,31 @@ def add_rows(name: str, count: int, expires: datetime.datetime) -> set[str]:
     ]
     Session.objects.bulk_create(rows)
     return {row.key for row in rows}
+
+
+@override_settings(XSESSION={"STORE": "cache"})
+class ClearSessionsCacheStoreTests(SimpleTestCase):
+    def test_the_cache_store_has_nothing_to_delete(self) -> None:
+        nothing = "Nothing to delete: the session store expires sessions itself.\n"
+        assert clearsessions() == nothing
+        assert clearsessions("--dry-run") == nothing
+
+
+@override_settings(
+    XSESSION={"STORE": {"BACKEND": "db", "OPTIONS": {"using": "unreachable"}}}
+)
+class ClearSessionsOutageTests(SimpleTestCase):
+    databases = {"unreachable"}  # noqa: RUF012
+
+    def test_an_unreachable_database_is_a_command_error(self) -> None:
+        for args in ((), ("--dry-run",)):
+            with (
+                self.subTest(args=args),
+                self.assertRaisesMessage(
+                    CommandError, "The session database is unreachable"
+                ),
+            ):
+                clearsessions(*args)
 
 
 @override_settings(XSESSION={"STORE": "db"})

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, overload
+from typing import Any, ClassVar, overload
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -193,6 +193,9 @@ class Store:
 
     #: The ``SESSION_SERIALIZER`` instance a store encodes data with.
     serializer: Any
+    #: Whether the backend drops expired sessions on its own (a TTL, a cache
+    #: timeout): ``manage.py clearsessions`` then has nothing to do.
+    expires_by_itself: ClassVar[bool] = False
 
     def decode(self, encoded: bytes) -> dict[str, Any] | None:
         """Stored data as a dict; ``None``, logged, if it does not decode to one.

@@ -60,6 +60,8 @@ class CacheStore(Store):
     matters.
     """
 
+    expires_by_itself = True
+
     def __init__(self, *, cache: str = "default", prefix: str = "xsession:c:") -> None:
         self.cache_alias = cache
         self.prefix = prefix

@@ -179,6 +179,8 @@ class RedisStore(Store):
     a save sets and deletes only the keys the request changed.
     """
 
+    expires_by_itself = True
+
     def __init__(self, *, cache: str = "default", prefix: str = "xsession:") -> None:
         self.cache = cache
         self.prefix = prefix

@@ -7,6 +7,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_xsession.conf import get_options
 from django_xsession.stores import get_store
+from django_xsession.stores.base import StoreUnavailable
+
+# More than any table holds, and less than every database's integers.
+MAX_BATCH_SIZE = 1_000_000_000
 
 
 class Command(BaseCommand):
@@ -31,9 +35,17 @@ class Command(BaseCommand):
     def handle(
         self, *args: Any, batch_size: int, dry_run: bool, verbosity: int, **options: Any
     ) -> None:
-        if batch_size < 1:
-            raise CommandError(f"--batch-size must be at least 1, not {batch_size}.")
+        if not 1 <= batch_size <= MAX_BATCH_SIZE:
+            raise CommandError(
+                f"--batch-size must be from 1 to {MAX_BATCH_SIZE:,}, not {batch_size}."
+            )
         store = get_store()
+        if store.expires_by_itself:
+            if verbosity >= 1:
+                self.stdout.write(
+                    "Nothing to delete: the session store expires sessions itself."
+                )
+            return
         try:
             if dry_run:
                 expired = store.count_expired()
@@ -46,6 +58,8 @@ class Command(BaseCommand):
                 f"Session store {get_options().store.backend!r} doesn't support "
                 f"{doing} expired sessions."
             ) from None
+        except StoreUnavailable as error:
+            raise CommandError(str(error)) from error
         if verbosity >= 1:
             if dry_run:
                 self.stdout.write(f"Would delete {expired} expired session(s).")
