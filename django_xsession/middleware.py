@@ -205,38 +205,22 @@ class SessionMiddleware(DjangoSessionMiddleware):
         if legacy_values:
             state = self._state(request)
             assert state is not None
-            adopted = legacy.adopt(
+            state.legacy = legacy.adopt(
                 state.session, legacy_values, state.session.options.legacy_engine
             )
-            self._adopted(request, state, adopted, legacy_values)
+            if state.legacy is None:
+                self._bad_cookies(legacy_values)
 
     async def aprocess_request(self, request: HttpRequest) -> None:
         legacy_values = self._start(request)
         if legacy_values:
             state = self._state(request)
             assert state is not None
-            adopted = await sync_to_async(legacy.adopt)(
+            state.legacy = await sync_to_async(legacy.adopt)(
                 state.session, legacy_values, state.session.options.legacy_engine
             )
-            self._adopted(request, state, adopted, legacy_values)
-
-    def _adopted(
-        self,
-        request: HttpRequest,
-        state: _RequestState,
-        adopted: SessionBase | str | None,
-        values: list[str],
-    ) -> None:
-        if adopted is None:
-            self._bad_cookies(values)
-        elif isinstance(adopted, str):
-            # Moved by a request sent alongside this one: join its session.
-            verified = signing.unsign(adopted, state.session.options.secrets)
-            if verified is not None:
-                session = Session.from_request(request, [(adopted, verified)])
-                request.session = state.session = session
-        else:
-            state.legacy = adopted
+            if state.legacy is None:
+                self._bad_cookies(legacy_values)
 
     def _state(self, request: HttpRequest) -> _RequestState | None:
         state = request.__dict__.get("_xsession")
@@ -462,19 +446,14 @@ class SessionMiddleware(DjangoSessionMiddleware):
             and state.session.options.unset == "destroy"
         )
 
-    def _legacy_successor(
+    def _ended_legacy(
         self, state: _RequestState, decision: _Decision, unset: str | None
-    ) -> str | None:
-        """What the adopted legacy session becomes: ``legacy.retire``'s argument.
-
-        ``None`` while ours is neither stored nor ended: it stays as it was.
-        """
+    ) -> SessionBase | None:
+        """The adopted legacy session, once ours replaced or ended it."""
         session = state.session
-        if session._destroyed or self._ends_legacy(state, unset):
-            return ""
-        if decision.write and session.is_stored:
-            return session.session_key
-        return None
+        moved = decision.write and session.is_stored
+        ended = session._destroyed or self._ends_legacy(state, unset)
+        return state.legacy if moved or ended else None
 
     def process_response(
         self, request: HttpRequest, response: HttpResponse
@@ -504,10 +483,9 @@ class SessionMiddleware(DjangoSessionMiddleware):
                     session.save()
                 elif decision.touch:
                     session.refresh()
-            if state.legacy is not None:
-                successor = self._legacy_successor(state, decision, unset)
-                if successor is not None:
-                    legacy.retire(state.legacy, successor)
+            ended_legacy = self._ended_legacy(state, decision, unset)
+            if ended_legacy is not None:
+                ended_legacy.delete()
         except UpdateError:
             raise SessionInterrupted(INTERRUPTED) from None
         except StoreUnavailable as error:
@@ -544,10 +522,9 @@ class SessionMiddleware(DjangoSessionMiddleware):
                     await session.asave()
                 elif decision.touch:
                     await session.arefresh()
-            if state.legacy is not None:
-                successor = self._legacy_successor(state, decision, unset)
-                if successor is not None:
-                    await sync_to_async(legacy.retire)(state.legacy, successor)
+            ended_legacy = self._ended_legacy(state, decision, unset)
+            if ended_legacy is not None:
+                await sync_to_async(ended_legacy.delete)()
         except UpdateError:
             raise SessionInterrupted(INTERRUPTED) from None
         except StoreUnavailable as error:
