@@ -250,16 +250,17 @@ class SessionMiddleware(DjangoSessionMiddleware):
 
         def deliverable() -> bool:
             # Asked last, where it decides: it may look at the request's scheme.
-            if options.transport != "cookie" or self._cookie_deliverable(
-                request, session
-            ):
+            # The header transports follow the cookie's Secure too: a token
+            # must not travel in clear text either way.
+            if self._cookie_deliverable(request, session):
                 return True
             # Django would send the cookie anyway; a proxy that ends TLS
             # unannounced is the usual cause, and nothing else would say so.
             store_logger.warning(
                 "A Secure session cookie cannot go out on the plain-HTTP request "
-                "%s: the session is neither stored nor sent. Behind a proxy that "
+                "%r: the session is neither stored nor sent. Behind a proxy that "
                 "ends TLS, set SECURE_PROXY_SSL_HEADER or XSESSION['PROXY'] = True.",
+                # repr: a path is the client's, and must not forge log lines.
                 request.path,
             )
             return False
@@ -326,12 +327,14 @@ class SessionMiddleware(DjangoSessionMiddleware):
         secure_request = (secure == "auto" or samesite == "auto") and is_secure(
             request, session.options.proxy
         )
+        secure_cookie = secure_request if secure == "auto" else bool(secure)
         return {
             "path": attribute("path"),
             "domain": attribute("domain"),
-            "secure": secure_request if secure == "auto" else bool(secure),
+            "secure": secure_cookie,
             "httponly": bool(attribute("httponly")),
-            "samesite": ("None" if secure_request else "Lax")
+            # Browsers reject SameSite=None without Secure.
+            "samesite": ("None" if secure_cookie else "Lax")
             if samesite == "auto"
             else samesite,
             "partitioned": bool(attribute("partitioned")),

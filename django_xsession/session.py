@@ -625,6 +625,9 @@ class Session(SessionBase):
     @property
     def id(self) -> str:
         """The unsigned session id, created on first use for a new session."""
+        # Loaded first: a cookie's id the store does not know is replaced
+        # here, so a view never sees (or keys its data by) the client's.
+        self._get_session()
         self._get_or_create_session_key()
         sid = self._current_sid()
         assert sid is not None

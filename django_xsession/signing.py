@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from functools import lru_cache
@@ -12,6 +13,10 @@ from itsdangerous import BadSignature, Signer
 from itsdangerous.signer import HMACAlgorithm
 
 SALT = b"django_xsession.cookie"
+# An id (ours, or GENID's URL-safe 8 to 256 characters), ".", and the
+# HMAC-SHA256 in unpadded URL-safe base64. itsdangerous decodes base64
+# leniently ("sig==", "sig$$$" verify too): a token is only ever this shape.
+_TOKEN = re.compile(r"[A-Za-z0-9_\-.~]{8,256}\.[A-Za-z0-9_-]{43}")
 
 
 @dataclass(frozen=True)
@@ -67,10 +72,9 @@ def unsign(token: str, secret_list: tuple[str, ...]) -> Verified | None:
     known = _verified.get((token, secret_list))
     if known is not None:
         return known
-    try:
-        value = token.encode("ascii")
-    except UnicodeEncodeError:
+    if not _TOKEN.fullmatch(token):
         return None
+    value = token.encode("ascii")
     for position, signer in enumerate(_signers(secret_list)):
         try:
             sid = signer.unsign(value)

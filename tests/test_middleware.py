@@ -501,6 +501,19 @@ class ViewCallTests(MiddlewareTestCase):
         assert response.status_code == 400
         assert self.records() == {}
 
+    def test_the_id_of_an_unknown_signed_cookie_is_never_the_clients(self) -> None:
+        planted = "attacker-chosen-id-0123456789"
+        self.set_cookie(signing.sign(planted, tuple(get_store_secrets())))
+        response = self.client.get("/session-id/")
+        assert response.json()["id"] != planted
+
+    def test_a_token_with_junk_after_its_signature_is_not_accepted(self) -> None:
+        token = self.start(a="1")
+        for junk in ("==", "$$$", "%3D%3D"):
+            self.set_cookie(token + junk)
+            with self.subTest(junk=junk), self.assertLogs(level="WARNING"):
+                assert self.client.get("/read/").json() == {}
+
     def test_delete_before_reading_leaves_nothing_to_read(self) -> None:
         token = self.start(a="1")
         session = SessionStore(token)
@@ -595,6 +608,24 @@ class SecureTests(MiddlewareTestCase):
         assert secure is not None
         assert secure["secure"] is True
         assert secure["samesite"] == "None"
+
+    @override_settings(XSESSION={**MEMORY, "COOKIE": {"SAMESITE": "auto"}})
+    def test_auto_samesite_is_none_only_on_a_secure_cookie(self) -> None:
+        # SECURE stays False: browsers reject SameSite=None without Secure.
+        cookie = self.cookie(self.client.get("/write/", {"a": "1"}, secure=True))
+        assert cookie is not None
+        assert cookie["secure"] == ""
+        assert cookie["samesite"] == "Lax"
+
+    @override_settings(
+        XSESSION={**MEMORY, "SAVE_UNINITIALIZED": True, "COOKIE": {"SECURE": True}}
+    )
+    def test_the_warning_shows_the_path_escaped(self) -> None:
+        # Any path, even one no URL matches, where every session is saved.
+        with self.assertLogs("django_xsession", "WARNING") as logs:
+            self.client.get("/nowhere%0Aforged%20line/")
+        (message,) = logs.records
+        assert "\n" not in message.getMessage()
 
     @override_settings(
         XSESSION={

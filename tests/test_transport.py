@@ -108,6 +108,19 @@ class HeaderTransportTests(TransportTestCase):
         assert bob[HEADER] != alice[HEADER]
         assert self.get("/read/", alice[HEADER]).json() == {"cart": "alice"}
 
+    @override_settings(
+        XSESSION={"STORE": STORE, "TRANSPORT": "header", "COOKIE": {"SECURE": True}}
+    )
+    def test_a_secure_session_is_neither_stored_nor_sent_over_plain_http(
+        self,
+    ) -> None:
+        with self.assertLogs("django_xsession", "WARNING"):
+            response = self.get("/write/", cart="apples")
+        assert HEADER not in response
+        assert get_store().all() == {}
+        response = self.client.get("/write/", {"cart": "apples"}, secure=True)
+        assert response[HEADER]
+
     def test_without_the_header_there_is_no_session(self) -> None:
         token = self.start(cart="apples")
 

@@ -68,5 +68,6 @@ urlpatterns += [
     path("clear-then-write/", views.clear_then_write),
     path("async/delete-test-cookie/", views.async_delete_test_cookie),
     path("async/destroy/", views.async_destroy),
+    path("session-id/", views.session_id),
     path("set-test-cookie/", views.set_test_cookie),
 ]

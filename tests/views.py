@@ -324,3 +324,7 @@ async def async_destroy(request: HttpRequest) -> HttpResponse:
     # needs 5.0).
     await _session(request).adestroy()
     return HttpResponse("destroyed")
+
+
+def session_id(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"id": _session(request).id})
