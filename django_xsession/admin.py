@@ -27,8 +27,10 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from django_xsession.models import Session
+from django_xsession.signals import session_revoked
 from django_xsession.stores import get_store
 from django_xsession.stores.base import session_serializer
+from django_xsession.users import SessionInfo
 
 if TYPE_CHECKING:
     from django.contrib.admin.filters import _ListFilterChoices
@@ -61,23 +63,57 @@ def _forgetter() -> Callable[[list[str]], None] | None:
     return forget
 
 
-def _delete(queryset: QuerySet[Session]) -> int:
-    """Delete the sessions of ``queryset`` and their cached copies; say how many."""
+def _database(*, write: bool = False) -> str:
+    """The alias the database store reads (or writes) sessions in.
+
+    Its ``using`` option, else Django's router, as the store itself does.
+    """
+    using: str | None = getattr(get_store(), "using", None)
+    if using:
+        return using
+    return router.db_for_write(Session) if write else router.db_for_read(Session)
+
+
+def _delete(queryset: QuerySet[Session], request: HttpRequest) -> int:
+    """Delete the sessions of ``queryset`` and their cached copies, as
+    ``revoke`` ends them (``session_revoked`` included); say how many."""
     forget = _forgetter()
-    if forget is None:
-        deleted, _by_model = queryset.delete()
-        return deleted
     # Listed where they are deleted: a replica that lags would list them
     # again and again.
-    rows = queryset.using(router.db_for_write(Session)).order_by()
-    total = 0
+    rows = queryset.using(_database(write=True)).order_by()
+    deleted: list[tuple[str, str | None]] = []
     # Rows first, copies after: a request between the two finds no row to
     # cache again.
-    while keys := list(rows.values_list("key", flat=True)[:_FORGET_BATCH]):
-        deleted, _by_model = rows.filter(key__in=keys).delete()
-        forget(keys)
-        total += deleted
-    return total
+    while found := list(rows.values_list("key", "user_id")[:_FORGET_BATCH]):
+        keys = [key for key, _user in found]
+        rows.filter(key__in=keys).delete()
+        if forget is not None:
+            forget(keys)
+        deleted += found
+    for key_hash, user_id in deleted:
+        session_revoked.send(
+            sender=SessionInfo, key_hash=key_hash, user_id=user_id, request=request
+        )
+    return len(deleted)
+
+
+# Session keys whose values are credentials: Django's auth hash, CSRF secret
+# and password-reset token, and what a project names alike. Staff who may
+# only view sessions must not lift them off this page.
+_SECRET_KEY_WORDS = ("token", "secret", "password", "hash", "csrf")
+
+
+def _masked(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {
+            key: "********"
+            if any(word in str(key).lower() for word in _SECRET_KEY_WORDS)
+            else _masked(value)
+            for key, value in data.items()
+        }
+    if isinstance(data, list):
+        return [_masked(value) for value in data]
+    return data
 
 
 def _users(user_ids: Iterable[str | None]) -> dict[str, AbstractBaseUser]:
@@ -231,6 +267,10 @@ class SessionAdmin(_ModelAdmin):
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return _ChangeList
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Session]:
+        # The store's database, where its ``using`` option puts the sessions.
+        return super().get_queryset(request).using(_database())
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -240,12 +280,12 @@ class SessionAdmin(_ModelAdmin):
         return False
 
     def delete_model(self, request: HttpRequest, obj: Session) -> None:
-        _delete(Session.objects.filter(pk=obj.pk))
+        _delete(Session.objects.filter(pk=obj.pk), request)
 
     def delete_queryset(
         self, request: HttpRequest, queryset: QuerySet[Session]
     ) -> None:
-        _delete(queryset)
+        _delete(queryset, request)
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Session], search_term: str
@@ -298,7 +338,7 @@ class SessionAdmin(_ModelAdmin):
         except Exception:
             return format_html("<em>{}</em>", _("The data cannot be decoded."))
         text = json.dumps(
-            data, indent=2, sort_keys=True, ensure_ascii=False, default=str
+            _masked(data), indent=2, sort_keys=True, ensure_ascii=False, default=str
         )
         return format_html("<pre>{}</pre>", text)
 
@@ -310,7 +350,7 @@ class SessionAdmin(_ModelAdmin):
         else:
             for obj in queryset:
                 self.log_deletion(request, obj, str(obj))  # type: ignore[attr-defined]
-        revoked = _delete(queryset)
+        revoked = _delete(queryset, request)
         self.message_user(
             request,
             ngettext(

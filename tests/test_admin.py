@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from django_xsession.admin import SessionAdmin
 from django_xsession.models import Session
+from django_xsession.signals import session_revoked
 from django_xsession.stores import get_store
 from django_xsession.stores.base import Record, Store
 from django_xsession.stores.memory import MemoryStore
@@ -219,7 +220,13 @@ class SessionAdminTests(AdminTestCase):
         first = add_session("alice's", self.alice)
         second = add_session("a visitor's")
         kept = add_session("root's", self.admin)
+        revoked: list[tuple[str, str | None]] = []
 
+        def receive(sender: Any, key_hash: str, user_id: str | None, **_: Any) -> None:
+            revoked.append((key_hash, user_id))
+
+        session_revoked.connect(receive)
+        self.addCleanup(session_revoked.disconnect, receive)
         response = self.client.post(
             CHANGELIST,
             {"action": "revoke", "_selected_action": [first.pk, second.pk]},
@@ -228,6 +235,9 @@ class SessionAdminTests(AdminTestCase):
 
         self.assertContains(response, "Revoked 2 sessions.")
         assert set(Session.objects.values_list("pk", flat=True)) == {kept.pk}
+        assert sorted(revoked) == sorted(
+            [(first.pk, str(self.alice.pk)), (second.pk, None)]
+        )
         logged = LogEntry.objects.filter(action_flag=DELETION)
         assert set(logged.values_list("object_id", flat=True)) == {first.pk, second.pk}
 
@@ -263,6 +273,25 @@ class ViewOnlyStaffTests(TestCase):
             CHANGELIST, {"action": "revoke", "_selected_action": [session.pk]}
         )
         assert Session.objects.filter(pk=session.pk).exists()
+
+    def test_credentials_in_the_data_are_masked(self) -> None:
+        # What a superuser's session holds mid password reset, with
+        # CSRF_USE_SESSIONS: enough for a viewer to take the account over.
+        secrets = {
+            "_auth_user_hash": "hash-0123456789",
+            "_csrftoken": "csrf-0123456789",
+            "_password_reset_token": "reset-0123456789",
+            "api_token": "api-0123456789",
+            "nested": {"client_secret": "nested-0123456789"},
+        }
+        session = add_session("root's", data={**secrets, "colour": "blue"})
+
+        response = self.client.get(change_url(session))
+
+        self.assertContains(response, "blue")
+        self.assertContains(response, "********")
+        for value in ("hash", "csrf", "reset", "api", "nested"):
+            self.assertNotContains(response, f"{value}-0123456789")
 
 
 class ForgettingStore(MemoryStore):
@@ -492,3 +521,23 @@ class SessionsPerUserTests(AdminTestCase):
             set(Session.objects.values_list("pk", flat=True))
             == self.roots | self.visitors
         )
+
+
+@override_settings(
+    ROOT_URLCONF="testproject.urls",
+    XSESSION={"STORE": {"BACKEND": "db", "OPTIONS": {"using": "sqlite_file"}}},
+)
+class UsingOptionTests(TestCase):
+    databases = {"default", "sqlite_file"}  # noqa: RUF012
+
+    def test_the_admin_lists_and_revokes_in_the_stores_database(self) -> None:
+        self.client.force_login(User.objects.create_superuser("root", password="x"))
+        visitor = self.client_class()
+        visitor.get("/write/", {"cart": "apples"})
+        (key,) = Session.objects.using("sqlite_file").values_list("key", flat=True)
+
+        response = self.client.get(CHANGELIST)
+        self.assertContains(response, change_url(Session(key=key)))
+
+        self.client.post(CHANGELIST, {"action": "revoke", "_selected_action": [key]})
+        assert not Session.objects.using("sqlite_file").exists()
