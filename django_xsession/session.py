@@ -597,7 +597,9 @@ class Session(SessionBase):
             # Only SessionBase's methods, which set modified, can change
             # these: skip decoding the snapshot to compare.
             return False
-        return bool(data != self._before())
+        # Not ==: True, 1 and 1.0 (or 0.0 and -0.0) are equal there, but the
+        # serializer writes each its own way, so changing one is a change.
+        return not _identical(data, self._before())
 
     def cookie_changed(self) -> bool:
         """Whether the browser's cookie no longer matches the session: its

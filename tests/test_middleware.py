@@ -411,6 +411,20 @@ class SaveDecisionTests(MiddlewareTestCase):
         self.set_cookie(token)
         assert self.client.get("/read/").json() == {"a": "1", "adopted": True}
 
+    def test_a_nested_value_changed_to_an_equal_one_of_another_type_is_saved(
+        self,
+    ) -> None:
+        self.client.get("/retype-preferences/")
+        self.client.get("/retype-preferences/", {"retype": "1"})
+        (record,) = self.records().values()
+        stored = record.data["prefs"]
+        assert [type(stored[key]) for key in ("flag", "zoom", "offset")] == [
+            bool,
+            float,
+            float,
+        ]
+        assert str(stored["offset"]) == "-0.0"
+
     def test_vary_cookie_when_read_or_set(self) -> None:
         response = self.client.get("/write/", {"a": "1"})
         assert response["Vary"] == "Cookie"

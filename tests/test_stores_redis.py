@@ -370,6 +370,24 @@ class RedisLayoutTests(RedisTestCase):
             assert loaded is not None
             assert loaded.data == expected
 
+    def test_non_str_data_keys_are_named_as_json_names_them(self) -> None:
+        # As the other stores' JSON has it: session[7] reads back as "7".
+        keys: dict[Any, str] = {7: "seven", True: "yes", "a": "1"}
+        sid = self.create(keys)
+        loaded = self.store.get(sid)
+        assert loaded is not None
+        assert loaded.data == {"7": "seven", "true": "yes", "a": "1"}
+
+        removed: frozenset[Any] = frozenset({7, True})
+        self.store.set(
+            sid,
+            Record(data={"a": "1"}, expires=self.now + HOUR),
+            delta=Delta({}, removed),
+        )
+        loaded = self.store.get(sid)
+        assert loaded is not None
+        assert loaded.data == {"a": "1"}
+
 
 class RedisScanTests(RedisTestCase):
     FOREIGN = (

@@ -328,3 +328,13 @@ async def async_destroy(request: HttpRequest) -> HttpResponse:
 
 def session_id(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"id": _session(request).id})
+
+
+def retype_preferences(request: HttpRequest) -> HttpResponse:
+    """Change nested values to equal ones of other types, in place."""
+    preferences = request.session.setdefault(
+        "prefs", {"flag": 1, "zoom": 1, "offset": 0.0}
+    )
+    if request.GET.get("retype"):
+        preferences.update(flag=True, zoom=1.0, offset=-0.0)
+    return HttpResponse("ok")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -49,6 +50,17 @@ _DATA, _EXPIRES, _COOKIE, _CREATED, _LAST_SEEN, _META = (
 # A data key can hold a lone surrogate (JSON's "\ud800" decodes to one),
 # which strict UTF-8 refuses: field names pass it through both ways.
 _KEY_ERRORS = "surrogatepass"
+
+
+def _field(key: Any) -> bytes:
+    """The hash field of data key ``key``."""
+    name: str = key
+    if not isinstance(key, str):
+        # A view may use 7 or True as a key; the other stores' JSON names
+        # it "7" or "true", and so does this.
+        name = next(iter(json.loads(json.dumps({key: None}))))
+    return _DATA + name.encode("utf-8", _KEY_ERRORS)
+
 
 # Lua shared by the scripts: the user of a session, from its encoded value,
 # and the per-user index, a sorted set of session hashes scored by expiry.
@@ -294,7 +306,7 @@ class RedisStore(Store):
         for name, text in record.meta.items():
             pairs += [META + name, text]
         for name, value in changed.items():
-            pairs += [_DATA + name.encode("utf-8", _KEY_ERRORS), dumps(value)]
+            pairs += [_field(name), dumps(value)]
         expires_ms = _ms(record.expires)
         args: list[Any]
         if create and AUTH_USER_KEY not in record.data:
@@ -312,7 +324,7 @@ class RedisStore(Store):
                 len(pairs) // 2,
                 *pairs,
                 len(removed),
-                *[_DATA + name.encode("utf-8", _KEY_ERRORS) for name in removed],
+                *[_field(name) for name in removed],
             ]
         outcome = self._run(lambda: script(keys=[self.session_key(digest)], args=args))
         if outcome == b"taken":
