@@ -96,5 +96,34 @@ def check_settings(
     return messages
 
 
+def check_deployment(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """``check --deploy``: Django's W012 and W013 look at SESSION_COOKIE_*,
+    and only with django.contrib.sessions installed; these look at ours."""
+    options, _problems = read_options()
+    messages: list[checks.CheckMessage] = []
+    if options.cookie.secure is False:
+        messages.append(
+            checks.Warning(
+                "The session cookie is not Secure: it travels over plain HTTP, "
+                "where it can be read off the wire.",
+                hint="Set XSESSION['COOKIE']['SECURE'] = True (or 'auto').",
+                id="xsession.W009",
+            )
+        )
+    if not options.cookie.httponly:
+        messages.append(
+            checks.Warning(
+                "The session cookie is not HttpOnly: a script injected into a "
+                "page can read and send it away.",
+                hint="Leave XSESSION['COOKIE']['HTTPONLY'] True.",
+                id="xsession.W010",
+            )
+        )
+    return messages
+
+
 def register() -> None:
     checks.register(check_settings)
+    checks.register(check_deployment, deploy=True)

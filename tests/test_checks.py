@@ -20,6 +20,7 @@ from django_xsession.checks import (
     DJANGO_MIDDLEWARE,
     OUR_ENGINE,
     OUR_MIDDLEWARE,
+    check_deployment,
     check_settings,
 )
 from django_xsession.conf import get_options
@@ -28,7 +29,7 @@ from django_xsession.stores.base import Store
 # Every id the tests below prove; the source must use exactly these.
 TESTED_IDS = frozenset(
     {f"xsession.E{number:03d}" for number in range(1, 15)}
-    | {f"xsession.W{number:03d}" for number in range(1, 9)}
+    | {f"xsession.W{number:03d}" for number in range(1, 11)}
 )
 
 SECURE_COOKIE = {"SECURE": True}
@@ -876,6 +877,26 @@ class ClearSessionsCheckTests(CheckTestCase):
 
 
 class RegistrationTests(CheckTestCase):
+    def test_w009_and_w010_a_deployment_with_a_readable_cookie(self) -> None:
+        def deploy_ids(cookie: dict[str, Any]) -> list[str]:
+            with self.settings(XSESSION={"STORE": "memory", "COOKIE": cookie}):
+                return [message.id or "" for message in check_deployment()]
+
+        assert deploy_ids({"SECURE": False, "HTTPONLY": False}) == [
+            "xsession.W009",
+            "xsession.W010",
+        ]
+        assert deploy_ids({"SECURE": True}) == []
+        assert deploy_ids({"SECURE": "auto"}) == []
+
+    def test_deployment_checks_run_only_with_deploy(self) -> None:
+        registry = checks.registry.registry
+        deploy: list[object] = list(registry.get_checks(include_deployment_checks=True))
+        always: list[object] = list(registry.get_checks())
+
+        assert check_deployment in deploy
+        assert check_deployment not in always
+
     def test_ids_in_source_are_exactly_the_tested_ids(self) -> None:
         source = "".join(
             Path(module.__file__ or "").read_text()

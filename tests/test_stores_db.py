@@ -11,7 +11,13 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.core.signing import JSONSerializer
-from django.db import IntegrityError, connections, transaction
+from django.db import (
+    IntegrityError,
+    OperationalError,
+    connection,
+    connections,
+    transaction,
+)
 from django.db.models import Model
 from django.test import TestCase, override_settings
 from django.test.utils import CaptureQueriesContext
@@ -358,3 +364,14 @@ class MigrationTests(TestCase):
         call_command(
             "makemigrations", "django_xsession", "--check", "--dry-run", verbosity=0
         )
+
+
+@override_settings(XSESSION={"STORE": "db"})
+class MissingTableTests(TestCase):
+    def test_a_migration_not_run_is_an_error_not_an_outage(self) -> None:
+        # SQLite says "no such table" with an OperationalError, as it says
+        # "unable to open database"; only the second is an outage (503).
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE {Session._meta.db_table}")
+        with self.assertRaisesMessage(OperationalError, "no such table"):
+            self.client.get("/write/", {"a": "1"})

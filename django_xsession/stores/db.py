@@ -72,6 +72,11 @@ def _reaching_database(
         try:
             return method(store, *args, **kwargs)
         except (OperationalError, InterfaceError) as error:
+            if "no such table" in str(error):
+                # SQLite's word for a migration not run: a mistake to fix,
+                # not an outage to wait out (other databases raise
+                # ProgrammingError for it).
+                raise
             raise StoreUnavailable(
                 f"The session database is unreachable: {error}"
             ) from error
