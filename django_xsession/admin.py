@@ -5,6 +5,7 @@ The table keeps no session id, only its hash, so nothing here can show one.
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import router
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -26,6 +27,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from django_xsession.conf import get_options
 from django_xsession.models import Session
 from django_xsession.signals import session_revoked
 from django_xsession.stores import get_store
@@ -239,10 +241,21 @@ class ExpiryFilter(admin.SimpleListFilter):
         self, request: HttpRequest, queryset: QuerySet[Any]
     ) -> QuerySet[Any] | None:
         now = timezone.now()
+        live = Q(expires__gt=now)
+        options = get_options()
+        # Ended as the session layer ends them, not only by stored expiry.
+        if options.idle_timeout is not None:
+            live &= Q(
+                last_seen__gt=now - datetime.timedelta(seconds=options.idle_timeout)
+            )
+        if options.absolute_timeout is not None:
+            live &= Q(
+                created__gt=now - datetime.timedelta(seconds=options.absolute_timeout)
+            )
         if self.value() == "live":
-            return queryset.filter(expires__gt=now)
+            return queryset.filter(live)
         if self.value() == "expired":
-            return queryset.filter(expires__lte=now)
+            return queryset.exclude(live)
         return queryset
 
 

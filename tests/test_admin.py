@@ -216,6 +216,20 @@ class SessionAdminTests(AdminTestCase):
         assert self.listed(self.changelist(status="expired")) == {expired.pk}
         assert self.listed(self.changelist()) == {live.pk, expired.pk}
 
+    @override_settings(XSESSION={"STORE": "db", "IDLE_TIMEOUT": 600})
+    def test_a_session_idle_past_the_timeout_is_listed_as_expired(self) -> None:
+        self.client.force_login(self.admin)  # into this test's store
+        idle = add_session("idle")
+        Session.objects.filter(pk=idle.pk).update(
+            last_seen=timezone.now() - datetime.timedelta(hours=2)
+        )
+        active = add_session("active")
+
+        live = self.listed(self.changelist(status="live"))
+        assert active.pk in live
+        assert idle.pk not in live
+        assert self.listed(self.changelist(status="expired")) == {idle.pk}
+
     def test_revoke_deletes_the_selected_sessions_only(self) -> None:
         first = add_session("alice's", self.alice)
         second = add_session("a visitor's")
