@@ -159,6 +159,13 @@ class SessionCookie:
             # Loaded first, or loading later would replace the override
             # with the stored ones.
             self._session._get_session()
+            if (
+                name == "samesite"
+                and value == "None"
+                and self._session._cookie_attribute("secure") is not True
+            ):
+                # As xsession.E009 refuses in settings: browsers drop it.
+                raise ValueError("cookie.samesite 'None' needs cookie.secure True")
             self._session._cookie_overrides[name] = value
         else:
             super().__setattr__(name, value)

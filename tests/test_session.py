@@ -132,6 +132,15 @@ class CookieAttributeTests(SessionTestCase):
         session.cookie.samesite = "strict"
         assert session.cookie.samesite == "Strict"
 
+    def test_samesite_none_needs_a_secure_cookie(self) -> None:
+        session = SessionStore()
+        with self.assertRaisesMessage(ValueError, "needs cookie.secure True"):
+            session.cookie.samesite = "None"
+        assert session.cookie.samesite == "Lax"
+        session.cookie.secure = True
+        session.cookie.samesite = "None"
+        assert session.cookie.samesite == "None"
+
     @override_settings(
         XSESSION={
             "EXPIRES": datetime.datetime(2099, 1, 1, tzinfo=datetime.timezone.utc)
