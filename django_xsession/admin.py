@@ -17,7 +17,7 @@ from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import router
+from django.db import connections, router
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -121,17 +121,32 @@ def _masked(data: Any) -> Any:
 def _users(user_ids: Iterable[str | None]) -> dict[str, AbstractBaseUser]:
     """The users behind ``user_ids`` (as the table stores them), in one query."""
     model = get_user_model()
+    field = model._meta.pk
+    database = router.db_for_read(model)
+    ops = connections[database].ops
+    # An id the user table's integers cannot hold names no user, and would
+    # overflow the query (a crafted filter, a session of another system).
+    low, high = (
+        ops.integer_field_range(field.get_internal_type())
+        if field.get_internal_type() in ops.integer_field_ranges
+        else (None, None)
+    )
     pks: dict[Any, str] = {}
     for user_id in user_ids:
         if user_id is None:
             continue
         try:
-            pks[model._meta.pk.to_python(user_id)] = user_id
+            pk = field.to_python(user_id)
         except ValidationError:
             continue
+        if isinstance(pk, int) and (
+            (low is not None and pk < low) or (high is not None and pk > high)
+        ):
+            continue
+        pks[pk] = user_id
     if not pks:
         return {}
-    users = model._default_manager.in_bulk(list(pks))
+    users = model._default_manager.db_manager(database).in_bulk(list(pks))
     return {pks[pk]: user for pk, user in users.items()}
 
 

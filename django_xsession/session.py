@@ -1024,7 +1024,8 @@ class Session(SessionBase):
         await self.aflush()
 
     def _reloaded(self, record: Record | None) -> None:
-        if record is None:
+        # A timeout has ended a session its store still holds: it is gone.
+        if record is None or self._timed_out(record):
             raise SessionInterrupted("The session no longer exists in the store.")
         sid = self._sid
         assert sid is not None

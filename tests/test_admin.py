@@ -113,6 +113,16 @@ class SessionAdminTests(AdminTestCase):
 
         self.assertContains(response, f"unknown user (id {bob_id})")
 
+    def test_a_user_id_beyond_the_user_tables_integers_names_no_user(self) -> None:
+        huge = "9" * 30
+        session = add_session("another system's")
+        Session.objects.filter(pk=session.pk).update(user_id=huge)
+
+        self.assertContains(self.changelist(), f"unknown user (id {huge})")
+        self.assertContains(
+            self.changelist(user_id__exact=huge), f"unknown user (id {huge})"
+        )
+
     def test_changelist_looks_users_up_in_one_query(self) -> None:
         add_session("alice's", self.alice)
 

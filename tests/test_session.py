@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime
+from unittest import mock
 
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.contrib.sessions.exceptions import SessionInterrupted
@@ -199,6 +200,16 @@ class ExpressApiTests(SessionTestCase):
         session = self.saved(a=1)
         SessionStore(session.session_key).delete()
         with self.assertRaises(SessionInterrupted):
+            session.reload()
+
+    @override_settings(XSESSION={"STORE": "memory", "IDLE_TIMEOUT": 600})
+    def test_reload_of_a_session_past_its_idle_timeout(self) -> None:
+        session = self.saved(a=1)
+        later = timezone.now() + datetime.timedelta(seconds=601)
+        with (
+            mock.patch("django.utils.timezone.now", return_value=later),
+            self.assertRaises(SessionInterrupted),
+        ):
             session.reload()
 
     def test_touch_refreshes_the_stored_expiry_only(self) -> None:
