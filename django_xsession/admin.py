@@ -126,11 +126,14 @@ def _users(user_ids: Iterable[str | None]) -> dict[str, AbstractBaseUser]:
     ops = connections[database].ops
     # An id the user table's integers cannot hold names no user, and would
     # overflow the query (a crafted filter, a session of another system).
+    # SQLite before Django 5.0 reports no range: it holds 64 bits.
     low, high = (
         ops.integer_field_range(field.get_internal_type())
         if field.get_internal_type() in ops.integer_field_ranges
         else (None, None)
     )
+    low = -(2**63) if low is None else low
+    high = 2**63 - 1 if high is None else high
     pks: dict[Any, str] = {}
     for user_id in user_ids:
         if user_id is None:
@@ -139,9 +142,7 @@ def _users(user_ids: Iterable[str | None]) -> dict[str, AbstractBaseUser]:
             pk = field.to_python(user_id)
         except ValidationError:
             continue
-        if isinstance(pk, int) and (
-            (low is not None and pk < low) or (high is not None and pk > high)
-        ):
+        if isinstance(pk, int) and not low <= pk <= high:
             continue
         pks[pk] = user_id
     if not pks:
