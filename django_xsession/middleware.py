@@ -228,7 +228,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
 
     def _needs_load(self, state: _RequestState, options: Options) -> bool:
         session = state.session
-        if "_session_cache" in session.__dict__ or session.session_key is None:
+        if not session._unread():
             return False
         return (
             session.accessed
@@ -244,7 +244,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
     ) -> _Decision:
         session = state.session
         options = session.options
-        if "_session_cache" not in session.__dict__ and session.session_key is not None:
+        if session._unread():
             return _Decision()  # never used: nothing to write or send
         ok = response.status_code < 500
 
