@@ -134,8 +134,6 @@ def parse_time(
     moment = datetime.datetime.fromisoformat(
         text if isinstance(text, str) else text.decode()
     )
-    if (moment.tzinfo is None) == (now.tzinfo is None):
-        return moment
     return conform(moment, now)
 
 
