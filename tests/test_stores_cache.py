@@ -22,7 +22,7 @@ from django_xsession.stores.base import Record, Store, StoreUnavailable
 from django_xsession.stores.cache import CacheStore
 from django_xsession.stores.redis import RedisStore
 from tests.store_contract import StoreContract, new_sid
-from tests.test_stores_redis import RequiresRedis, sha256
+from tests.test_stores_redis import RequiresRedis, commands_sent, names, sha256
 
 if TYPE_CHECKING:
     _TestCase = SimpleTestCase
@@ -127,6 +127,47 @@ class RedisCacheKeysTests(RequiresRedis, CacheKeys, SimpleTestCase):
         for key in redis.scan_iter(count=1000):
             value = redis.get(key) if redis.type(key) in (b"string", "string") else None
             yield bytes(key), value if isinstance(value, bytes) else b""
+
+
+class RedisCacheRoundTripTests(RequiresRedis, SimpleTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.store = CacheStore(cache="redis", prefix=REDIS_PREFIX)
+        self.store.clear()
+        self.addCleanup(self.store.clear)
+        self.expires = timezone.now() + HOUR
+
+    def test_a_new_session_costs_two_round_trips(self) -> None:
+        with commands_sent(RedisStore(cache="redis").client) as sent:
+            self.store.set(new_sid(), Record({"a": 1}, self.expires), create=True)
+
+        self.assertEqual(names(sent), ["MGET", "SET"])
+
+    def test_a_new_session_replaces_an_entry_of_an_old_generation(self) -> None:
+        sid = new_sid()
+        self.store.set(sid, Record({"old": 1}, self.expires), create=True)
+        self.store.clear()
+
+        self.store.set(sid, Record({"new": 2}, self.expires), create=True)
+
+        record = self.store.get(sid)
+        assert record is not None
+        self.assertEqual(record.data, {"new": 2})
+
+    def test_a_new_session_replaces_an_entry_past_its_expiry(self) -> None:
+        sid = new_sid()
+        self.store.set(sid, Record({"old": 1}, self.expires), create=True)
+        key = f"{REDIS_PREFIX}{sha256(sid)}"
+        entry = caches["redis"].get(key)
+        # The cache's timeout is in whole seconds: an entry can outlive
+        # its session's expiry for up to one.
+        caches["redis"].set(key, {**entry, "expires": timezone.now()}, 60)
+
+        self.store.set(sid, Record({"new": 2}, self.expires), create=True)
+
+        record = self.store.get(sid)
+        assert record is not None
+        self.assertEqual(record.data, {"new": 2})
 
 
 def unreachable(backend: str) -> dict[str, Any]:

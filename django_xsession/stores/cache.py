@@ -106,17 +106,22 @@ class CacheStore(Store):
 
     def _live(self, key: str) -> tuple[dict[str, Any] | None, int]:
         """The live entry under ``key`` and the current generation, in one trip."""
+        entry, generation, _ = self._fetch(key)
+        return entry, generation
+
+    def _fetch(self, key: str) -> tuple[dict[str, Any] | None, int, bool]:
+        """:meth:`_live`, and whether the cache holds anything under ``key``."""
         found = self.cache.get_many([key, self._generation_key])
         generation: int = found.get(self._generation_key, 0)
         entry: dict[str, Any] | None = found.get(key)
         if entry is None or entry["generation"] != generation:
-            return None, generation
+            return None, generation, entry is not None
         now = timezone.now()
         for name in _TIMES:
             entry[name] = conform(entry.get(name), now)
         if entry["expires"] <= now:
-            return None, generation
-        return entry, generation
+            return None, generation, True
+        return entry, generation, True
 
     def get(self, sid: str) -> Record | None:
         with self._reaching():
@@ -150,13 +155,15 @@ class CacheStore(Store):
     ) -> None:
         key = self._key(sid)
         timeout = self._timeout(record.expires)
-        current, generation = self._live(key)
+        current, generation, occupied = self._fetch(key)
         if create:
             if current is not None:
                 raise CreateError
-            # add() refuses any key that exists, even one past our expiry
-            # or of an old generation.
-            self.cache.delete(key)
+            if occupied:
+                # add() refuses any key that exists, even one past our
+                # expiry or of an old generation. A new id finds none: no
+                # round trip for the delete.
+                self.cache.delete(key)
             entry = self._entry(record, record.data, generation)
             if not self.cache.add(key, entry, timeout):
                 raise CreateError
