@@ -29,7 +29,9 @@ from django_xsession.conf import Options, get_options
 from django_xsession.session import Session, logger, store_logger
 from django_xsession.stores.base import StoreUnavailable
 
-# More same-name cookies than a browser would ever send is an attack.
+# More same-name sessions than a browser would ever send is an attack: at
+# most this many verified tokens are looked up (and as many unverified ones
+# in the legacy engine).
 MAX_COOKIE_CANDIDATES = 8
 EPOCH = "Thu, 01 Jan 1970 00:00:00 GMT"
 
@@ -167,15 +169,19 @@ class SessionMiddleware(DjangoSessionMiddleware):
         values = self._token_values(request, options)
         tokens: list[tuple[str, signing.Verified]] = []
         unverified: list[str] = []
-        for value in dict.fromkeys(values[:MAX_COOKIE_CANDIDATES]):
+        # The limit counts only what would cost a lookup: junk cookies set
+        # ahead of the real one (from a sibling subdomain, say) must not
+        # push it out of reach and log the user out.
+        for value in dict.fromkeys(values):
             if not value:
                 # Our own cleared cookie, sent back by a client that ignores
                 # Max-Age=0 (Django's test client): no session, not an attack.
                 continue
             verified = signing.unsign(value, options.secrets)
             if verified is None:
-                unverified.append(value)
-            else:
+                if len(unverified) < MAX_COOKIE_CANDIDATES:
+                    unverified.append(value)
+            elif len(tokens) < MAX_COOKIE_CANDIDATES:
                 tokens.append((value, verified))
         session = Session.from_request(request, tokens)
         request.session = session

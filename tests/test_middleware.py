@@ -14,7 +14,12 @@ from django.utils import timezone
 
 from django_xsession import signing
 from django_xsession.engine import SessionStore
-from django_xsession.middleware import SessionMiddleware, cookie_values, path_matches
+from django_xsession.middleware import (
+    MAX_COOKIE_CANDIDATES,
+    SessionMiddleware,
+    cookie_values,
+    path_matches,
+)
 from django_xsession.stores import get_store
 from django_xsession.stores.base import Record, Store
 from tests.stores import CountingMemoryStore
@@ -170,6 +175,36 @@ class CookieTests(MiddlewareTestCase):
         with self.assertLogs("django.security.SuspiciousSession", "WARNING"):
             response = self.client.get("/read/", headers={"cookie": header})
         assert response.json() == {"a": "1"}
+
+    def test_junk_cookies_ahead_of_the_session_cookie_do_not_log_out(self) -> None:
+        # Cookie tossing from a sibling subdomain: more junk than the
+        # lookup limit, set ahead of the real cookie.
+        token = self.start(a="1")
+        self.client.cookies.clear()
+        junk = [f"{NAME}=junk{index}" for index in range(MAX_COOKIE_CANDIDATES + 4)]
+        header = "; ".join([*junk, f"{NAME}={token}"])
+
+        with self.assertLogs("django.security.SuspiciousSession", "WARNING"):
+            response = self.client.get("/read/", headers={"cookie": header})
+
+        assert response.json() == {"a": "1"}
+        assert self.cookie(response) is None
+        assert CountingMemoryStore.calls["get"] == 1
+
+    def test_verified_tokens_beyond_the_limit_are_not_looked_up(self) -> None:
+        token = self.start(a="1")
+        self.client.cookies.clear()
+        secrets = tuple(get_store_secrets())
+        unknown = [
+            f"{NAME}={signing.sign(signing.new_id(), secrets)}"
+            for _ in range(MAX_COOKIE_CANDIDATES)
+        ]
+        header = "; ".join([*unknown, f"{NAME}={token}"])
+
+        response = self.client.get("/read/", headers={"cookie": header})
+
+        assert response.json() == {}
+        assert CountingMemoryStore.calls["get"] == MAX_COOKIE_CANDIDATES
 
     def test_first_valid_cookie_is_preferred_over_later_ones(self) -> None:
         first = self.start(a="first")
