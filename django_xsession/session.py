@@ -108,12 +108,27 @@ class SessionCookie:
     def __init__(self, session: Session) -> None:
         self._session = session
 
+    def _stored_expiry(self) -> datetime.datetime | None:
+        # When the browser's cookie runs out: the stored session's expiry,
+        # until this request gives the session another lifetime.
+        session = self._session
+        if (
+            session._stored
+            and session._stored_expires is not None
+            and session.get("_session_expiry") == session._loaded_expiry
+        ):
+            return session._stored_expires
+        return None
+
     @property
     def max_age(self) -> int | None:
         """Seconds left, or ``None`` for a cookie that ends with the browser."""
         if self._session.get_expire_at_browser_close():
             return None
-        return self._session.get_expiry_age()
+        stored = self._stored_expiry()
+        if stored is None:
+            return self._session.get_expiry_age()
+        return max(0, math.ceil((stored - timezone.now()).total_seconds()))
 
     @max_age.setter
     def max_age(self, value: int | datetime.timedelta | None) -> None:
@@ -131,13 +146,15 @@ class SessionCookie:
             return None
         if isinstance(expiry, int):
             return expiry
-        return self.max_age
+        if self._session.get_expire_at_browser_close():
+            return None
+        return self._session.get_expiry_age()
 
     @property
     def expires(self) -> datetime.datetime | None:
         if self._session.get_expire_at_browser_close():
             return None
-        return self._session.get_expiry_date()
+        return self._stored_expiry() or self._session.get_expiry_date()
 
     @expires.setter
     def expires(self, value: datetime.datetime | None) -> None:

@@ -85,6 +85,24 @@ class CookieAttributeTests(SessionTestCase):
         assert expires is not None
         assert abs((expires - timezone.now()).total_seconds() - 1209600) < 5
 
+    def test_max_age_of_a_loaded_session_counts_down_to_its_stored_expiry(
+        self,
+    ) -> None:
+        session = self.saved(a=1)
+        in_an_hour = timezone.now() + datetime.timedelta(hours=1)
+        assert get_store().touch(session.id, in_an_hour)
+
+        loaded = SessionStore(session.session_key)
+
+        max_age = loaded.cookie.max_age
+        assert max_age is not None and 3590 <= max_age <= 3600
+        expires = loaded.cookie.expires
+        assert expires is not None
+        assert abs((expires - in_an_hour).total_seconds()) < 1
+        assert loaded.cookie.original_max_age == 1209600
+        loaded.set_expiry(600)
+        assert loaded.cookie.max_age == 600
+
     def test_setting_max_age(self) -> None:
         session = SessionStore()
         session.cookie.max_age = 3600
