@@ -528,11 +528,18 @@ class _Reader:
             generator = import_string(value) if isinstance(value, str) else value
         except ImportError:
             generator = None
-        if not callable(generator) or not _takes_one_argument(generator):
+        if (
+            not callable(generator)
+            or not _takes_one_argument(generator)
+            # Called from sync code too, which cannot await it.
+            or inspect.iscoroutinefunction(generator)
+        ):
             self.problem(
                 "xsession.E007",
                 "XSESSION['GENID'] must be the dotted path of a callable "
                 "taking the request and returning a new session id.",
+                hint="A plain function, not an async one: under ASGI it runs "
+                "in a thread, so it may use the ORM.",
             )
             return None
         return generator  # type: ignore[no-any-return]

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.sessions.backends.base import CreateError, SessionBase, UpdateError
 from django.contrib.sessions.exceptions import SessionInterrupted
@@ -358,14 +359,22 @@ class Session(SessionBase):
 
     def _new_key(self) -> None:
         generate = self.options.genid
+        self._use_id(signing.new_id() if generate is None else generate(self.request))
+
+    async def _anew_key(self) -> None:
+        generate = self.options.genid
         if generate is None:
-            sid = signing.new_id()
+            self._use_id(signing.new_id())
         else:
-            sid = generate(self.request)
-            if not isinstance(sid, str) or not _VALID_ID.match(sid):
-                raise ImproperlyConfigured(
-                    "XSESSION['GENID'] must return 8 to 256 URL-safe characters."
-                )
+            # The project's own sync code, which may use the ORM: in a
+            # thread, as Django runs sync code for async callers.
+            self._use_id(await sync_to_async(generate)(self.request))
+
+    def _use_id(self, sid: Any) -> None:
+        if not isinstance(sid, str) or not _VALID_ID.match(sid):
+            raise ImproperlyConfigured(
+                "XSESSION['GENID'] must return 8 to 256 URL-safe characters."
+            )
         self._session_key = signing.sign(sid, self.options.secrets)
         self._sid = sid
 
@@ -375,7 +384,9 @@ class Session(SessionBase):
         return self.session_key
 
     async def _aget_new_session_key(self) -> str:
-        return self._get_new_session_key()
+        await self._anew_key()
+        assert self.session_key is not None
+        return self.session_key
 
     # State shared by the sync and async twins.
 
@@ -519,8 +530,8 @@ class Session(SessionBase):
 
     def _retry(
         self, refused: UpdateError | CreateError, must_create: bool, create: bool
-    ) -> tuple[str, Record, bool, Delta | None]:
-        """The save to try after the store refused one; re-raise if there is none."""
+    ) -> None:
+        """Re-raise what the store refused unless a save under a new id follows."""
         if isinstance(refused, UpdateError):
             if not self._replace_unread:
                 raise refused
@@ -528,8 +539,6 @@ class Session(SessionBase):
             self._replace_unread = False
         elif must_create or not create:
             raise refused
-        self._new_key()
-        return self._prepare_save(must_create)
 
     def _saved(
         self, record: Record, created: bool
@@ -655,6 +664,15 @@ class Session(SessionBase):
         # here, so a view never sees (or keys its data by) the client's.
         self._get_session()
         self._get_or_create_session_key()
+        sid = self._current_sid()
+        assert sid is not None
+        return sid
+
+    async def aid(self) -> str:
+        """``id``, for async code: loads and creates without blocking."""
+        await self._aget_session()
+        if self.session_key is None:
+            await self._anew_key()
         sid = self._current_sid()
         assert sid is not None
         return sid
@@ -814,7 +832,7 @@ class Session(SessionBase):
 
     async def acreate(self) -> None:
         for _ in range(_CREATE_ATTEMPTS):
-            self._new_key()
+            await self._anew_key()
             try:
                 await self.asave(must_create=True)
             except CreateError:
@@ -860,7 +878,9 @@ class Session(SessionBase):
                 self._outage(error)
                 return None
             except (UpdateError, CreateError) as refused:
-                sid, record, create, delta = self._retry(refused, must_create, create)
+                self._retry(refused, must_create, create)
+                self._new_key()
+                sid, record, create, delta = self._prepare_save(must_create)
                 continue
             event = self._saved(record, created=create)
             if event is not None:
@@ -887,7 +907,9 @@ class Session(SessionBase):
                 self._outage(error)
                 return None
             except (UpdateError, CreateError) as refused:
-                sid, record, create, delta = self._retry(refused, must_create, create)
+                self._retry(refused, must_create, create)
+                await self._anew_key()
+                sid, record, create, delta = self._prepare_save(must_create)
                 continue
             event = self._saved(record, created=create)
             if event is not None:
@@ -991,7 +1013,7 @@ class Session(SessionBase):
         data = await self._aget_session()
         old_key = self.session_key
         self._regenerating()
-        self._new_key()
+        await self._anew_key()
         self._session_cache = data
         self.modified = True
         if old_key:

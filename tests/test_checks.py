@@ -55,6 +55,11 @@ def request_and_options(request: HttpRequest | None, *, length: int = 32) -> str
     return "a" * length
 
 
+async def async_make_id(request: HttpRequest | None) -> str:
+    """An async GENID, which sync code could not call."""
+    return "a" * 32
+
+
 class OtherStore(Store):
     """A Store subclass that is not the memory store."""
 
@@ -588,6 +593,9 @@ class GenIdCheckTests(CheckTestCase):
             "uuid.uuid4",
         ):
             self.assert_fires("xsession.E007", self.text, {"GENID": genid})
+
+    def test_e007_async_callable(self) -> None:
+        self.assert_fires("xsession.E007", self.text, {"GENID": async_make_id})
 
     def test_e007_not_for_a_callable(self) -> None:
         self.assert_silent("xsession.E007", {"GENID": "tests.test_checks.make_id"})

@@ -9,6 +9,7 @@ and views under both WSGI and ASGI. The behaviour is written once, in
 from __future__ import annotations
 
 import re
+import secrets
 from importlib import import_module
 from typing import TYPE_CHECKING, ClassVar
 from unittest import skipUnless
@@ -16,10 +17,13 @@ from unittest import skipUnless
 import django
 import pytest
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib.auth.models import User
-from django.http import HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.test import AsyncClient, Client, TestCase, override_settings
 
+from django_xsession import signing
+from django_xsession.conf import get_options
 from django_xsession.engine import SessionStore
 from django_xsession.stores import get_store
 from tests.services import REDIS, missing, reachable
@@ -44,6 +48,11 @@ async_auth = skipUnless(
     "Django's async auth API (alogin, alogout, aupdate_session_auth_hash, "
     "AsyncClient.alogin/aforce_login/alogout/asession) needs Django 5.0",
 )
+
+
+def orm_genid(request: HttpRequest | None) -> str:
+    """A GENID that asks the database, as a per-tenant prefix would."""
+    return f"users{User.objects.count()}-{secrets.token_urlsafe(24)}"
 
 
 def stored(token: str) -> bool:
@@ -395,6 +404,29 @@ class DjangoFeatures(_TestCase):
         assert under_wsgi.json() == {"count": 2}
         under_asgi = await self.async_client.get("/async/count/")
         assert under_asgi.json() == {"count": 3}
+
+    async def test_a_genid_using_the_orm_works_under_asgi(self) -> None:
+        genid = {**settings.XSESSION, "GENID": "tests.test_django_features.orm_genid"}
+        with override_settings(XSESSION=genid):
+            sync_view = await AsyncClient().get("/write/", {"a": "1"})
+            async_view = await AsyncClient().get("/async-write/", {"a": "1"})
+            login = AsyncClient()
+            await login.get("/async/login/", ALICE)
+        secrets = get_options().secrets
+        for client_or_response in (sync_view, async_view, login):
+            verified = signing.unsign(client_or_response.cookies[NAME].value, secrets)
+            assert verified is not None
+            assert verified.sid.startswith("users")
+
+    async def test_aid_of_a_stored_session_is_the_cookies_id(self) -> None:
+        await self.async_client.get("/async-write/", {"a": "1"})
+        verified = signing.unsign(self.token(self.async_client), get_options().secrets)
+        assert verified is not None
+
+        response = await self.async_client.get("/async/id/")
+
+        assert response.json() == {"id": verified.sid}
+        assert (await AsyncClient().get("/async/id/")).json()["id"] != verified.sid
 
     @SESSION_MESSAGES
     async def test_messages_under_asgi(self) -> None:

@@ -40,6 +40,7 @@ urlpatterns += [
     path("async/logout/", views.async_logout),
     path("async/password/", views.async_change_password),
     path("async/count/", views.async_count),
+    path("async/id/", views.async_id),
 ]
 
 # ON_STORE_ERROR: tests/test_outage.py.

@@ -199,6 +199,10 @@ async def async_change_password(request: HttpRequest) -> HttpResponse:
     return HttpResponse("changed")
 
 
+async def async_id(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"id": await _session(request).aid()})
+
+
 async def async_count(request: HttpRequest) -> HttpResponse:
     session = _session(request)
     count = await session.aget("count", 0) + 1
