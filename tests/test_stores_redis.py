@@ -94,6 +94,29 @@ def names(sent: list[tuple[Any, ...]]) -> list[str]:
     return [str(args[0]).upper() for args in sent]
 
 
+class RedisClientTests(RequiresRedis, SimpleTestCase):
+    def test_the_store_follows_caches_changed_by_override_settings(self) -> None:
+        store = RedisStore(cache="redis", prefix=PREFIX)
+        self.addCleanup(store.clear)
+        sid = new_sid()
+        expires = timezone.now() + HOUR
+        store.set(sid, Record({"a": 1}, expires), create=True)
+        elsewhere = {
+            **settings.CACHES,
+            "redis": {
+                **settings.CACHES["redis"],
+                "LOCATION": "redis://127.0.0.1:1/0",
+                "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
+            },
+        }
+
+        with override_settings(CACHES=elsewhere), self.assertRaises(StoreUnavailable):
+            store.get(sid)
+        record = store.get(sid)
+
+        assert record is not None and record.data == {"a": 1}
+
+
 class RedisTestCase(RequiresRedis, SimpleTestCase):
     """A RedisStore on the suite's database, emptied before and after each test."""
 

@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from django.conf import settings
 from django.utils import timezone
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -200,14 +201,20 @@ class RedisStore(Store):
         # What nearly every session stores as its cookie overrides.
         self._no_overrides: bytes = self.serializer.dumps({})
         self._client: Redis | None = None
+        self._client_for: Any = None
         self._scripts: dict[str, Script] = {}
 
     @property
     def client(self) -> Redis:
-        if self._client is None:
+        # Looked up again once CACHES is another object (override_settings):
+        # Django has rebuilt its caches, and the alias may point elsewhere.
+        configured = settings.CACHES
+        if self._client is None or self._client_for is not configured:
             from django_redis import get_redis_connection  # type: ignore[import-untyped]
 
+            self._scripts = {}
             self._client = get_redis_connection(self.cache)
+            self._client_for = configured
         return self._client
 
     def _script(self, source: str) -> Script:
