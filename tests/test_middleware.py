@@ -757,6 +757,24 @@ class ResponseHeaderTests(MiddlewareTestCase):
         assert isinstance(response, HttpResponse)
         assert response["Vary"] == "Accept-Language, Cookie"
 
+    def test_a_session_emptied_of_data_is_saved_and_keeps_its_cookie(self) -> None:
+        # Django's test_empty_session_saved, which reads contrib.sessions'
+        # own table, against our store.
+        token = self.start(a="1")
+
+        def view(request: HttpRequest) -> HttpResponse:
+            del request.session["a"]
+            return HttpResponse("emptied")
+
+        request = RequestFactory().get("/read/", HTTP_COOKIE=f"{NAME}={token}")
+        response = SessionMiddleware(view)(request)
+
+        [record] = self.records().values()
+        assert record.data == {}
+        morsel = self.cookie(response)
+        assert morsel is not None and morsel.value == token
+        assert response["Vary"] == "Cookie"
+
     def test_the_cookie_expires_when_djangos_set_cookie_says(self) -> None:
         for now in (1_800_000_000.0, 1_800_000_000.999):
             with self.subTest(now=now), mock.patch("time.time", return_value=now):
