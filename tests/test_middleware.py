@@ -769,6 +769,7 @@ class ResponseHeaderTests(MiddlewareTestCase):
         request = RequestFactory().get("/read/", HTTP_COOKIE=f"{NAME}={token}")
         response = SessionMiddleware(view)(request)
 
+        assert isinstance(response, HttpResponse)
         [record] = self.records().values()
         assert record.data == {}
         morsel = self.cookie(response)
