@@ -108,6 +108,11 @@ class CookieOptions:
 _FALLBACK_COOKIE = CookieOptions()
 
 
+_COOKIE_PATH = re.compile(r"/[\x21-\x3a\x3c-\x7e]*")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_COOKIE_DOMAIN = re.compile(rf"\.?{_LABEL}(?:\.{_LABEL})*")
+
+
 def cookie_attribute(name: str, value: Any) -> Any:
     """Check and normalise one cookie attribute; raise ``ValueError`` if bad.
 
@@ -115,12 +120,19 @@ def cookie_attribute(name: str, value: Any) -> Any:
     are case-insensitive and come back capitalised.
     """
     if name == "path":
-        if not isinstance(value, str) or not value.startswith("/"):
-            raise ValueError("must start with '/'.")
+        if not isinstance(value, str) or not _COOKIE_PATH.fullmatch(value):
+            # A ';' would end the attribute and start one of the value's own.
+            raise ValueError(
+                "must start with '/' and hold no ';', space or control character."
+            )
         return value
     if name == "domain":
-        if value is not None and not isinstance(value, str):
-            raise ValueError("must be a string.")
+        if value is not None and (
+            not isinstance(value, str) or not _COOKIE_DOMAIN.fullmatch(value)
+        ):
+            raise ValueError(
+                "must be None or a host name (in punycode if international)."
+            )
         return value
     if name == "secure":
         if not isinstance(value, bool) and value != "auto":

@@ -132,6 +132,14 @@ class _Decision(NamedTuple):
     touch: bool = False
     set_cookie: bool = False
     clear_cookie: bool = False
+    # The write carries no change: RESAVE alone asks for it.
+    only_resave: bool = False
+
+
+# A session gone from the store meanwhile (a logout, or a login's new id in
+# a concurrent request), where this request had nothing of its own to keep:
+# neither bring its token back nor clear the cookie that replaced it.
+_GONE = _Decision()
 
 
 @dataclass
@@ -282,7 +290,9 @@ class SessionMiddleware(DjangoSessionMiddleware):
             return _Decision(clear_cookie=state.had_cookie)
         if not session.is_new:
             changed = session.has_changes()
-            write = ok and (changed or options.resave)
+            # A view's own save() was this request's write already.
+            resave = options.resave and not session.saved_by_view()
+            write = ok and (changed or resave)
             # ROLLING moves the expiry, IDLE_TIMEOUT needs the last request's
             # time; TOUCH_AFTER spares the store a write on most requests.
             touch = (
@@ -293,6 +303,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
             )
             return _Decision(
                 write=write,
+                only_resave=write and not changed,
                 touch=touch,
                 set_cookie=ok
                 and (
@@ -489,9 +500,14 @@ class SessionMiddleware(DjangoSessionMiddleware):
                 decision = self._decide(request, response, state)
                 session._closing = True
                 if decision.write:
-                    session.save()
-                elif decision.touch:
-                    session.refresh()
+                    try:
+                        session.save()
+                    except UpdateError:
+                        if not decision.only_resave:
+                            raise
+                        decision = _GONE
+                elif decision.touch and not session.refresh():
+                    decision = _GONE
             ended_legacy = self._ended_legacy(state, decision, unset)
             if ended_legacy is not None:
                 ended_legacy.delete()
@@ -528,9 +544,14 @@ class SessionMiddleware(DjangoSessionMiddleware):
                 decision = self._decide(request, response, state)
                 session._closing = True
                 if decision.write:
-                    await session.asave()
-                elif decision.touch:
-                    await session.arefresh()
+                    try:
+                        await session.asave()
+                    except UpdateError:
+                        if not decision.only_resave:
+                            raise
+                        decision = _GONE
+                elif decision.touch and not await session.arefresh():
+                    decision = _GONE
             ended_legacy = self._ended_legacy(state, decision, unset)
             if ended_legacy is not None:
                 await sync_to_async(ended_legacy.delete)()

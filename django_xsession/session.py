@@ -177,13 +177,20 @@ class SessionCookie:
             # Loaded first, or loading later would replace the override
             # with the stored ones.
             self._session._get_session()
-            if (
-                name == "samesite"
-                and value == "None"
-                and self._session._cookie_attribute("secure") is not True
+            after = {
+                attribute: self._session._cookie_attribute(attribute)
+                for attribute in ("secure", "samesite", "partitioned")
+            }
+            after[name] = value
+            if after["secure"] is not True and (
+                after["samesite"] == "None" or after["partitioned"]
             ):
-                # As xsession.E009 refuses in settings: browsers drop it.
-                raise ValueError("cookie.samesite 'None' needs cookie.secure True")
+                # As xsession.E009 and E010 refuse in settings: browsers drop
+                # such a cookie, and the override would be stored with it.
+                raise ValueError(
+                    "cookie.samesite 'None' and cookie.partitioned need "
+                    "cookie.secure True"
+                )
             self._session._cookie_overrides[name] = value
         else:
             super().__setattr__(name, value)
@@ -222,6 +229,7 @@ class Session(SessionBase):
     # until the new id is stored and session_regenerated is sent.
     _regenerated_from: str | None = None
     _write_requested = False
+    _touched_by_view = False
     # A save made by the view: the cookie's expiry moved with it.
     _saved_by_view = False
     # This request deleted its own session; a later save must not bring it
@@ -1070,6 +1078,9 @@ class Session(SessionBase):
         assert sid is not None
         self._adopt(self.session_key or "", signing.Verified(sid, True), record)
         self._session_cache = record.data
+        # The changes it drops are no reason to write any more.
+        self.__dict__["_modified"] = False
+        self._write_requested = False
 
     def reload(self) -> None:
         """Replace the data with the stored state, dropping unsaved changes."""
@@ -1098,6 +1109,8 @@ class Session(SessionBase):
 
     def touch_due(self) -> bool:
         """Whether ``TOUCH_AFTER`` seconds passed since the store last saw us."""
+        if self._touched_by_view:
+            return False
         after = self.options.touch_after
         return (
             not after
@@ -1113,25 +1126,30 @@ class Session(SessionBase):
         # browser's cookie has.
         return target[0], self._stored_expires
 
-    def refresh(self) -> None:
+    def refresh(self) -> bool:
         """The middleware's touch: ``touch()`` under ``ROLLING``, else only
-        the time of this request, for ``IDLE_TIMEOUT``."""
-        target = self._refresh_target()
-        if target is None or self.store_unavailable:
-            return
-        try:
-            self.store.touch(*target)
-        except StoreUnavailable as error:
-            self._outage(error)
+        the time of this request, for ``IDLE_TIMEOUT``.
 
-    async def arefresh(self) -> None:
+        Returns ``False`` if the store no longer holds the session.
+        """
         target = self._refresh_target()
         if target is None or self.store_unavailable:
-            return
+            return True
         try:
-            await self.store.atouch(*target)
+            return self.store.touch(*target)
         except StoreUnavailable as error:
             self._outage(error)
+            return True
+
+    async def arefresh(self) -> bool:
+        target = self._refresh_target()
+        if target is None or self.store_unavailable:
+            return True
+        try:
+            return await self.store.atouch(*target)
+        except StoreUnavailable as error:
+            self._outage(error)
+            return True
 
     def touch(self) -> bool:
         """Restart the session's lifetime in the store and re-send the cookie.
@@ -1147,10 +1165,7 @@ class Session(SessionBase):
         except StoreUnavailable as error:
             self._outage(error)
             return False
-        if not touched:
-            return False
-        self._resend_cookie = True
-        return True
+        return self._touched(touched, target[1])
 
     async def atouch(self) -> bool:
         await self._aget_session()
@@ -1162,10 +1177,15 @@ class Session(SessionBase):
         except StoreUnavailable as error:
             self._outage(error)
             return False
-        if not touched:
-            return False
-        self._resend_cookie = True
-        return True
+        return self._touched(touched, target[1])
+
+    def _touched(self, touched: bool, expires: datetime.datetime) -> bool:
+        if touched:
+            self._resend_cookie = True
+            self._last_seen = timezone.now()
+            self._stored_expires = expires
+            self._touched_by_view = True
+        return touched
 
     # Async twins of the mapping API, for every supported Django version.
 

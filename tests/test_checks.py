@@ -647,17 +647,23 @@ class CookieCheckTests(CheckTestCase):
         )
 
     def test_e008_path(self) -> None:
-        self.assert_fires(
-            "xsession.E008",
-            "XSESSION['COOKIE']['PATH'] must start with '/'.",
-            {"COOKIE": {"PATH": "nope"}},
-        )
+        for path in ("nope", "/app; Domain=evil.example", "/a b", "/\x00"):
+            self.assert_fires(
+                "xsession.E008",
+                "XSESSION['COOKIE']['PATH'] must start with '/' and hold no ';'",
+                {"COOKIE": {"PATH": path}},
+            )
 
     def test_e008_domain_httponly_partitioned(self) -> None:
         self.assert_fires(
             "xsession.E008",
-            "XSESSION['COOKIE']['DOMAIN'] must be a string.",
+            "XSESSION['COOKIE']['DOMAIN'] must be None or a host name",
             {"COOKIE": {"DOMAIN": 3}},
+        )
+        self.assert_fires(
+            "xsession.E008",
+            "XSESSION['COOKIE']['DOMAIN'] must be None or a host name",
+            {"COOKIE": {"DOMAIN": "example.com; SameSite=None"}},
         )
         self.assert_fires(
             "xsession.E008",

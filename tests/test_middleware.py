@@ -3,11 +3,14 @@ from __future__ import annotations
 import datetime
 import gc
 import weakref
+from collections.abc import Callable
 from http.cookies import Morsel
 from typing import Any
 from unittest import mock
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.contrib.sessions.exceptions import SessionInterrupted
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.test import RequestFactory, SimpleTestCase, override_settings
 from django.utils import timezone
@@ -430,6 +433,31 @@ class SaveDecisionTests(MiddlewareTestCase):
         self.client.get("/save/")
         assert CountingMemoryStore.calls["set"] == 1
 
+    def test_explicit_save_is_not_repeated_under_resave(self) -> None:
+        self.start(a="1")
+        CountingMemoryStore.calls.clear()
+        with self.settings(XSESSION={**COUNTING, "RESAVE": True}):
+            self.client.get("/save/")
+        assert CountingMemoryStore.calls["set"] == 1
+
+    def test_explicit_touch_is_not_repeated_under_rolling(self) -> None:
+        self.start(a="1")
+        CountingMemoryStore.calls.clear()
+        with self.settings(XSESSION={**COUNTING, "ROLLING": True, "TOUCH_AFTER": 0}):
+            response = self.client.get("/touch/")
+        assert response.json() == {"touched": True}
+        assert CountingMemoryStore.calls["touch"] == 1
+        assert self.cookie(response) is not None
+
+    def test_changes_dropped_by_reload_are_not_written(self) -> None:
+        self.start(a="1")
+        CountingMemoryStore.calls.clear()
+        response = self.client.get("/reload/", {"a": "changed"})
+        assert response.json() == {"a": "1"}
+        assert CountingMemoryStore.calls["set"] == 0
+        [record] = self.records().values()
+        assert record.data == {"a": "1"}
+
     def test_session_deleted_meanwhile_gives_400(self) -> None:
         token = self.start(a="1")
         response = self.client.get("/write-after-delete/", {"token": token})
@@ -465,6 +493,71 @@ class SaveDecisionTests(MiddlewareTestCase):
         assert response["Vary"] == "Cookie"
         response = self.client.get("/read/")
         assert response["Vary"] == "Cookie"
+
+
+@override_settings(XSESSION=COUNTING)
+class EndedMeanwhileTests(MiddlewareTestCase):
+    """A concurrent request (a logout, a login's new id) deletes the session
+    while this one runs; this one changed nothing of its own."""
+
+    def serve(self, token: str, then: Callable[[HttpRequest], object]) -> HttpResponse:
+        def view(request: HttpRequest) -> HttpResponse:
+            request.session.get("a")
+            get_store().destroy(self.sid_of(token))
+            then(request)
+            return HttpResponse("served")
+
+        request = RequestFactory().get("/read/", HTTP_COOKIE=f"{NAME}={token}")
+        response = SessionMiddleware(view)(request)
+        assert isinstance(response, HttpResponse)
+        return response
+
+    def test_rolling_sends_back_no_dead_token(self) -> None:
+        token = self.start(a="1")
+        with self.settings(XSESSION={**COUNTING, "ROLLING": True}):
+            response = self.serve(token, lambda request: None)
+
+        assert response.status_code == 200
+        assert self.cookie(response) is None
+        assert self.records() == {}
+
+    async def test_rolling_sends_back_no_dead_token_under_asgi(self) -> None:
+        token = await sync_to_async(self.start)(a="1")
+
+        async def view(request: HttpRequest) -> HttpResponse:
+            await request.session.aget("a")
+            await get_store().adestroy(self.sid_of(token))
+            return HttpResponse("served")
+
+        request = RequestFactory().get("/read/", HTTP_COOKIE=f"{NAME}={token}")
+        with self.settings(XSESSION={**COUNTING, "ROLLING": True}):
+            response = await SessionMiddleware(view)(request)  # type: ignore[misc]
+
+        assert response.status_code == 200
+        assert self.cookie(response) is None
+
+    def test_resave_answers_without_a_400_or_a_cookie(self) -> None:
+        token = self.start(a="1")
+        with self.settings(XSESSION={**COUNTING, "RESAVE": True}):
+            response = self.serve(token, lambda request: None)
+
+        assert response.status_code == 200
+        assert self.cookie(response) is None
+        assert self.records() == {}
+
+    def test_a_change_of_its_own_is_still_interrupted(self) -> None:
+        token = self.start(a="1")
+
+        def change(request: HttpRequest) -> None:
+            request.session["b"] = "2"
+
+        with (
+            self.settings(XSESSION={**COUNTING, "RESAVE": True}),
+            self.assertRaises(SessionInterrupted),
+        ):
+            self.serve(token, change)
+
+        assert self.records() == {}
 
 
 @override_settings(XSESSION=MEMORY)

@@ -143,6 +143,11 @@ class CookieAttributeTests(SessionTestCase):
             ("samesite", "Sideways"),
             ("priority", "urgent"),
             ("path", "relative"),
+            ("path", "/x; Domain=evil.example"),
+            ("path", "/a b"),
+            ("domain", "example.com; SameSite=None"),
+            ("domain", "exa mple.com"),
+            ("domain", 3),
             ("secure", "yes"),
             ("httponly", 1),
         ]:
@@ -150,15 +155,42 @@ class CookieAttributeTests(SessionTestCase):
                 setattr(session.cookie, name, value)
         session.cookie.samesite = "strict"
         assert session.cookie.samesite == "Strict"
+        session.cookie.domain = ".example.com"
+        session.cookie.path = "/shop/a,b"
+        assert (session.cookie.domain, session.cookie.path) == (
+            ".example.com",
+            "/shop/a,b",
+        )
 
     def test_samesite_none_needs_a_secure_cookie(self) -> None:
         session = SessionStore()
-        with self.assertRaisesMessage(ValueError, "needs cookie.secure True"):
+        with self.assertRaisesMessage(ValueError, "need cookie.secure True"):
             session.cookie.samesite = "None"
         assert session.cookie.samesite == "Lax"
         session.cookie.secure = True
         session.cookie.samesite = "None"
         assert session.cookie.samesite == "None"
+        with self.assertRaisesMessage(ValueError, "need cookie.secure True"):
+            session.cookie.secure = False
+        assert session.cookie.secure is True
+
+    def test_partitioned_needs_a_secure_cookie(self) -> None:
+        session = SessionStore()
+        with self.assertRaisesMessage(ValueError, "need cookie.secure True"):
+            session.cookie.partitioned = True
+        assert session.cookie.partitioned is False
+        session.cookie.secure = True
+        session.cookie.partitioned = True
+        with self.assertRaisesMessage(ValueError, "need cookie.secure True"):
+            session.cookie.secure = "auto"
+
+    @override_settings(
+        XSESSION={"COOKIE": {"SECURE": True, "SAMESITE": "None"}},
+    )
+    def test_a_secure_samesite_none_setting_cannot_lose_secure(self) -> None:
+        session = SessionStore()
+        with self.assertRaisesMessage(ValueError, "need cookie.secure True"):
+            session.cookie.secure = False
 
     @override_settings(
         XSESSION={

@@ -64,6 +64,7 @@ urlpatterns += [
     path("forget/", views.forget),
     path("cookie-attributes/", views.cookie_attributes),
     path("touch/", views.touch),
+    path("reload/", views.reload),
     path("async/touch/", views.async_touch),
     path("write-then-delete/", views.write_then_delete),
     path("clear-then-write/", views.clear_then_write),

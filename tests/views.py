@@ -293,6 +293,14 @@ def cookie_attributes(request: HttpRequest) -> HttpResponse:
     return JsonResponse({name: getattr(cookie, name) for name in request.GET})
 
 
+def reload(request: HttpRequest) -> HttpResponse:
+    """Change the session as the query says, then drop the changes."""
+    session = _session(request)
+    session.update(request.GET.dict())
+    session.reload()
+    return JsonResponse(dict(session.items()))
+
+
 def touch(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"touched": _session(request).touch()})
 
