@@ -405,18 +405,27 @@ class DjangoFeatures(_TestCase):
         under_asgi = await self.async_client.get("/async/count/")
         assert under_asgi.json() == {"count": 3}
 
+    def orm_genid(self) -> override_settings:
+        genid = "tests.test_django_features.orm_genid"
+        return override_settings(XSESSION={**settings.XSESSION, "GENID": genid})
+
+    def assert_orm_id(self, response: HttpResponseBase) -> None:
+        verified = signing.unsign(response.cookies[NAME].value, get_options().secrets)
+        assert verified is not None
+        assert verified.sid.startswith("users")
+
     async def test_a_genid_using_the_orm_works_under_asgi(self) -> None:
-        genid = {**settings.XSESSION, "GENID": "tests.test_django_features.orm_genid"}
-        with override_settings(XSESSION=genid):
+        with self.orm_genid():
             sync_view = await AsyncClient().get("/write/", {"a": "1"})
             async_view = await AsyncClient().get("/async-write/", {"a": "1"})
-            login = AsyncClient()
-            await login.get("/async/login/", ALICE)
-        secrets = get_options().secrets
-        for client_or_response in (sync_view, async_view, login):
-            verified = signing.unsign(client_or_response.cookies[NAME].value, secrets)
-            assert verified is not None
-            assert verified.sid.startswith("users")
+        self.assert_orm_id(sync_view)
+        self.assert_orm_id(async_view)
+
+    @async_auth
+    async def test_alogin_with_a_genid_using_the_orm(self) -> None:
+        with self.orm_genid():
+            response = await AsyncClient().get("/async/login/", ALICE)
+        self.assert_orm_id(response)
 
     async def test_aid_of_a_stored_session_is_the_cookies_id(self) -> None:
         await self.async_client.get("/async-write/", {"a": "1"})
