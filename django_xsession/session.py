@@ -230,6 +230,7 @@ class Session(SessionBase):
     _regenerated_from: str | None = None
     _write_requested = False
     _touched_by_view = False
+    _ended_meanwhile = False
     # A save made by the view: the cookie's expiry moved with it.
     _saved_by_view = False
     # This request deleted its own session; a later save must not bring it
@@ -330,6 +331,7 @@ class Session(SessionBase):
         self._stored = False
         self._replace_unread = False
         self._deleted_own = False
+        self._ended_meanwhile = False
 
     @property
     def session_key(self) -> str | None:
@@ -531,7 +533,10 @@ class Session(SessionBase):
         assert sid is not None
         data = self._get_session(no_load=must_create)
         create = must_create or not (
-            self._stored or self._replace_unread or self._deleted_own
+            self._stored
+            or self._replace_unread
+            or self._deleted_own
+            or self._ended_meanwhile
         )
         delta = None if create or self._replace_unread else self._delta(data)
         return sid, self._record(data), create, delta
@@ -1009,23 +1014,40 @@ class Session(SessionBase):
 
     def cycle_key(self) -> None:
         data = self._session
-        old_key = self.session_key
+        old_sid = self._current_sid()
         self._regenerating()
         self._new_key()
         self._session_cache = data
         self.modified = True
-        if old_key:
-            self.delete(old_key)
+        if old_sid is not None and not self.store_unavailable:
+            try:
+                held = self.store.destroy(old_sid)
+            except StoreUnavailable as error:
+                self._outage(error)
+            else:
+                self._rotated(held, data)
 
     async def acycle_key(self) -> None:
         data = await self._aget_session()
-        old_key = self.session_key
+        old_sid = self._current_sid()
         self._regenerating()
         await self._anew_key()
         self._session_cache = data
         self.modified = True
-        if old_key:
-            await self.adelete(old_key)
+        if old_sid is not None and not self.store_unavailable:
+            try:
+                held = await self.store.adestroy(old_sid)
+            except StoreUnavailable as error:
+                self._outage(error)
+            else:
+                self._rotated(held, data)
+
+    def _rotated(self, held: bool | None, data: dict[str, Any]) -> None:
+        if held is False and self._regenerated_from is not None and data:
+            # Loaded, then ended by a concurrent request (a logout, revoke):
+            # its data, a login among it, must not live on under the new id.
+            # The save fails as for a session deleted meanwhile.
+            self._ended_meanwhile = True
 
     def flush(self) -> None:
         if self._unread():

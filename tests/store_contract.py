@@ -499,7 +499,7 @@ class StoreContract(_TestCase):
         sid = self.create({"a": 1})
         other = self.create({"b": 2})
 
-        self.store.destroy(sid)
+        self.assertIs(self.store.destroy(sid), True)
 
         self.assertIsNone(self.store.get(sid))
         self.assertEqual(self.data_of(other), {"b": 2})
@@ -508,7 +508,7 @@ class StoreContract(_TestCase):
     def test_destroy_of_a_missing_id_is_not_an_error(self) -> None:
         other = self.create({"b": 2})
 
-        self.store.destroy(new_sid())
+        self.assertIs(self.store.destroy(new_sid()), False)
 
         self.assertEqual(self.data_of(other), {"b": 2})
 
@@ -656,8 +656,8 @@ class StoreContract(_TestCase):
         sid = await self.call(self.create, {"a": 1})
         other = await self.call(self.create, {"b": 2})
 
-        await self.store.adestroy(sid)
-        await self.store.adestroy(new_sid())
+        self.assertIs(await self.store.adestroy(sid), True)
+        self.assertIs(await self.store.adestroy(new_sid()), False)
 
         self.assertIsNone(await self.call(self.store.get, sid))
         self.assertEqual(await self.call(self.data_of, other), {"b": 2})

@@ -35,9 +35,9 @@ class CountingCalls(Store):
         self.calls["touch"] += 1
         return super().touch(sid, expires)
 
-    def destroy(self, sid: str) -> None:
+    def destroy(self, sid: str) -> bool:
         self.calls["destroy"] += 1
-        super().destroy(sid)
+        return super().destroy(sid)
 
 
 class CountingMemoryStore(CountingCalls, MemoryStore):

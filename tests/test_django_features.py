@@ -19,6 +19,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.contrib.sessions.backends.base import UpdateError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.test import AsyncClient, Client, TestCase, override_settings
 
@@ -163,6 +164,31 @@ class DjangoFeatures(_TestCase):
             response = self.client.get("/whoami/")
         assert response.content == b""
         assert cleared(response)
+
+    def test_a_key_rotation_does_not_bring_back_a_session_ended_meanwhile(
+        self,
+    ) -> None:
+        self.client.force_login(self.alice)
+        assert self.whoami() == "alice"
+
+        response = self.client.get("/rotate-after-logout/")
+
+        assert response.status_code == 400
+        assert self.whoami() == ""
+
+    async def test_an_async_key_rotation_does_not_bring_back_a_session_ended_meanwhile(
+        self,
+    ) -> None:
+        await sync_to_async(self.client.force_login)(self.alice)
+        session = SessionStore(self.token())
+        assert await session.aget("_auth_user_id") == str(self.alice.pk)
+        await SessionStore(self.token()).adelete()
+
+        await session.acycle_key()
+
+        with pytest.raises(UpdateError):
+            await session.asave()
+        assert not await astored(session.session_key or "")
 
     def test_password_change_keeps_this_session_and_ends_the_others(self) -> None:
         other = Client()

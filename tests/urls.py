@@ -35,6 +35,7 @@ urlpatterns += [
     path("csrf/form/", views.csrf_form),
     path("csrf/submit/", views.csrf_submit),
     path("password/", views.change_password),
+    path("rotate-after-logout/", views.rotate_after_logout),
     path("async/whoami/", views.async_whoami),
     path("async/login/", views.async_login),
     path("async/logout/", views.async_logout),

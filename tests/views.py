@@ -99,6 +99,16 @@ def adopt(request: HttpRequest) -> HttpResponse:
     return HttpResponse("adopted")
 
 
+def rotate_after_logout(request: HttpRequest) -> HttpResponse:
+    """Rotate the id (as a password change does) of a session that a
+    concurrent request, a logout or revoke, ended after this one loaded it."""
+    user = request.user
+    assert isinstance(user, User)
+    SessionStore(request.COOKIES["sessionid"]).delete()
+    update_session_auth_hash(request, user)
+    return HttpResponse("rotated")
+
+
 def write_after_delete(request: HttpRequest) -> HttpResponse:
     request.session["late"] = True
     SessionStore(request.GET["token"]).delete()

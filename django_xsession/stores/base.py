@@ -251,8 +251,13 @@ class Store:
         """
         raise NotImplementedError("subclasses of Store must provide a set() method")
 
-    def destroy(self, sid: str) -> None:
-        """Delete ``sid``; deleting an absent session is not an error."""
+    def destroy(self, sid: str) -> bool:
+        """Delete ``sid``; return whether the store held it.
+
+        Deleting an absent session is not an error. Key rotation asks: a
+        session that a concurrent request ended must not live on under
+        its new id.
+        """
         raise NotImplementedError("subclasses of Store must provide a destroy() method")
 
     def touch(self, sid: str, expires: datetime.datetime) -> bool:
@@ -323,8 +328,8 @@ class Store:
     ) -> None:
         await sync_to_async(self.set)(sid, record, create=create, delta=delta)
 
-    async def adestroy(self, sid: str) -> None:
-        await sync_to_async(self.destroy)(sid)
+    async def adestroy(self, sid: str) -> bool:
+        return await sync_to_async(self.destroy)(sid)
 
     async def atouch(self, sid: str, expires: datetime.datetime) -> bool:
         return await sync_to_async(self.touch)(sid, expires)

@@ -177,9 +177,9 @@ class CacheStore(Store):
         entry["created"] = current["created"]
         self.cache.set(key, entry, timeout)
 
-    def destroy(self, sid: str) -> None:
+    def destroy(self, sid: str) -> bool:
         with self._reaching():
-            self.cache.delete(self._key(sid))
+            return bool(self.cache.delete(self._key(sid)))
 
     def touch(self, sid: str, expires: datetime.datetime) -> bool:
         key = self._key(sid)

@@ -250,11 +250,12 @@ class CachedDatabaseStore(DatabaseStore):
         # exactly the data the row holds.
         self._put(key, written, self.serializer.dumps(written.data), only_new=False)
 
-    def destroy(self, sid: str) -> None:
+    def destroy(self, sid: str) -> bool:
         # The row first: deleting the copy first would let a read in
         # between cache the row again.
-        super().destroy(sid)
+        held = super().destroy(sid)
         self._drop(self.cache_key(self.digest(sid)))
+        return held
 
     def touch(self, sid: str, expires: datetime.datetime) -> bool:
         key = self.cache_key(self.digest(sid))

@@ -325,8 +325,10 @@ class DatabaseStore(Store):
         return replace(record, created=row.created, raw=None, version=row.version)
 
     @_reaching_database
-    def destroy(self, sid: str) -> None:
-        self._rows(self._db_for_write()).filter(key=self.digest(sid)).delete()
+    def destroy(self, sid: str) -> bool:
+        rows = self._rows(self._db_for_write()).filter(key=self.digest(sid))
+        deleted, _ = rows.delete()
+        return deleted > 0
 
     @_reaching_database
     def touch(self, sid: str, expires: datetime.datetime) -> bool:

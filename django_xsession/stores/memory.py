@@ -153,9 +153,9 @@ class MemoryStore(Store):
                 entry.meta = current.meta
             self._put(key, entry, now)
 
-    def destroy(self, sid: str) -> None:
+    def destroy(self, sid: str) -> bool:
         with self._lock:
-            self._entries.pop(self.digest(sid), None)
+            return self._entries.pop(self.digest(sid), None) is not None
 
     def touch(self, sid: str, expires: datetime.datetime) -> bool:
         key = self.digest(sid)
@@ -227,8 +227,8 @@ class MemoryStore(Store):
     ) -> None:
         self.set(sid, record, create=create, delta=delta)
 
-    async def adestroy(self, sid: str) -> None:
-        self.destroy(sid)
+    async def adestroy(self, sid: str) -> bool:
+        return self.destroy(sid)
 
     async def atouch(self, sid: str, expires: datetime.datetime) -> bool:
         return self.touch(sid, expires)

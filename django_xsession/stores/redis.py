@@ -339,12 +339,14 @@ class RedisStore(Store):
         if outcome == b"missing":
             raise UpdateError
 
-    def destroy(self, sid: str) -> None:
+    def destroy(self, sid: str) -> bool:
         digest = self.digest(sid)
         script = self._script(_DESTROY)
-        self._run(
-            lambda: script(
-                keys=[self.session_key(digest)], args=[self.user_prefix, digest]
+        return bool(
+            self._run(
+                lambda: script(
+                    keys=[self.session_key(digest)], args=[self.user_prefix, digest]
+                )
             )
         )
 
