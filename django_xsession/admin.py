@@ -100,17 +100,36 @@ def _delete(queryset: QuerySet[Session], request: HttpRequest) -> int:
 
 
 # Session keys whose values are credentials: Django's auth hash, CSRF secret
-# and password-reset token, and what a project names alike. Staff who may
-# only view sessions must not lift them off this page.
-_SECRET_KEY_WORDS = ("token", "secret", "password", "hash", "csrf")
+# and password-reset token, and what a project names alike (the words of
+# Django's SafeExceptionReporterFilter, and more). Staff who may only view
+# sessions must not lift them off this page.
+_SECRET_KEY_WORDS = (
+    "token",
+    "secret",
+    "pass",
+    "key",
+    "signature",
+    "api",
+    "auth",
+    "credential",
+    "hash",
+    "csrf",
+)
+# Django's own, which name the user the page shows anyway: not credentials.
+_SHOWN_KEYS = frozenset({"_auth_user_id", "_auth_user_backend"})
+
+
+def _secret(key: Any) -> bool:
+    if key in _SHOWN_KEYS:
+        return False
+    lowered = str(key).lower()
+    return any(word in lowered for word in _SECRET_KEY_WORDS)
 
 
 def _masked(data: Any) -> Any:
     if isinstance(data, dict):
         return {
-            key: "********"
-            if any(word in str(key).lower() for word in _SECRET_KEY_WORDS)
-            else _masked(value)
+            key: "********" if _secret(key) else _masked(value)
             for key, value in data.items()
         }
     if isinstance(data, list):

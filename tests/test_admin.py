@@ -307,14 +307,32 @@ class ViewOnlyStaffTests(TestCase):
             "_password_reset_token": "reset-0123456789",
             "api_token": "api-0123456789",
             "nested": {"client_secret": "nested-0123456789"},
+            "passwd": "passwd-0123456789",
+            "private_key": "private-0123456789",
+            "oauth_signature": "signature-0123456789",
+            "Authorization": "authorization-0123456789",
         }
-        session = add_session("root's", data={**secrets, "colour": "blue"})
+        session = add_session(
+            "root's",
+            data={**secrets, "colour": "blue", "_auth_user_backend": "shown.Backend"},
+        )
 
         response = self.client.get(change_url(session))
 
         self.assertContains(response, "blue")
+        self.assertContains(response, "shown.Backend")
         self.assertContains(response, "********")
-        for value in ("hash", "csrf", "reset", "api", "nested"):
+        for value in (
+            "hash",
+            "csrf",
+            "reset",
+            "api",
+            "nested",
+            "passwd",
+            "private",
+            "signature",
+            "authorization",
+        ):
             self.assertNotContains(response, f"{value}-0123456789")
 
 
