@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -121,7 +121,37 @@ def check_deployment(
                 id="xsession.W010",
             )
         )
+    configured = getattr(settings, "XSESSION", None)
+    # Secrets taken from SECRET_KEY and its fallbacks: Django's security.W009
+    # and W025 judge those already.
+    if isinstance(configured, Mapping) and "SECRETS" in configured:
+        weak = [
+            position
+            for position, secret in enumerate(options.secrets)
+            # An empty one is E001's.
+            if secret and _weak_secret(secret)
+        ]
+        if weak:
+            messages.append(
+                checks.Warning(
+                    "XSESSION['SECRETS'] holds a secret too short or too simple "
+                    f"to resist guessing (at position {', '.join(map(str, weak))}): "
+                    "anyone who finds one can sign session cookies.",
+                    hint="Use at least 50 random characters, as for SECRET_KEY "
+                    "(django.core.management.utils.get_random_secret_key()).",
+                    id="xsession.W011",
+                )
+            )
     return messages
+
+
+def _weak_secret(secret: str) -> bool:
+    # Django's own measure of SECRET_KEY (security.W009).
+    return (
+        len(secret) < 50
+        or len(set(secret)) < 5
+        or secret.startswith("django-insecure-")
+    )
 
 
 def register() -> None:

@@ -29,7 +29,7 @@ from django_xsession.stores.base import Store
 # Every id the tests below prove; the source must use exactly these.
 TESTED_IDS = frozenset(
     {f"xsession.E{number:03d}" for number in range(1, 15)}
-    | {f"xsession.W{number:03d}" for number in range(1, 11)}
+    | {f"xsession.W{number:03d}" for number in range(1, 12)}
 )
 
 SECURE_COOKIE = {"SECURE": True}
@@ -902,6 +902,25 @@ class RegistrationTests(CheckTestCase):
         ]
         assert deploy_ids({"SECURE": True}) == []
         assert deploy_ids({"SECURE": "auto"}) == []
+
+    def test_w011_a_deployment_with_a_weak_secret(self) -> None:
+        strong = "k" + "".join(chr(ord("a") + n % 26) for n in range(60))
+
+        def deploy_ids(secrets: Any) -> list[str]:
+            xsession = {"STORE": "memory", "COOKIE": {"SECURE": True}}
+            if secrets is not None:
+                xsession["SECRETS"] = secrets
+            with self.settings(XSESSION=xsession):
+                return [message.id or "" for message in check_deployment()]
+
+        for weak in ("x", "a" * 60, f"django-insecure-{strong}"):
+            assert deploy_ids([strong, weak]) == ["xsession.W011"], weak
+            assert deploy_ids(weak) == ["xsession.W011"], weak
+        assert deploy_ids([strong]) == []
+        # From SECRET_KEY, which Django's own security.W009 judges.
+        assert deploy_ids(None) == []
+        # Empty: E001's to report.
+        assert deploy_ids([""]) == []
 
     def test_deployment_checks_run_only_with_deploy(self) -> None:
         registry = checks.registry.registry
