@@ -34,6 +34,7 @@ from django_xsession.signals import (
 )
 from django_xsession.stores import store_for
 from django_xsession.stores.base import (
+    AUTH_USER_KEY,
     Delta,
     Record,
     Store,
@@ -332,6 +333,7 @@ class Session(SessionBase):
         self._replace_unread = False
         self._deleted_own = False
         self._ended_meanwhile = False
+        self._touched_by_view = False
 
     @property
     def session_key(self) -> str | None:
@@ -1015,6 +1017,7 @@ class Session(SessionBase):
     def cycle_key(self) -> None:
         data = self._session
         old_sid = self._current_sid()
+        was_stored = self._stored
         self._regenerating()
         self._new_key()
         self._session_cache = data
@@ -1025,11 +1028,12 @@ class Session(SessionBase):
             except StoreUnavailable as error:
                 self._outage(error)
             else:
-                self._rotated(held, data)
+                self._rotated(held, was_stored, data)
 
     async def acycle_key(self) -> None:
         data = await self._aget_session()
         old_sid = self._current_sid()
+        was_stored = self._stored
         self._regenerating()
         await self._anew_key()
         self._session_cache = data
@@ -1040,13 +1044,16 @@ class Session(SessionBase):
             except StoreUnavailable as error:
                 self._outage(error)
             else:
-                self._rotated(held, data)
+                self._rotated(held, was_stored, data)
 
-    def _rotated(self, held: bool | None, data: dict[str, Any]) -> None:
-        if held is False and self._regenerated_from is not None and data:
-            # Loaded, then ended by a concurrent request (a logout, revoke):
-            # its data, a login among it, must not live on under the new id.
-            # The save fails as for a session deleted meanwhile.
+    def _rotated(
+        self, held: bool | None, was_stored: bool, data: dict[str, Any]
+    ) -> None:
+        if held is False and was_stored and AUTH_USER_KEY in data:
+            # A login loaded, then ended by a concurrent request (a logout,
+            # revoke) must not live on under the new id: the save fails as
+            # for a session deleted meanwhile. (An id never stored, as after
+            # an earlier rotation in this request, is not held either.)
             self._ended_meanwhile = True
 
     def flush(self) -> None:

@@ -3,6 +3,8 @@ from __future__ import annotations
 import datetime
 from unittest import mock
 
+from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.contrib.sessions.exceptions import SessionInterrupted
 from django.test import SimpleTestCase, override_settings
@@ -329,3 +331,57 @@ class AsyncTwinTests(SessionTestCase):
         assert await get_store().alength() == 0
         await SessionStore.aclear_expired()
         await session.adelete()
+
+
+LOGIN = {"_auth_user_id": "1", "cart": "2 apples"}
+
+
+class KeyRotationTests(SessionTestCase):
+    def test_two_rotations_in_one_request_save(self) -> None:
+        # get_user() rotating under SECRET_KEY_FALLBACKS, then the view's
+        # update_session_auth_hash(); or regenerate(keep_data=True), login().
+        session = SessionStore(self.saved(**LOGIN).session_key)
+        session.cycle_key()
+        session.cycle_key()
+        session.save()
+
+        assert SessionStore(session.session_key).load() == LOGIN
+
+    async def test_two_async_rotations_in_one_request_save(self) -> None:
+        token = (await sync_to_async(self.saved)(**LOGIN)).session_key
+        session = SessionStore(token)
+        await session.acycle_key()
+        await session.acycle_key()
+        await session.asave()
+
+        assert await SessionStore(session.session_key).aload() == LOGIN
+
+    def test_a_login_ended_meanwhile_does_not_live_on_under_a_new_id(self) -> None:
+        session = SessionStore(self.saved(**LOGIN).session_key)
+        assert session.get("cart") == "2 apples"
+        SessionStore(session.session_key).delete()  # a logout elsewhere
+
+        session.cycle_key()
+        with self.assertRaises(UpdateError):
+            session.save()
+
+        assert get_store().length() == 0
+
+    def test_anonymous_data_ended_meanwhile_moves_to_the_new_id(self) -> None:
+        # Nothing to revoke, and a login that follows must not fail.
+        session = SessionStore(self.saved(cart="2 apples").session_key)
+        assert session.get("cart") == "2 apples"
+        SessionStore(session.session_key).delete()
+
+        session.cycle_key()
+        session.save()
+
+        assert SessionStore(session.session_key).load() == {"cart": "2 apples"}
+
+    def test_a_new_id_is_due_a_touch_whatever_the_old_one_had(self) -> None:
+        session = SessionStore(self.saved(a=1).session_key)
+        with self.settings(XSESSION={**settings.XSESSION, "TOUCH_AFTER": 0}):
+            assert session.touch()
+            assert not session.touch_due()
+            session.cycle_key()
+            assert session.touch_due()

@@ -179,7 +179,10 @@ class CacheStore(Store):
 
     def destroy(self, sid: str) -> bool:
         with self._reaching():
-            return bool(self.cache.delete(self._key(sid)))
+            deleted = self.cache.delete(self._key(sid))
+        # A backend that does not say (written before Django 3.1, or
+        # django-redis ignoring an exception) is taken to have held it.
+        return True if deleted is None else bool(deleted)
 
     def touch(self, sid: str, expires: datetime.datetime) -> bool:
         key = self._key(sid)
