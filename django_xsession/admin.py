@@ -19,7 +19,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import connections, router
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -32,6 +32,7 @@ from django_xsession.models import Session
 from django_xsession.signals import session_revoked
 from django_xsession.stores import get_store
 from django_xsession.stores.base import session_serializer
+from django_xsession.stores.db import DatabaseStore
 from django_xsession.users import SessionInfo
 
 if TYPE_CHECKING:
@@ -318,6 +319,23 @@ class SessionAdmin(_ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Session]:
         # The store's database, where its ``using`` option puts the sessions.
         return super().get_queryset(request).using(_database())
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        store = get_store()
+        if not isinstance(store, DatabaseStore):
+            # The rows are left from a database store used before: deleting
+            # them tidies the table, but no live session is listed or ended.
+            messages.warning(
+                request,
+                _(
+                    "The session store is %(store)s: live sessions are kept "
+                    "there, not in this table, and are not listed here."
+                )
+                % {"store": type(store).__name__},
+            )
+        return super().changelist_view(request, extra_context)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -28,19 +28,24 @@ def check_settings(
         for problem in problems
     ]
     middleware = list(settings.MIDDLEWARE)
-    if DJANGO_MIDDLEWARE in middleware:
+    theirs = DJANGO_MIDDLEWARE in middleware
+    if OUR_MIDDLEWARE not in middleware:
+        # Django's alone is the first step of a migration: a warning, so
+        # that migrate still runs.
+        messages.append(
+            checks.Warning(
+                f"{OUR_MIDDLEWARE} is not in MIDDLEWARE, so requests get "
+                + ("django.contrib.sessions' sessions." if theirs else "no session."),
+                hint=f"Replace {DJANGO_MIDDLEWARE} with it." if theirs else None,
+                id="xsession.W005",
+            )
+        )
+    elif theirs:
         messages.append(
             checks.Error(
                 f"{DJANGO_MIDDLEWARE} is installed beside django-xsession's.",
                 hint=f"Replace it with {OUR_MIDDLEWARE}: both set request.session.",
                 id="xsession.E011",
-            )
-        )
-    if OUR_MIDDLEWARE not in middleware:
-        messages.append(
-            checks.Warning(
-                f"{OUR_MIDDLEWARE} is not in MIDDLEWARE, so requests get no session.",
-                id="xsession.W005",
             )
         )
     if options.store.backend == STORE_ALIASES["memory"] and not settings.DEBUG:

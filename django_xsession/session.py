@@ -992,11 +992,17 @@ class Session(SessionBase):
 
     @classmethod
     def clear_expired(cls) -> None:
-        store_for(get_options().store).clear_expired()
+        store = store_for(get_options().store)
+        # As Django's cache engine: nothing to do where the backend expires
+        # sessions itself.
+        if not store.expires_by_itself:
+            store.clear_expired()
 
     @classmethod
     async def aclear_expired(cls) -> None:
-        await store_for(get_options().store).aclear_expired()
+        store = store_for(get_options().store)
+        if not store.expires_by_itself:
+            await store.aclear_expired()
 
     # Django's key rotation, without its extra writes: the new id is created
     # once, when the session is saved, and the old one is deleted now.

@@ -91,6 +91,18 @@ class SessionAdminTests(AdminTestCase):
         ]
         assert errors == []
 
+    def test_the_changelist_says_when_the_store_keeps_sessions_elsewhere(
+        self,
+    ) -> None:
+        # The suite's store is memory: what the table holds is a leftover.
+        response = self.changelist()
+        self.assertContains(response, "The session store is MemoryStore")
+
+        with self.settings(XSESSION={"STORE": "db"}):
+            self.client.force_login(self.admin)
+            response = self.changelist()
+        self.assertNotContains(response, "The session store is")
+
     def test_changelist_names_the_user_or_anonymous(self) -> None:
         add_session("alice's", self.alice)
         add_session("a visitor's")

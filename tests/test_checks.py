@@ -755,6 +755,21 @@ class MiddlewareCheckTests(CheckTestCase):
     def test_e011_not_with_our_middleware_alone(self) -> None:
         assert self.messages("xsession.E011") == []
 
+    def test_djangos_middleware_alone_is_a_warning_so_migrate_runs(self) -> None:
+        # The first step of moving from django.contrib.sessions.
+        middleware = [
+            DJANGO_MIDDLEWARE if m == OUR_MIDDLEWARE else m for m in settings.MIDDLEWARE
+        ]
+        with self.settings(MIDDLEWARE=middleware):
+            assert self.messages("xsession.E011") == []
+            [found] = self.messages("xsession.W005")
+        assert found.msg == (
+            "django_xsession.middleware.SessionMiddleware is not in MIDDLEWARE, "
+            "so requests get django.contrib.sessions' sessions."
+        )
+        assert found.hint is not None
+        assert DJANGO_MIDDLEWARE in found.hint
+
     def test_w005_our_middleware_missing(self) -> None:
         middleware = [m for m in settings.MIDDLEWARE if m != OUR_MIDDLEWARE]
         with self.settings(MIDDLEWARE=middleware):

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 from unittest import mock
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.cache import caches
 from django.test import SimpleTestCase, override_settings
@@ -39,6 +40,19 @@ class CacheStoreTests(StoreContract, SimpleTestCase):
 
     def make_store(self) -> Store:
         return CacheStore()
+
+
+@override_settings(XSESSION={"STORE": "cache"})
+class CacheEngineTests(SimpleTestCase):
+    def test_clear_expired_does_nothing_as_with_djangos_cache_engine(self) -> None:
+        sid = new_sid()
+        store = CacheStore()
+        store.set(sid, Record({"a": 1}, timezone.now() + HOUR), create=True)
+
+        SessionStore.clear_expired()
+        async_to_sync(SessionStore.aclear_expired)()
+
+        assert store.get(sid) is not None
 
 
 class CacheStoreDestroyTests(SimpleTestCase):
