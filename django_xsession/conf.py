@@ -108,9 +108,10 @@ class CookieOptions:
 _FALLBACK_COOKIE = CookieOptions()
 
 
-_COOKIE_PATH = re.compile(r"/[\x21-\x3a\x3c-\x7e]*")
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_COOKIE_DOMAIN = re.compile(rf"\.?{_LABEL}(?:\.{_LABEL})*")
+# What would end the attribute and start one of the value's own (';',
+# whitespace, control characters) or fail as a header (beyond Latin-1).
+# Anything else is the browser's to judge.
+_COOKIE_ATTRIBUTE_BREAK = re.compile(r"[;\s\x00-\x1f\x7f]|[^\x00-\xff]")
 
 
 def cookie_attribute(name: str, value: Any) -> Any:
@@ -120,18 +121,22 @@ def cookie_attribute(name: str, value: Any) -> Any:
     are case-insensitive and come back capitalised.
     """
     if name == "path":
-        if not isinstance(value, str) or not _COOKIE_PATH.fullmatch(value):
-            # A ';' would end the attribute and start one of the value's own.
+        if (
+            not isinstance(value, str)
+            or not value.startswith("/")
+            or _COOKIE_ATTRIBUTE_BREAK.search(value)
+        ):
             raise ValueError(
                 "must start with '/' and hold no ';', space or control character."
             )
         return value
     if name == "domain":
-        if value is not None and (
-            not isinstance(value, str) or not _COOKIE_DOMAIN.fullmatch(value)
-        ):
+        if value is None or value == "":
+            # Django writes no Domain for an empty SESSION_COOKIE_DOMAIN either.
+            return None
+        if not isinstance(value, str) or _COOKIE_ATTRIBUTE_BREAK.search(value):
             raise ValueError(
-                "must be None or a host name (in punycode if international)."
+                "must be None or a domain with no ';', space or control character."
             )
         return value
     if name == "secure":

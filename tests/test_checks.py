@@ -657,12 +657,12 @@ class CookieCheckTests(CheckTestCase):
     def test_e008_domain_httponly_partitioned(self) -> None:
         self.assert_fires(
             "xsession.E008",
-            "XSESSION['COOKIE']['DOMAIN'] must be None or a host name",
+            "XSESSION['COOKIE']['DOMAIN'] must be None or a domain with no ';'",
             {"COOKIE": {"DOMAIN": 3}},
         )
         self.assert_fires(
             "xsession.E008",
-            "XSESSION['COOKIE']['DOMAIN'] must be None or a host name",
+            "XSESSION['COOKIE']['DOMAIN'] must be None or a domain with no ';'",
             {"COOKIE": {"DOMAIN": "example.com; SameSite=None"}},
         )
         self.assert_fires(
@@ -697,6 +697,11 @@ class CookieCheckTests(CheckTestCase):
         )
         self.assert_silent("xsession.E008", {"COOKIE": {}})
         self.assert_silent("xsession.E008", {})
+        # Django's own settings as projects have them: an empty domain (no
+        # Domain attribute), a host name with an underscore.
+        for domain in ("", "my_host.internal"):
+            with self.settings(SESSION_COOKIE_DOMAIN=domain):
+                self.assert_silent("xsession.E008", {})
 
     def test_e009_samesite_none_without_secure(self) -> None:
         text = "XSESSION['COOKIE']['SAMESITE'] is 'None' but SECURE is not True."

@@ -149,6 +149,7 @@ class CookieAttributeTests(SessionTestCase):
             ("path", "/a b"),
             ("domain", "example.com; SameSite=None"),
             ("domain", "exa mple.com"),
+            ("domain", "例え.jp"),
             ("domain", 3),
             ("secure", "yes"),
             ("httponly", 1),
@@ -157,12 +158,15 @@ class CookieAttributeTests(SessionTestCase):
                 setattr(session.cookie, name, value)
         session.cookie.samesite = "strict"
         assert session.cookie.samesite == "Strict"
-        session.cookie.domain = ".example.com"
-        session.cookie.path = "/shop/a,b"
-        assert (session.cookie.domain, session.cookie.path) == (
-            ".example.com",
-            "/shop/a,b",
-        )
+        # What browsers accept is theirs to judge: only what would add an
+        # attribute of its own is refused.
+        for domain in (".example.com", "my_host.internal", "example.com.", "bücher.de"):
+            session.cookie.domain = domain
+            assert session.cookie.domain == domain
+        session.cookie.domain = ""
+        assert session.cookie.domain is None
+        session.cookie.path = "/café/a,b"
+        assert session.cookie.path == "/café/a,b"
 
     def test_samesite_none_needs_a_secure_cookie(self) -> None:
         session = SessionStore()
