@@ -407,11 +407,10 @@ class SessionMiddleware(DjangoSessionMiddleware):
         header = options.transport != "cookie"
         if decision.set_cookie and session.session_key is not None:
             if cookie and self._cookie_deliverable(request, session):
-                max_age = (
-                    None
-                    if session.get_expire_at_browser_close()
-                    else session.get_expiry_age()
-                )
+                # The time the stored session has left: a cookie re-sent
+                # without a write (re-signed by the first secret, say) must
+                # not outlive it.
+                max_age = session.cookie.max_age
                 attributes = self._cookie_attributes(
                     request, session, session._cookie_overrides
                 )

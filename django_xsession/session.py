@@ -1171,20 +1171,27 @@ class Session(SessionBase):
         if target is None or self.store_unavailable:
             return True
         try:
-            return self.store.touch(*target)
+            touched = self.store.touch(*target)
         except StoreUnavailable as error:
             self._outage(error)
             return True
+        return self._refreshed(touched, target[1])
 
     async def arefresh(self) -> bool:
         target = self._refresh_target()
         if target is None or self.store_unavailable:
             return True
         try:
-            return await self.store.atouch(*target)
+            touched = await self.store.atouch(*target)
         except StoreUnavailable as error:
             self._outage(error)
             return True
+        return self._refreshed(touched, target[1])
+
+    def _refreshed(self, touched: bool, expires: datetime.datetime) -> bool:
+        if touched:
+            self._stored_expires = expires
+        return touched
 
     def touch(self) -> bool:
         """Restart the session's lifetime in the store and re-send the cookie.

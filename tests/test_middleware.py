@@ -150,6 +150,32 @@ class CookieTests(MiddlewareTestCase):
             assert morsel.value == signing.sign(self.sid_of(token), ("new",))
             assert CountingMemoryStore.calls["set"] == 1  # only the first save
 
+    def test_a_resigned_cookie_expires_with_the_stored_session(self) -> None:
+        with self.settings(XSESSION={**COUNTING, "SECRETS": ["old"]}):
+            token = self.start(a="1")
+            sid = self.sid_of(token)
+        in_an_hour = timezone.now() + datetime.timedelta(hours=1)
+        assert get_store().touch(sid, in_an_hour)
+
+        with self.settings(XSESSION={**COUNTING, "SECRETS": ["new", "old"]}):
+            response = self.client.get("/read/")
+
+        morsel = self.cookie(response)
+        assert morsel is not None
+        assert 3590 <= morsel["max-age"] <= 3600
+
+    def test_a_rolling_touch_sends_the_full_lifetime(self) -> None:
+        token = self.start(a="1")
+        in_an_hour = timezone.now() + datetime.timedelta(hours=1)
+        assert get_store().touch(self.sid_of(token), in_an_hour)
+
+        with self.settings(XSESSION={**COUNTING, "ROLLING": True}):
+            response = self.client.get("/read/")
+
+        morsel = self.cookie(response)
+        assert morsel is not None
+        assert morsel["max-age"] == settings.SESSION_COOKIE_AGE
+
     def test_old_signature_is_resigned_even_if_the_view_ignores_the_session(
         self,
     ) -> None:
