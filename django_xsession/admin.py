@@ -113,6 +113,7 @@ _SECRET_KEY_WORDS = (
     "api",
     "auth",
     "credential",
+    "cookie",
     "hash",
     "csrf",
 )

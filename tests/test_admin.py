@@ -323,6 +323,7 @@ class ViewOnlyStaffTests(TestCase):
             "private_key": "private-0123456789",
             "oauth_signature": "signature-0123456789",
             "Authorization": "authorization-0123456789",
+            "sso_cookie": "cookie-0123456789",
         }
         session = add_session(
             "root's",
@@ -344,6 +345,7 @@ class ViewOnlyStaffTests(TestCase):
             "private",
             "signature",
             "authorization",
+            "cookie",
         ):
             self.assertNotContains(response, f"{value}-0123456789")
 
