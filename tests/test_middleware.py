@@ -549,20 +549,24 @@ class EndedMeanwhileTests(MiddlewareTestCase):
                 assert self.cookie(response) is None
                 assert self.records() == {}
 
-    async def test_rolling_sends_back_no_dead_token_under_asgi(self) -> None:
-        token = await sync_to_async(self.start)(a="1")
+    async def test_rolling_or_resave_sends_back_no_dead_token_under_asgi(
+        self,
+    ) -> None:
+        for option in ("ROLLING", "RESAVE"):
+            with self.subTest(option):
+                token = await sync_to_async(self.start)(a="1")
 
-        async def view(request: HttpRequest) -> HttpResponse:
-            await request.session.aget("a")
-            await get_store().adestroy(self.sid_of(token))
-            return HttpResponse("served")
+                async def view(request: HttpRequest, gone: str = token) -> HttpResponse:
+                    await request.session.aget("a")
+                    await get_store().adestroy(self.sid_of(gone))
+                    return HttpResponse("served")
 
-        request = RequestFactory().get("/read/", HTTP_COOKIE=f"{NAME}={token}")
-        with self.settings(XSESSION={**COUNTING, "ROLLING": True}):
-            response = await SessionMiddleware(view)(request)  # type: ignore[misc]
+                request = RequestFactory().get("/read/", HTTP_COOKIE=f"{NAME}={token}")
+                with self.settings(XSESSION={**COUNTING, option: True}):
+                    response = await SessionMiddleware(view)(request)  # type: ignore[misc]
 
-        assert response.status_code == 200
-        assert self.cookie(response) is None
+                assert response.status_code == 200
+                assert self.cookie(response) is None
 
     def test_a_change_of_its_own_is_still_interrupted(self) -> None:
         token = self.start(a="1")
