@@ -287,7 +287,18 @@ class SessionMiddleware(DjangoSessionMiddleware):
                 and deliverable()
             ):
                 return _Decision(write=True, set_cookie=True)
-            return _Decision(clear_cookie=state.had_cookie)
+            # A token that verifies but finds no session may be one a
+            # concurrent login just replaced: clearing it would wipe the new
+            # cookie in the browser. Only junk, and a session this request
+            # ended, are cleared.
+            return _Decision(
+                clear_cookie=state.had_cookie
+                and (
+                    session._destroyed
+                    or session._timed_out_here
+                    or not session._candidates
+                )
+            )
         if not session.is_new:
             changed = session.has_changes()
             # A view's own save() was this request's write already.

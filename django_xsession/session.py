@@ -232,6 +232,8 @@ class Session(SessionBase):
     _write_requested = False
     _touched_by_view = False
     _ended_meanwhile = False
+    # Loading found the session past a timeout and ended it.
+    _timed_out_here = False
     # A save made by the view: the cookie's expiry moved with it.
     _saved_by_view = False
     # This request deleted its own session; a later save must not bring it
@@ -789,6 +791,7 @@ class Session(SessionBase):
                     self._outage(error)
                     return {}
                 self._destroyed_signal(verified.sid)
+                self._timed_out_here = True
                 continue
             if record is not None:
                 self._adopt(token, verified, record)
@@ -812,6 +815,7 @@ class Session(SessionBase):
                     self._outage(error)
                     return {}
                 await self._adestroyed_signal(verified.sid)
+                self._timed_out_here = True
                 continue
             if record is not None:
                 self._adopt(token, verified, record)

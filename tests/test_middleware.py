@@ -129,6 +129,17 @@ class CookieTests(MiddlewareTestCase):
         assert morsel.value == ""
         assert morsel["max-age"] == 0
 
+    def test_a_token_whose_session_is_gone_is_not_cleared(self) -> None:
+        # It may be one a concurrent login has just replaced: clearing it
+        # would wipe the new cookie in the browser, logging the user out.
+        token = self.start(a="1")
+        get_store().destroy(self.sid_of(token))
+
+        response = self.client.get("/read/")
+
+        assert response.json() == {}
+        assert self.cookie(response) is None
+
     def test_unknown_signed_id_gets_a_new_random_id(self) -> None:
         chosen = signing.sign("attacker-chosen-id", tuple(get_store_secrets()))
         self.set_cookie(chosen)

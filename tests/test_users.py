@@ -321,7 +321,9 @@ class UserSessions(_TestCase):
             assert self.store.get(sids[name]) is None
             response = devices[name].get("/whoami/")
             assert response.content == b""
-            assert response.cookies[NAME].value == ""
+            # Not cleared: a dead token may be one a concurrent login just
+            # replaced in the browser.
+            assert NAME not in response.cookies
         assert self.store.get(sids["phone"]) is not None
         assert whoami(devices["phone"]) == "alice"
         assert devices["phone"].get("/sessions/current/").json() == {"current": [True]}
