@@ -1073,10 +1073,10 @@ class Session(SessionBase):
             self._stored_at_once(was_stored)
 
     def _ended(self, held: bool | None, was_stored: bool, data: dict[str, Any]) -> bool:
-        # Whether the rotated session was a login that ended meanwhile: the
-        # new id it was just stored under must go too, and the save then
-        # fails as for a session deleted meanwhile.
+        """Whether the rotated session was a login that ended meanwhile; if
+        so, the new id it was just stored under must go too."""
         if held is False and was_stored and AUTH_USER_KEY in data:
+            # The save then fails as for a session deleted meanwhile.
             self._ended_meanwhile = True
             return True
         return False
