@@ -1024,69 +1024,47 @@ class Session(SessionBase):
             self._replace_unread = True
         super().clear()
 
-    # A stored session's new id is stored at once, before the old id goes,
-    # so that a revoke() from then on finds it; if the old id was gone
-    # already, a concurrent logout or revoke ended the session.
-
     def cycle_key(self) -> None:
         data = self._session
         old_sid = self._current_sid()
-        was_stored = self._stored and not self.store_unavailable
+        was_stored = self._stored
         self._regenerating()
+        self._new_key()
         self._session_cache = data
-        if was_stored:
-            self.create()
-        else:
-            self._new_key()
         self.modified = True
-        if old_sid is None or self.store_unavailable:
-            return
-        try:
-            held = self.store.destroy(old_sid)
-            if self._ended(held, was_stored, data):
-                self.store.destroy(self._sid or "")
-        except StoreUnavailable as error:
-            self._outage(error)
-        else:
-            self._stored_at_once(was_stored)
+        if old_sid is not None and not self.store_unavailable:
+            try:
+                held = self.store.destroy(old_sid)
+            except StoreUnavailable as error:
+                self._outage(error)
+            else:
+                self._rotated(held, was_stored, data)
 
     async def acycle_key(self) -> None:
         data = await self._aget_session()
         old_sid = self._current_sid()
-        was_stored = self._stored and not self.store_unavailable
+        was_stored = self._stored
         self._regenerating()
+        await self._anew_key()
         self._session_cache = data
-        if was_stored:
-            await self.acreate()
-        else:
-            await self._anew_key()
         self.modified = True
-        if old_sid is None or self.store_unavailable:
-            return
-        try:
-            held = await self.store.adestroy(old_sid)
-            if self._ended(held, was_stored, data):
-                await self.store.adestroy(self._sid or "")
-        except StoreUnavailable as error:
-            self._outage(error)
-        else:
-            self._stored_at_once(was_stored)
+        if old_sid is not None and not self.store_unavailable:
+            try:
+                held = await self.store.adestroy(old_sid)
+            except StoreUnavailable as error:
+                self._outage(error)
+            else:
+                self._rotated(held, was_stored, data)
 
-    def _ended(self, held: bool | None, was_stored: bool, data: dict[str, Any]) -> bool:
-        """Whether the rotated session was a login that ended meanwhile; if
-        so, the new id it was just stored under must go too."""
+    def _rotated(
+        self, held: bool | None, was_stored: bool, data: dict[str, Any]
+    ) -> None:
         if held is False and was_stored and AUTH_USER_KEY in data:
-            # The save then fails as for a session deleted meanwhile.
+            # A login loaded, then ended by a concurrent request (a logout,
+            # revoke) must not live on under the new id: the save fails as
+            # for a session deleted meanwhile. (An id never stored, as after
+            # an earlier rotation in this request, is not held either.)
             self._ended_meanwhile = True
-            return True
-        return False
-
-    def _stored_at_once(self, was_stored: bool) -> None:
-        # ``modified`` stays set, as Django's cycle_key leaves it, but the
-        # data is stored: only what the request changes next needs a write.
-        # One that ended meanwhile still writes, and fails.
-        if was_stored and not self._ended_meanwhile:
-            self._write_requested = False
 
     def flush(self) -> None:
         if self._unread():
