@@ -280,25 +280,22 @@ class SessionMiddleware(DjangoSessionMiddleware):
             return False
 
         if session.is_empty():
+            # A token that verifies but finds no session may be one a
+            # concurrent login just replaced: a cookie answering it, new or
+            # clearing, could reach the browser after the login's and wipe
+            # it. Only junk, and a session this request ended, are cleared.
+            dead_token = bool(session._candidates) and not (
+                session._destroyed or session._timed_out_here
+            )
             if (
                 options.save_uninitialized
                 and not session._destroyed
+                and not dead_token
                 and ok
                 and deliverable()
             ):
                 return _Decision(write=True, set_cookie=True)
-            # A token that verifies but finds no session may be one a
-            # concurrent login just replaced: clearing it would wipe the new
-            # cookie in the browser. Only junk, and a session this request
-            # ended, are cleared.
-            return _Decision(
-                clear_cookie=state.had_cookie
-                and (
-                    session._destroyed
-                    or session._timed_out_here
-                    or not session._candidates
-                )
-            )
+            return _Decision(clear_cookie=state.had_cookie and not dead_token)
         if not session.is_new:
             changed = session.has_changes()
             # A view's own save() was this request's write already.

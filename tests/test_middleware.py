@@ -140,6 +140,18 @@ class CookieTests(MiddlewareTestCase):
         assert response.json() == {}
         assert self.cookie(response) is None
 
+    def test_a_dead_token_gets_no_uninitialized_session_either(self) -> None:
+        token = self.start(a="1")
+        get_store().destroy(self.sid_of(token))
+
+        with self.settings(XSESSION={**COUNTING, "SAVE_UNINITIALIZED": True}):
+            response = self.client.get("/read/")
+            assert self.cookie(response) is None
+            assert self.records() == {}
+            self.client.cookies.clear()
+            response = self.client.get("/read/")
+            assert self.cookie(response) is not None
+
     def test_unknown_signed_id_gets_a_new_random_id(self) -> None:
         chosen = signing.sign("attacker-chosen-id", tuple(get_store_secrets()))
         self.set_cookie(chosen)

@@ -164,6 +164,16 @@ class HeaderTransportTests(TransportTestCase):
         assert not self.stored(token)
         assert self.get("/read/", token).json() == {}
 
+    def test_a_token_whose_session_is_gone_gets_no_header(self) -> None:
+        # It may be one a concurrent login just replaced in the client.
+        token = self.start(cart="apples")
+        get_store().destroy(sid_of(token))
+
+        response = self.get("/read/", token)
+
+        assert response.json() == {}
+        assert HEADER not in response
+
     def test_logout_answers_with_an_empty_header(self) -> None:
         token = str(self.get("/login/", **ALICE)[HEADER])
         assert self.get("/whoami/", token).content == b"alice"
