@@ -1226,10 +1226,9 @@ class Session(SessionBase):
         return self._touched(touched, target[1])
 
     def _touched(self, touched: bool, expires: datetime.datetime) -> bool:
-        if touched:
+        if self._refreshed(touched, expires):
             self._resend_cookie = True
             self._last_seen = timezone.now()
-            self._stored_expires = expires
             self._touched_by_view = True
         return touched
 
