@@ -127,7 +127,8 @@ def cookie_attribute(name: str, value: Any) -> Any:
             or _COOKIE_ATTRIBUTE_BREAK.search(value)
         ):
             raise ValueError(
-                "must start with '/' and hold no ';', space or control character."
+                "must start with '/' and hold no ';', whitespace, control "
+                "character or character beyond Latin-1."
             )
         return value
     if name == "domain":
@@ -136,7 +137,8 @@ def cookie_attribute(name: str, value: Any) -> Any:
             return None
         if not isinstance(value, str) or _COOKIE_ATTRIBUTE_BREAK.search(value):
             raise ValueError(
-                "must be None or a domain with no ';', space or control character."
+                "must be None or a domain with no ';', whitespace, control "
+                "character or character beyond Latin-1."
             )
         return value
     if name == "secure":
