@@ -6,9 +6,11 @@ outruns the save. The rules follow express-session's (see the README).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Awaitable, Callable, Container
 from dataclasses import dataclass
+from functools import lru_cache
 from http.cookies import Morsel
 from typing import Any, NamedTuple
 from urllib.parse import unquote
@@ -47,13 +49,18 @@ def path_matches(request_path: str, cookie_path: str) -> bool:
     )
 
 
+@lru_cache(maxsize=8)
+def _cookie_pattern(name: str) -> re.Pattern[str]:
+    # A pair whose name, spaces and tabs around it aside, is ``name``.
+    return re.compile(r"(?:^|;)[ \t]*" + re.escape(name) + r"[ \t]*=([^;]*)")
+
+
 def cookie_values(header: str, name: str) -> list[str]:
     """Every value of cookie ``name`` in a ``Cookie`` header, first one first."""
+    if name not in header:
+        return []
     values: list[str] = []
-    for pair in header.split(";"):
-        key, sep, value = pair.partition("=")
-        if not sep or key.strip(" \t") != name:
-            continue
+    for value in _cookie_pattern(name).findall(header):
         value = value.strip(" \t")
         if len(value) > 1 and value[0] == value[-1] == '"':
             value = value[1:-1]
@@ -477,6 +484,8 @@ class SessionMiddleware(DjangoSessionMiddleware):
         self, state: _RequestState, decision: _Decision, unset: str | None
     ) -> SessionBase | None:
         """The adopted legacy session, once ours replaced or ended it."""
+        if state.legacy is None:
+            return None
         session = state.session
         moved = decision.write and session.is_stored
         ended = session._destroyed or self._ends_legacy(state, unset)

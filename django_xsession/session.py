@@ -259,7 +259,11 @@ class Session(SessionBase):
         self._cookie_snapshot: dict[str, Any] = {}
         self._verified: dict[str, signing.Verified] = {}
         self._issued_cookie: dict[str, Any] = {}
-        self._session_key = session_key
+        # Not through the _session_key setter: the state it resets is still
+        # at the class defaults.
+        self.__dict__["_token"] = (
+            session_key if self._validate_session_key(session_key) else None
+        )
 
     @classmethod
     def from_request(
@@ -339,11 +343,13 @@ class Session(SessionBase):
 
     @property
     def session_key(self) -> str | None:
-        return self._get_session_key()
+        token: str | None = self.__dict__.get("_token")
+        return token
 
     @property
     def _session_key(self) -> str | None:
-        return self._get_session_key()
+        token: str | None = self.__dict__.get("_token")
+        return token
 
     @_session_key.setter
     def _session_key(self, value: str | None) -> None:
@@ -422,7 +428,7 @@ class Session(SessionBase):
         self._stored = True
         if record.raw is not None:
             self._set_snapshot(record.raw)
-        elif all(type(value) in _IMMUTABLE for value in record.data.values()):
+        elif _IMMUTABLE.issuperset(map(type, record.data.values())):
             # Nothing in it can change in place: a shallow copy is as good as
             # encoding the data, and cheaper.
             self._snapshot = None
@@ -430,12 +436,12 @@ class Session(SessionBase):
         else:
             self._set_snapshot(self._dumps(record.data))
         self._cookie_overrides = dict(record.cookie)
-        self._cookie_snapshot = dict(record.cookie)
+        # Replaced, never changed in place: one copy serves both.
+        self._cookie_snapshot = self._issued_cookie = dict(record.cookie)
         self._created = record.created
         self._version = record.version
         self._last_seen = record.last_seen
         self._stored_expires = record.expires
-        self._issued_cookie = dict(record.cookie)
         self._loaded_expiry = record.data.get("_session_expiry")
         self._resend_cookie = not verified.by_primary
 
@@ -643,7 +649,7 @@ class Session(SessionBase):
         data = self.__dict__.get("_session_cache")
         if data is None:
             return False
-        if all(type(value) in _IMMUTABLE for value in data.values()):
+        if _IMMUTABLE.issuperset(map(type, data.values())):
             # Only SessionBase's methods, which set modified, can change
             # these: skip decoding the snapshot to compare.
             return False
