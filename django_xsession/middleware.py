@@ -524,6 +524,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
                         decision = _GONE
                 elif decision.touch and not session.refresh():
                     decision = _GONE
+            session._end_rotation()
             ended_legacy = self._ended_legacy(state, decision, unset)
             if ended_legacy is not None:
                 ended_legacy.delete()
@@ -568,6 +569,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
                         decision = _GONE
                 elif decision.touch and not await session.arefresh():
                     decision = _GONE
+            await session._aend_rotation()
             ended_legacy = self._ended_legacy(state, decision, unset)
             if ended_legacy is not None:
                 await sync_to_async(ended_legacy.delete)()

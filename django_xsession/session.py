@@ -229,9 +229,11 @@ class Session(SessionBase):
     # The hash of the id this session had before cycle_key/regenerate,
     # until the new id is stored and session_regenerated is sent.
     _regenerated_from: str | None = None
+    # The logged-in id a rotation replaced, deleted once the new id is
+    # stored (or the request ends without storing it).
+    _replaced_sid: str | None = None
     _write_requested = False
     _touched_by_view = False
-    _ended_meanwhile = False
     # Loading found the session past a timeout and ended it.
     _timed_out_here = False
     # A save made by the view: the cookie's expiry moved with it.
@@ -338,7 +340,6 @@ class Session(SessionBase):
         self._stored = False
         self._replace_unread = False
         self._deleted_own = False
-        self._ended_meanwhile = False
         self._touched_by_view = False
 
     @property
@@ -543,10 +544,7 @@ class Session(SessionBase):
         assert sid is not None
         data = self._get_session(no_load=must_create)
         create = must_create or not (
-            self._stored
-            or self._replace_unread
-            or self._deleted_own
-            or self._ended_meanwhile
+            self._stored or self._replace_unread or self._deleted_own
         )
         delta = None if create or self._replace_unread else self._delta(data)
         return sid, self._record(data), create, delta
@@ -907,6 +905,12 @@ class Session(SessionBase):
                 self._new_key()
                 sid, record, create, delta = self._prepare_save(must_create)
                 continue
+            if create and self._replaced_sid is not None:
+                try:
+                    self._retire_replaced(sid)
+                except StoreUnavailable as error:
+                    self._outage(error)
+                    return None
             event = self._saved(record, created=create)
             if event is not None:
                 event[0].send(**event[1])
@@ -936,6 +940,12 @@ class Session(SessionBase):
                 await self._anew_key()
                 sid, record, create, delta = self._prepare_save(must_create)
                 continue
+            if create and self._replaced_sid is not None:
+                try:
+                    await self._aretire_replaced(sid)
+                except StoreUnavailable as error:
+                    self._outage(error)
+                    return None
             event = self._saved(record, created=create)
             if event is not None:
                 await asend(event[0], **event[1])
@@ -964,6 +974,11 @@ class Session(SessionBase):
             # issued with, which the stored session may override.
             self._read_unseen()
         sid = self._current_sid() if own else self._sid_of(session_key)
+        if own and self._replaced_sid is not None:
+            try:
+                self._end_rotation()
+            except StoreUnavailable as error:
+                self._outage(error)
         if sid is not None and not self.store_unavailable:
             try:
                 self.store.destroy(sid)
@@ -985,6 +1000,11 @@ class Session(SessionBase):
         if read_here:
             await self._aread_unseen()
         sid = self._current_sid() if own else self._sid_of(session_key)
+        if own and self._replaced_sid is not None:
+            try:
+                await self._aend_rotation()
+            except StoreUnavailable as error:
+                self._outage(error)
         if sid is not None and not self.store_unavailable:
             try:
                 await self.store.adestroy(sid)
@@ -1015,7 +1035,10 @@ class Session(SessionBase):
             await store.aclear_expired()
 
     # Django's key rotation, without its extra writes: the new id is created
-    # once, when the session is saved, and the old one is deleted now.
+    # once, when the session is saved. The old id is deleted now, or, when
+    # it holds a login, right after the new one is stored: a revoke running
+    # in between then finds one of the two (the user's sessions index both),
+    # and a login that a logout or revoke ended meanwhile does not live on.
 
     def _regenerating(self) -> None:
         sid = self._current_sid()
@@ -1030,47 +1053,66 @@ class Session(SessionBase):
             self._replace_unread = True
         super().clear()
 
+    def _replacing(self, data: dict[str, Any]) -> str | None:
+        """Start a rotation; return the old id if it is to be deleted now."""
+        old_sid = self._current_sid()
+        if old_sid is not None and self._stored and AUTH_USER_KEY in data:
+            self._replaced_sid = old_sid
+            old_sid = None
+        self._regenerating()
+        return None if self.store_unavailable else old_sid
+
     def cycle_key(self) -> None:
         data = self._session
-        old_sid = self._current_sid()
-        was_stored = self._stored
-        self._regenerating()
+        old_sid = self._replacing(data)
         self._new_key()
         self._session_cache = data
         self.modified = True
-        if old_sid is not None and not self.store_unavailable:
+        if old_sid is not None:
             try:
-                held = self.store.destroy(old_sid)
+                self.store.destroy(old_sid)
             except StoreUnavailable as error:
                 self._outage(error)
-            else:
-                self._rotated(held, was_stored, data)
 
     async def acycle_key(self) -> None:
         data = await self._aget_session()
-        old_sid = self._current_sid()
-        was_stored = self._stored
-        self._regenerating()
+        old_sid = self._replacing(data)
         await self._anew_key()
         self._session_cache = data
         self.modified = True
-        if old_sid is not None and not self.store_unavailable:
+        if old_sid is not None:
             try:
-                held = await self.store.adestroy(old_sid)
+                await self.store.adestroy(old_sid)
             except StoreUnavailable as error:
                 self._outage(error)
-            else:
-                self._rotated(held, was_stored, data)
 
-    def _rotated(
-        self, held: bool | None, was_stored: bool, data: dict[str, Any]
-    ) -> None:
-        if held is False and was_stored and AUTH_USER_KEY in data:
-            # A login loaded, then ended by a concurrent request (a logout,
-            # revoke) must not live on under the new id: the save fails as
-            # for a session deleted meanwhile. (An id never stored, as after
-            # an earlier rotation in this request, is not held either.)
-            self._ended_meanwhile = True
+    def _retire_replaced(self, sid: str) -> None:
+        """Delete the id ``sid`` replaced; undo ``sid`` if that id had ended."""
+        replaced, self._replaced_sid = self._replaced_sid, None
+        assert replaced is not None
+        if not self.store.destroy(replaced):
+            # A logout or revoke ended the login meanwhile.
+            self.store.destroy(sid)
+            raise UpdateError
+
+    async def _aretire_replaced(self, sid: str) -> None:
+        replaced, self._replaced_sid = self._replaced_sid, None
+        assert replaced is not None
+        if not await self.store.adestroy(replaced):
+            await self.store.adestroy(sid)
+            raise UpdateError
+
+    def _end_rotation(self) -> None:
+        # As the request ends, saved or not (a 500): the old id goes, as
+        # Django's cycle_key deletes it.
+        replaced, self._replaced_sid = self._replaced_sid, None
+        if replaced is not None and not self.store_unavailable:
+            self.store.destroy(replaced)
+
+    async def _aend_rotation(self) -> None:
+        replaced, self._replaced_sid = self._replaced_sid, None
+        if replaced is not None and not self.store_unavailable:
+            await self.store.adestroy(replaced)
 
     def flush(self) -> None:
         if self._unread():

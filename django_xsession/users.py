@@ -26,13 +26,15 @@ def handle_of(key_hash: str) -> str:
     ]
 
 
-def _key_hash(session: SessionBase | None) -> str | None:
+def _key_hashes(session: SessionBase | None) -> set[str]:
+    """What ``session`` is stored under: its id, and the id a rotation in
+    this request replaces until the new one is stored."""
     from django_xsession.session import Session
 
     if not isinstance(session, Session):
-        return None
-    sid = session._current_sid()
-    return None if sid is None else Store.digest(sid)
+        return set()
+    sids = (session._current_sid(), session._replaced_sid)
+    return {Store.digest(sid) for sid in sids if sid is not None}
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,8 @@ class SessionInfo:
 
     def is_current(self, request: HttpRequest) -> bool:
         """Whether this is the session ``request`` is served with."""
-        key_hash = _key_hash(getattr(request, "session", None))
-        return key_hash is not None and handle_of(key_hash) == self.handle
+        key_hashes = _key_hashes(getattr(request, "session", None))
+        return any(handle_of(key_hash) == self.handle for key_hash in key_hashes)
 
 
 def _user_id(user: Any) -> str:
@@ -96,12 +98,12 @@ async def asessions_of(user: Any) -> list[SessionInfo]:
 def _targets(
     records: dict[str, Record], keep: SessionBase | None, handles: Iterable[str] | None
 ) -> list[str]:
-    kept = _key_hash(keep)
+    kept = _key_hashes(keep)
     chosen = None if handles is None else set(handles)
     return [
         key_hash
         for key_hash in records
-        if key_hash != kept and (chosen is None or handle_of(key_hash) in chosen)
+        if key_hash not in kept and (chosen is None or handle_of(key_hash) in chosen)
     ]
 
 
@@ -140,6 +142,19 @@ def _split(
     return list(live), [key for key in targets if key not in live]
 
 
+def _passes(handles: Iterable[str] | None) -> int:
+    """How many times to list and end the chosen sessions.
+
+    A request rotating a login's id stores the new id before it deletes the
+    old one, and gives up its login if the old one was already gone. A
+    rotation whose old id one pass listed but did not yet delete when the
+    rotation deleted it has stored its new id before that pass deleted:
+    the second pass finds it. Sessions chosen by handle have no second
+    pass: a new id has a new handle.
+    """
+    return 2 if handles is None else 1
+
+
 def revoke(
     user: Any,
     *,
@@ -153,13 +168,16 @@ def revoke(
     Their next request is anonymous.
     """
     store = get_store()
-    live, ended_before = _split(store.user_sessions(_user_id(user)), keep, handles)
-    ended = store.destroy_keys(live) if live else 0
-    if ended_before:
-        # A timeout ended these: not counted, nor signalled, but not left behind.
-        store.destroy_keys(ended_before)
-    for revocation in _revocations(user, live, keep):
-        session_revoked.send(**revocation)
+    ended = 0
+    for _ in range(_passes(handles)):
+        live, ended_before = _split(store.user_sessions(_user_id(user)), keep, handles)
+        ended += store.destroy_keys(live) if live else 0
+        if ended_before:
+            # A timeout ended these: not counted, nor signalled, but not left
+            # behind.
+            store.destroy_keys(ended_before)
+        for revocation in _revocations(user, live, keep):
+            session_revoked.send(**revocation)
     return ended
 
 
@@ -170,11 +188,13 @@ async def arevoke(
     handles: Iterable[str] | None = None,
 ) -> int:
     store = get_store()
-    records = await store.auser_sessions(_user_id(user))
-    live, ended_before = _split(records, keep, handles)
-    ended = await store.adestroy_keys(live) if live else 0
-    if ended_before:
-        await store.adestroy_keys(ended_before)
-    for revocation in _revocations(user, live, keep):
-        await asend(session_revoked, **revocation)
+    ended = 0
+    for _ in range(_passes(handles)):
+        records = await store.auser_sessions(_user_id(user))
+        live, ended_before = _split(records, keep, handles)
+        ended += await store.adestroy_keys(live) if live else 0
+        if ended_before:
+            await store.adestroy_keys(ended_before)
+        for revocation in _revocations(user, live, keep):
+            await asend(session_revoked, **revocation)
     return ended

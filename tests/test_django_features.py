@@ -190,6 +190,29 @@ class DjangoFeatures(_TestCase):
             await session.asave()
         assert not await astored(session.session_key or "")
 
+    def test_a_rotation_in_a_failed_request_still_ends_the_old_id(self) -> None:
+        self.client.force_login(self.alice)
+        before = self.token()
+
+        response = self.client.get("/rotate-and-fail/")
+
+        assert response.status_code == 500
+        assert NAME not in response.cookies
+        assert not stored(before)
+        assert self.whoami() == ""
+
+    async def test_an_async_rotation_in_a_failed_request_still_ends_the_old_id(
+        self,
+    ) -> None:
+        await sync_to_async(self.client.force_login)(self.alice)
+        client = AsyncClient()
+        client.cookies[NAME] = before = self.token()
+
+        response = await client.get("/async/rotate-and-fail/")
+
+        assert response.status_code == 500
+        assert not await astored(before)
+
     def test_password_change_keeps_this_session_and_ends_the_others(self) -> None:
         other = Client()
         self.client.get("/login/", ALICE)

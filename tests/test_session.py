@@ -371,6 +371,23 @@ class KeyRotationTests(SessionTestCase):
 
         assert get_store().length() == 0
 
+    def test_a_flush_after_a_rotation_ends_the_old_id_too(self) -> None:
+        session = SessionStore(self.saved(**LOGIN).session_key)
+        session.cycle_key()
+
+        session.flush()
+
+        assert get_store().length() == 0
+
+    async def test_an_async_flush_after_a_rotation_ends_the_old_id_too(self) -> None:
+        token = (await sync_to_async(self.saved)(**LOGIN)).session_key
+        session = SessionStore(token)
+        await session.acycle_key()
+
+        await session.aflush()
+
+        assert await get_store().alength() == 0
+
     def test_anonymous_data_ended_meanwhile_moves_to_the_new_id(self) -> None:
         # Nothing to revoke, and a login that follows must not fail.
         session = SessionStore(self.saved(cart="2 apples").session_key)

@@ -33,8 +33,9 @@ from django_xsession import (
 )
 from django_xsession.conf import get_options
 from django_xsession.engine import SessionStore
+from django_xsession.signals import session_regenerated
 from django_xsession.stores import get_store
-from django_xsession.stores.base import Record, Store
+from django_xsession.stores.base import Record, Store, UpdateError
 from tests.services import REDIS, missing, reachable
 
 if TYPE_CHECKING:
@@ -395,6 +396,115 @@ class UserSessions(_TestCase):
         assert [len(sessions_of(user)) for user in users] == [0, 1, 1]
         assert revoke(users[2]) == 1
         assert [len(sessions_of(user)) for user in users] == [0, 1, 0]
+
+    # revoke racing a request that rotates a login's id (a password change)
+
+    def rotating(self, client: Client) -> SessionStore:
+        """``client``'s session as a request in flight has it: loaded, its
+        id rotated, the new id not saved yet."""
+        session = SessionStore(client.cookies[NAME].value)
+        assert session.get("_auth_user_id") == str(self.alice.pk)
+        session.cycle_key()
+        return session
+
+    def regenerations(self) -> list[dict[str, Any]]:
+        sent: list[dict[str, Any]] = []
+
+        def receiver(**kwargs: Any) -> None:
+            sent.append(kwargs)
+
+        session_regenerated.connect(receiver, weak=False)
+        self.addCleanup(session_regenerated.disconnect, receiver)
+        return sent
+
+    def test_revoke_ends_a_login_whose_rotation_is_in_flight(self) -> None:
+        devices = self.devices()
+        in_flight = self.rotating(devices["laptop"])
+        regenerated = self.regenerations()
+
+        keep = SessionStore(devices["phone"].cookies[NAME].value)
+        assert revoke(self.alice, keep=keep) == 2
+
+        with pytest.raises(UpdateError):
+            in_flight.save()
+        assert self.store.get(in_flight.id) is None
+        assert [info.ip for info in sessions_of(self.alice)] == [DEVICES["phone"][0]]
+        assert whoami(devices["laptop"]) == ""
+        assert regenerated == []
+
+    def test_a_password_change_that_revokes_the_others_keeps_this_device(
+        self,
+    ) -> None:
+        devices = self.devices()
+        before = sid_of(devices["phone"])
+
+        response = devices["phone"].post("/sessions/password/", {"password": "n3w"})
+
+        assert response.status_code == 200
+        # The id the rotation replaces is this device's until the new one is
+        # stored: neither revoked nor shown as another device.
+        assert response.json() == {"current": [False, True, False], "ended": 2}
+        assert self.store.get(before) is None
+        assert whoami(devices["phone"]) == "alice"
+        assert [info.ip for info in sessions_of(self.alice)] == [DEVICES["phone"][0]]
+        assert whoami(devices["laptop"]) == ""
+
+    def test_a_password_change_racing_log_out_everywhere_is_interrupted(
+        self,
+    ) -> None:
+        laptop = self.device("laptop")
+
+        response = laptop.get("/sessions/rotate-while-revoked/")
+
+        assert response.status_code == 400
+        assert sessions_of(self.alice) == []
+        assert whoami(laptop) == ""
+
+    def test_revoke_ends_a_rotation_done_between_listing_and_deleting(self) -> None:
+        devices = self.devices()
+        in_flight = self.rotating(devices["laptop"])
+        listing = self.store.user_sessions
+
+        def list_then_rotate(user_id: str) -> dict[str, Record]:
+            found = listing(user_id)
+            if not in_flight.is_stored:
+                # The rotation completes after the listing, before deletion.
+                in_flight.save()
+            return found
+
+        with mock.patch.object(self.store, "user_sessions", list_then_rotate):
+            revoke(self.alice)
+
+        assert in_flight.is_stored
+        assert self.store.get(in_flight.id) is None
+        assert sessions_of(self.alice) == []
+
+    def test_a_rotation_no_revoke_met_deletes_the_old_id_once_stored(self) -> None:
+        devices = self.devices()
+        old = sid_of(devices["laptop"])
+        in_flight = self.rotating(devices["laptop"])
+        regenerated = self.regenerations()
+
+        in_flight.save()
+
+        assert self.store.get(old) is None
+        assert self.store.get(in_flight.id) is not None
+        assert len(sessions_of(self.alice)) == 3
+        assert [event["old_key_hash"] for event in regenerated] == [Store.digest(old)]
+
+    async def test_arevoke_ends_a_login_whose_async_rotation_is_in_flight(
+        self,
+    ) -> None:
+        devices = await sync_to_async(self.devices)()
+        in_flight = SessionStore(devices["laptop"].cookies[NAME].value)
+        assert await in_flight.aget("_auth_user_id") == str(self.alice.pk)
+        await in_flight.acycle_key()
+
+        assert await arevoke(self.alice) == 3
+
+        with pytest.raises(UpdateError):
+            await in_flight.asave()
+        assert await asessions_of(self.alice) == []
 
     # The async twins
 

@@ -36,6 +36,8 @@ urlpatterns += [
     path("csrf/submit/", views.csrf_submit),
     path("password/", views.change_password),
     path("rotate-after-logout/", views.rotate_after_logout),
+    path("rotate-and-fail/", views.rotate_and_fail),
+    path("async/rotate-and-fail/", views.async_rotate_and_fail),
     path("async/whoami/", views.async_whoami),
     path("async/login/", views.async_login),
     path("async/logout/", views.async_logout),
@@ -54,6 +56,8 @@ urlpatterns += [
     path("async/session-user/", views.async_session_user),
     path("sessions/current/", views.current_sessions),
     path("sessions/revoke-others/", views.revoke_others),
+    path("sessions/rotate-while-revoked/", views.rotate_while_revoked),
+    path("sessions/password/", views.change_password_and_revoke_others),
     path("async/sessions/current/", views.async_current_sessions),
     path("async/sessions/revoke-others/", views.async_revoke_others),
 ]

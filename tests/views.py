@@ -109,6 +109,19 @@ def rotate_after_logout(request: HttpRequest) -> HttpResponse:
     return HttpResponse("rotated")
 
 
+def rotate_and_fail(request: HttpRequest) -> HttpResponse:
+    """Rotate a login's id (as a password change does), then fail."""
+    user = request.user
+    assert isinstance(user, User)
+    update_session_auth_hash(request, user)
+    return HttpResponse("boom", status=500)
+
+
+async def async_rotate_and_fail(request: HttpRequest) -> HttpResponse:
+    await _session(request).acycle_key()
+    return HttpResponse("boom", status=500)
+
+
 def write_after_delete(request: HttpRequest) -> HttpResponse:
     request.session["late"] = True
     SessionStore(request.GET["token"]).delete()
@@ -263,6 +276,27 @@ async def async_session_user(request: HttpRequest) -> HttpResponse:
 async def async_current_sessions(request: HttpRequest) -> HttpResponse:
     infos = await asessions_of(await _session_user(request))
     return JsonResponse({"current": [info.is_current(request) for info in infos]})
+
+
+def change_password_and_revoke_others(request: HttpRequest) -> HttpResponse:
+    """A password change that logs out every other device, as sites do."""
+    user = request.user
+    assert isinstance(user, User)
+    user.set_password(request.POST["password"])
+    user.save()
+    update_session_auth_hash(request, user)
+    current = [info.is_current(request) for info in sessions_of(user)]
+    ended = revoke(user, keep=request.session)
+    return JsonResponse({"current": current, "ended": ended})
+
+
+def rotate_while_revoked(request: HttpRequest) -> HttpResponse:
+    """A password change during which another device logs out every session."""
+    user = request.user
+    assert isinstance(user, User)
+    update_session_auth_hash(request, user)
+    revoke(user)
+    return HttpResponse("rotated")
 
 
 async def async_revoke_others(request: HttpRequest) -> HttpResponse:
