@@ -497,12 +497,15 @@ class SessionMiddleware(DjangoSessionMiddleware):
         state = self._state(request)
         if state is None:
             return response
+        first = state.session
         self._follow_replacement(request, state)
         session = state.session
         state.view_accessed = session.accessed
         if session.store_error is not None:
             return self._store_down(request, response, state, session.store_error)
         try:
+            if first is not session:
+                first._drop_unsent_rotation()
             unset = self._unset(request, state)
             if unset is not None:
                 if unset:
@@ -524,7 +527,8 @@ class SessionMiddleware(DjangoSessionMiddleware):
                         decision = _GONE
                 elif decision.touch and not session.refresh():
                     decision = _GONE
-            session._end_rotation()
+            if not decision.set_cookie:
+                session._drop_unsent_rotation()
             ended_legacy = self._ended_legacy(state, decision, unset)
             if ended_legacy is not None:
                 ended_legacy.delete()
@@ -542,12 +546,15 @@ class SessionMiddleware(DjangoSessionMiddleware):
         state = self._state(request)
         if state is None:
             return response
+        first = state.session
         self._follow_replacement(request, state)
         session = state.session
         state.view_accessed = session.accessed
         if session.store_error is not None:
             return self._store_down(request, response, state, session.store_error)
         try:
+            if first is not session:
+                await first._adrop_unsent_rotation()
             unset = self._unset(request, state)
             if unset is not None:
                 if unset:
@@ -569,7 +576,8 @@ class SessionMiddleware(DjangoSessionMiddleware):
                         decision = _GONE
                 elif decision.touch and not await session.arefresh():
                     decision = _GONE
-            await session._aend_rotation()
+            if not decision.set_cookie:
+                await session._adrop_unsent_rotation()
             ended_legacy = self._ended_legacy(state, decision, unset)
             if ended_legacy is not None:
                 await sync_to_async(ended_legacy.delete)()

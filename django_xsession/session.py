@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import math
@@ -229,11 +230,14 @@ class Session(SessionBase):
     # The hash of the id this session had before cycle_key/regenerate,
     # until the new id is stored and session_regenerated is sent.
     _regenerated_from: str | None = None
-    # The logged-in id a rotation replaced, deleted once the new id is
-    # stored (or the request ends without storing it).
-    _replaced_sid: str | None = None
     _write_requested = False
     _touched_by_view = False
+    # A rotation found its login ended meanwhile (a logout, a revoke):
+    # every later save fails, whatever id the session moves to.
+    _ended_meanwhile = False
+    # The id a rotation of a login stored during this request: deleted if
+    # the response does not carry it to the browser.
+    _rotated_sid: str | None = None
     # Loading found the session past a timeout and ended it.
     _timed_out_here = False
     # A save made by the view: the cookie's expiry moved with it.
@@ -544,7 +548,10 @@ class Session(SessionBase):
         assert sid is not None
         data = self._get_session(no_load=must_create)
         create = must_create or not (
-            self._stored or self._replace_unread or self._deleted_own
+            self._stored
+            or self._replace_unread
+            or self._deleted_own
+            or self._ended_meanwhile
         )
         delta = None if create or self._replace_unread else self._delta(data)
         return sid, self._record(data), create, delta
@@ -604,6 +611,8 @@ class Session(SessionBase):
         return event
 
     def _forget(self) -> None:
+        self._ended_meanwhile = False
+        self._rotated_sid = None
         self._stored = False
         self._replace_unread = False
         self._set_snapshot(None)
@@ -905,12 +914,6 @@ class Session(SessionBase):
                 self._new_key()
                 sid, record, create, delta = self._prepare_save(must_create)
                 continue
-            if create and self._replaced_sid is not None:
-                try:
-                    self._retire_replaced(sid)
-                except StoreUnavailable as error:
-                    self._outage(error)
-                    return None
             event = self._saved(record, created=create)
             if event is not None:
                 event[0].send(**event[1])
@@ -940,12 +943,6 @@ class Session(SessionBase):
                 await self._anew_key()
                 sid, record, create, delta = self._prepare_save(must_create)
                 continue
-            if create and self._replaced_sid is not None:
-                try:
-                    await self._aretire_replaced(sid)
-                except StoreUnavailable as error:
-                    self._outage(error)
-                    return None
             event = self._saved(record, created=create)
             if event is not None:
                 await asend(event[0], **event[1])
@@ -974,11 +971,6 @@ class Session(SessionBase):
             # issued with, which the stored session may override.
             self._read_unseen()
         sid = self._current_sid() if own else self._sid_of(session_key)
-        if own and self._replaced_sid is not None:
-            try:
-                self._end_rotation()
-            except StoreUnavailable as error:
-                self._outage(error)
         if sid is not None and not self.store_unavailable:
             try:
                 self.store.destroy(sid)
@@ -1000,11 +992,6 @@ class Session(SessionBase):
         if read_here:
             await self._aread_unseen()
         sid = self._current_sid() if own else self._sid_of(session_key)
-        if own and self._replaced_sid is not None:
-            try:
-                await self._aend_rotation()
-            except StoreUnavailable as error:
-                self._outage(error)
         if sid is not None and not self.store_unavailable:
             try:
                 await self.store.adestroy(sid)
@@ -1034,11 +1021,12 @@ class Session(SessionBase):
         if not store.expires_by_itself:
             await store.aclear_expired()
 
-    # Django's key rotation, without its extra writes: the new id is created
-    # once, when the session is saved. The old id is deleted now, or, when
-    # it holds a login, right after the new one is stored: a revoke running
-    # in between then finds one of the two (the user's sessions index both),
-    # and a login that a logout or revoke ended meanwhile does not live on.
+    # Django's key rotation. An anonymous session's new id is created once,
+    # when the session is saved, and the old one is deleted now. A login is
+    # stored under its new id at once, before the old id is deleted: a
+    # revoke() running meanwhile finds one of the two (the user's sessions
+    # list both), and a login a logout or revoke ended meanwhile is caught
+    # here, while the old id is deleted, rather than brought back.
 
     def _regenerating(self) -> None:
         sid = self._current_sid()
@@ -1053,66 +1041,115 @@ class Session(SessionBase):
             self._replace_unread = True
         super().clear()
 
-    def _replacing(self, data: dict[str, Any]) -> str | None:
-        """Start a rotation; return the old id if it is to be deleted now."""
-        old_sid = self._current_sid()
-        if old_sid is not None and self._stored and AUTH_USER_KEY in data:
-            self._replaced_sid = old_sid
-            old_sid = None
-        self._regenerating()
-        return None if self.store_unavailable else old_sid
-
     def cycle_key(self) -> None:
         data = self._session
-        old_sid = self._replacing(data)
+        old_sid = self._current_sid()
+        login = self._stored and AUTH_USER_KEY in data
+        self._regenerating()
         self._new_key()
         self._session_cache = data
         self.modified = True
-        if old_sid is not None:
-            try:
+        if old_sid is None or self.store_unavailable:
+            return
+        try:
+            if login:
+                self._move_login(old_sid)
+            else:
                 self.store.destroy(old_sid)
-            except StoreUnavailable as error:
-                self._outage(error)
+        except StoreUnavailable as error:
+            self._outage(error)
 
     async def acycle_key(self) -> None:
         data = await self._aget_session()
-        old_sid = self._replacing(data)
+        old_sid = self._current_sid()
+        login = self._stored and AUTH_USER_KEY in data
+        self._regenerating()
         await self._anew_key()
         self._session_cache = data
         self.modified = True
-        if old_sid is not None:
-            try:
+        if old_sid is None or self.store_unavailable:
+            return
+        try:
+            if login:
+                await self._amove_login(old_sid)
+            else:
                 await self.store.adestroy(old_sid)
-            except StoreUnavailable as error:
-                self._outage(error)
+        except StoreUnavailable as error:
+            self._outage(error)
 
-    def _retire_replaced(self, sid: str) -> None:
-        """Delete the id ``sid`` replaced; undo ``sid`` if that id had ended."""
-        replaced, self._replaced_sid = self._replaced_sid, None
-        assert replaced is not None
-        if not self.store.destroy(replaced):
-            # A logout or revoke ended the login meanwhile.
+    def _move_login(self, old_sid: str) -> None:
+        sid, record = self._create_rotated()
+        try:
+            held = self.store.destroy(old_sid)
+        except StoreUnavailable:
+            # The old id may live on: the new one must not live beside it.
+            with contextlib.suppress(StoreUnavailable):
+                self.store.destroy(sid)
+            raise
+        if not held:
             self.store.destroy(sid)
-            raise UpdateError
+            self._ended_meanwhile = True
+            return
+        self._rotated_sid = sid
+        event = self._saved(record, created=True)
+        if event is not None:
+            event[0].send(**event[1])
 
-    async def _aretire_replaced(self, sid: str) -> None:
-        replaced, self._replaced_sid = self._replaced_sid, None
-        assert replaced is not None
-        if not await self.store.adestroy(replaced):
+    async def _amove_login(self, old_sid: str) -> None:
+        sid, record = await self._acreate_rotated()
+        try:
+            held = await self.store.adestroy(old_sid)
+        except StoreUnavailable:
+            with contextlib.suppress(StoreUnavailable):
+                await self.store.adestroy(sid)
+            raise
+        if not held:
             await self.store.adestroy(sid)
-            raise UpdateError
+            self._ended_meanwhile = True
+            return
+        self._rotated_sid = sid
+        event = self._saved(record, created=True)
+        if event is not None:
+            await asend(event[0], **event[1])
 
-    def _end_rotation(self) -> None:
-        # As the request ends, saved or not (a 500): the old id goes, as
-        # Django's cycle_key deletes it.
-        replaced, self._replaced_sid = self._replaced_sid, None
-        if replaced is not None and not self.store_unavailable:
-            self.store.destroy(replaced)
+    def _create_rotated(self) -> tuple[str, Record]:
+        for _ in range(_CREATE_ATTEMPTS):
+            sid, record, _, _ = self._prepare_save(must_create=True)
+            try:
+                self.store.set(sid, record, create=True)
+            except CreateError:
+                self._new_key()
+                continue
+            return sid, record
+        raise RuntimeError("Unable to create a new session key: the store refuses ids.")
 
-    async def _aend_rotation(self) -> None:
-        replaced, self._replaced_sid = self._replaced_sid, None
-        if replaced is not None and not self.store_unavailable:
-            await self.store.adestroy(replaced)
+    async def _acreate_rotated(self) -> tuple[str, Record]:
+        for _ in range(_CREATE_ATTEMPTS):
+            sid, record, _, _ = self._prepare_save(must_create=True)
+            try:
+                await self.store.aset(sid, record, create=True)
+            except CreateError:
+                await self._anew_key()
+                continue
+            return sid, record
+        raise RuntimeError("Unable to create a new session key: the store refuses ids.")
+
+    def _drop_unsent_rotation(self) -> None:
+        """Delete the id a rotation stored here, its token never to be sent."""
+        sid, self._rotated_sid = self._rotated_sid, None
+        if sid is None or sid != self._sid or not self._stored:
+            return
+        if not self.store_unavailable:
+            self.store.destroy(sid)
+            self._destroyed_signal(sid)
+
+    async def _adrop_unsent_rotation(self) -> None:
+        sid, self._rotated_sid = self._rotated_sid, None
+        if sid is None or sid != self._sid or not self._stored:
+            return
+        if not self.store_unavailable:
+            await self.store.adestroy(sid)
+            await self._adestroyed_signal(sid)
 
     def flush(self) -> None:
         if self._unread():

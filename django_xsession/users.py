@@ -26,15 +26,13 @@ def handle_of(key_hash: str) -> str:
     ]
 
 
-def _key_hashes(session: SessionBase | None) -> set[str]:
-    """What ``session`` is stored under: its id, and the id a rotation in
-    this request replaces until the new one is stored."""
+def _key_hash(session: SessionBase | None) -> str | None:
     from django_xsession.session import Session
 
     if not isinstance(session, Session):
-        return set()
-    sids = (session._current_sid(), session._replaced_sid)
-    return {Store.digest(sid) for sid in sids if sid is not None}
+        return None
+    sid = session._current_sid()
+    return None if sid is None else Store.digest(sid)
 
 
 @dataclass(frozen=True)
@@ -56,8 +54,8 @@ class SessionInfo:
 
     def is_current(self, request: HttpRequest) -> bool:
         """Whether this is the session ``request`` is served with."""
-        key_hashes = _key_hashes(getattr(request, "session", None))
-        return any(handle_of(key_hash) == self.handle for key_hash in key_hashes)
+        key_hash = _key_hash(getattr(request, "session", None))
+        return key_hash is not None and handle_of(key_hash) == self.handle
 
 
 def _user_id(user: Any) -> str:
@@ -98,12 +96,12 @@ async def asessions_of(user: Any) -> list[SessionInfo]:
 def _targets(
     records: dict[str, Record], keep: SessionBase | None, handles: Iterable[str] | None
 ) -> list[str]:
-    kept = _key_hashes(keep)
+    kept = _key_hash(keep)
     chosen = None if handles is None else set(handles)
     return [
         key_hash
         for key_hash in records
-        if key_hash not in kept and (chosen is None or handle_of(key_hash) in chosen)
+        if key_hash != kept and (chosen is None or handle_of(key_hash) in chosen)
     ]
 
 
@@ -142,17 +140,11 @@ def _split(
     return list(live), [key for key in targets if key not in live]
 
 
-def _passes(handles: Iterable[str] | None) -> int:
-    """How many times to list and end the chosen sessions.
-
-    A request rotating a login's id stores the new id before it deletes the
-    old one, and gives up its login if the old one was already gone. A
-    rotation whose old id one pass listed but did not yet delete when the
-    rotation deleted it has stored its new id before that pass deleted:
-    the second pass finds it. Sessions chosen by handle have no second
-    pass: a new id has a new handle.
-    """
-    return 2 if handles is None else 1
+# A rotation stores a login's new id before deleting the old one, so one
+# that completes between a listing and its deletions is found by the next
+# listing. Listing again until one finds nothing catches every such
+# rotation; the bound keeps a device rotating without end from looping.
+_MAX_LISTINGS = 8
 
 
 def revoke(
@@ -168,17 +160,22 @@ def revoke(
     Their next request is anonymous.
     """
     store = get_store()
-    ended = 0
-    for _ in range(_passes(handles)):
+    ended: list[str] = []
+    for _ in range(_MAX_LISTINGS):
         live, ended_before = _split(store.user_sessions(_user_id(user)), keep, handles)
-        ended += store.destroy_keys(live) if live else 0
         if ended_before:
             # A timeout ended these: not counted, nor signalled, but not left
             # behind.
             store.destroy_keys(ended_before)
-        for revocation in _revocations(user, live, keep):
-            session_revoked.send(**revocation)
-    return ended
+        # One at a time: what a rotation deleted after the listing is not
+        # counted or signalled as ended here.
+        ended += [key for key in live if store.destroy_keys([key])]
+        if not live or handles is not None:
+            # A new id has a new handle: no chosen session comes back.
+            break
+    for revocation in _revocations(user, ended, keep):
+        session_revoked.send(**revocation)
+    return len(ended)
 
 
 async def arevoke(
@@ -188,13 +185,15 @@ async def arevoke(
     handles: Iterable[str] | None = None,
 ) -> int:
     store = get_store()
-    ended = 0
-    for _ in range(_passes(handles)):
+    ended: list[str] = []
+    for _ in range(_MAX_LISTINGS):
         records = await store.auser_sessions(_user_id(user))
         live, ended_before = _split(records, keep, handles)
-        ended += await store.adestroy_keys(live) if live else 0
         if ended_before:
             await store.adestroy_keys(ended_before)
-        for revocation in _revocations(user, live, keep):
-            await asend(session_revoked, **revocation)
-    return ended
+        ended += [key for key in live if await store.adestroy_keys([key])]
+        if not live or handles is not None:
+            break
+    for revocation in _revocations(user, ended, keep):
+        await asend(session_revoked, **revocation)
+    return len(ended)

@@ -33,9 +33,9 @@ from django_xsession import (
 )
 from django_xsession.conf import get_options
 from django_xsession.engine import SessionStore
-from django_xsession.signals import session_regenerated
+from django_xsession.signals import session_regenerated, session_revoked
 from django_xsession.stores import get_store
-from django_xsession.stores.base import Record, Store, UpdateError
+from django_xsession.stores.base import Record, Store, StoreUnavailable, UpdateError
 from tests.services import REDIS, missing, reachable
 
 if TYPE_CHECKING:
@@ -400,8 +400,8 @@ class UserSessions(_TestCase):
     # revoke racing a request that rotates a login's id (a password change)
 
     def rotating(self, client: Client) -> SessionStore:
-        """``client``'s session as a request in flight has it: loaded, its
-        id rotated, the new id not saved yet."""
+        """``client``'s session as a request in flight has it: loaded and its
+        id rotated, the request not finished."""
         session = SessionStore(client.cookies[NAME].value)
         assert session.get("_auth_user_id") == str(self.alice.pk)
         session.cycle_key()
@@ -417,10 +417,31 @@ class UserSessions(_TestCase):
         self.addCleanup(session_regenerated.disconnect, receiver)
         return sent
 
+    def test_a_login_is_stored_under_its_new_id_before_the_old_id_goes(
+        self,
+    ) -> None:
+        devices = self.devices()
+        old = sid_of(devices["laptop"])
+        destroy = self.store.destroy
+        both_at_deletion: list[int] = []
+
+        def counting_destroy(sid: str) -> bool:
+            if sid == old:
+                both_at_deletion.append(len(sessions_of(self.alice)))
+            return destroy(sid)
+
+        regenerated = self.regenerations()
+        with mock.patch.object(self.store, "destroy", counting_destroy):
+            in_flight = self.rotating(devices["laptop"])
+
+        assert both_at_deletion == [4]
+        assert self.store.get(old) is None
+        assert self.store.get(in_flight.id) is not None
+        assert [event["old_key_hash"] for event in regenerated] == [Store.digest(old)]
+
     def test_revoke_ends_a_login_whose_rotation_is_in_flight(self) -> None:
         devices = self.devices()
         in_flight = self.rotating(devices["laptop"])
-        regenerated = self.regenerations()
 
         keep = SessionStore(devices["phone"].cookies[NAME].value)
         assert revoke(self.alice, keep=keep) == 2
@@ -430,24 +451,23 @@ class UserSessions(_TestCase):
         assert self.store.get(in_flight.id) is None
         assert [info.ip for info in sessions_of(self.alice)] == [DEVICES["phone"][0]]
         assert whoami(devices["laptop"]) == ""
-        assert regenerated == []
 
-    def test_a_password_change_that_revokes_the_others_keeps_this_device(
-        self,
-    ) -> None:
+    def test_a_rotation_of_a_login_revoked_meanwhile_is_undone(self) -> None:
         devices = self.devices()
-        before = sid_of(devices["phone"])
+        in_flight = SessionStore(devices["laptop"].cookies[NAME].value)
+        assert in_flight.get("_auth_user_id") == str(self.alice.pk)
+        revoke(self.alice)
+        regenerated = self.regenerations()
 
-        response = devices["phone"].post("/sessions/password/", {"password": "n3w"})
+        in_flight.cycle_key()
 
-        assert response.status_code == 200
-        # The id the rotation replaces is this device's until the new one is
-        # stored: neither revoked nor shown as another device.
-        assert response.json() == {"current": [False, True, False], "ended": 2}
-        assert self.store.get(before) is None
-        assert whoami(devices["phone"]) == "alice"
-        assert [info.ip for info in sessions_of(self.alice)] == [DEVICES["phone"][0]]
-        assert whoami(devices["laptop"]) == ""
+        assert sessions_of(self.alice) == []
+        assert regenerated == []
+        for _ in range(2):
+            # Not on the first save, nor on one after the first was caught.
+            with pytest.raises(UpdateError):
+                in_flight.save()
+        assert sessions_of(self.alice) == []
 
     def test_a_password_change_racing_log_out_everywhere_is_interrupted(
         self,
@@ -460,37 +480,143 @@ class UserSessions(_TestCase):
         assert sessions_of(self.alice) == []
         assert whoami(laptop) == ""
 
+    def test_a_view_that_saves_and_catches_the_interruption_gets_a_400(
+        self,
+    ) -> None:
+        laptop = self.device("laptop")
+
+        response = laptop.get("/sessions/rotate-while-revoked/", {"catch": "1"})
+
+        assert response.status_code == 400
+        assert sessions_of(self.alice) == []
+        assert whoami(laptop) == ""
+
+    def test_a_password_change_that_revokes_the_others_keeps_this_device(
+        self,
+    ) -> None:
+        devices = self.devices()
+        before = sid_of(devices["phone"])
+
+        response = devices["phone"].post("/sessions/password/", {"password": "n3w"})
+
+        assert response.status_code == 200
+        assert response.json() == {"current": [False, True, False], "ended": 2}
+        assert self.store.get(before) is None
+        assert whoami(devices["phone"]) == "alice"
+        assert [info.ip for info in sessions_of(self.alice)] == [DEVICES["phone"][0]]
+        assert whoami(devices["laptop"]) == ""
+
+    def test_the_same_browsers_request_during_a_password_change_is_harmless(
+        self,
+    ) -> None:
+        laptop = self.device("laptop")
+
+        response = laptop.post("/sessions/password-with-poll/", {"password": "n3w"})
+
+        # The poll carried the replaced id: gone already, so it neither
+        # failed the hash check (a flush) nor cleared the cookie.
+        assert response.json() == {"poll": "", "poll_cleared": False}
+        assert whoami(laptop) == "alice"
+        assert len(sessions_of(self.alice)) == 1
+
     def test_revoke_ends_a_rotation_done_between_listing_and_deleting(self) -> None:
         devices = self.devices()
-        in_flight = self.rotating(devices["laptop"])
         listing = self.store.user_sessions
+        rotated: list[SessionStore] = []
 
         def list_then_rotate(user_id: str) -> dict[str, Record]:
             found = listing(user_id)
-            if not in_flight.is_stored:
-                # The rotation completes after the listing, before deletion.
-                in_flight.save()
+            if not rotated:
+                rotated.append(self.rotating(devices["laptop"]))
             return found
 
         with mock.patch.object(self.store, "user_sessions", list_then_rotate):
-            revoke(self.alice)
+            assert revoke(self.alice) == 3
 
-        assert in_flight.is_stored
-        assert self.store.get(in_flight.id) is None
+        assert self.store.get(rotated[0].id) is None
         assert sessions_of(self.alice) == []
 
-    def test_a_rotation_no_revoke_met_deletes_the_old_id_once_stored(self) -> None:
-        devices = self.devices()
-        old = sid_of(devices["laptop"])
-        in_flight = self.rotating(devices["laptop"])
-        regenerated = self.regenerations()
+    def test_revoke_ends_rotations_that_keep_completing_meanwhile(self) -> None:
+        laptop = self.device("laptop")
+        destroy_keys = self.store.destroy_keys
+        revoked: list[str] = []
 
-        in_flight.save()
+        def rotate_then_destroy(keys: list[str]) -> int:
+            # The laptop rotates between every listing and deletion, five
+            # times, the revoked key each time already replaced.
+            if len(revoked) < 5:
+                assert laptop.get("/cycle-key/").status_code == 200
+            revoked.extend(keys)
+            return destroy_keys(keys)
 
-        assert self.store.get(old) is None
-        assert self.store.get(in_flight.id) is not None
-        assert len(sessions_of(self.alice)) == 3
-        assert [event["old_key_hash"] for event in regenerated] == [Store.digest(old)]
+        session_revoked_sent = self.revocations()
+        with mock.patch.object(self.store, "destroy_keys", rotate_then_destroy):
+            assert revoke(self.alice) == 1
+
+        assert whoami(laptop) == ""
+        assert sessions_of(self.alice) == []
+        assert session_revoked_sent == [revoked[-1]]
+
+    def revocations(self) -> list[str]:
+        sent: list[str] = []
+
+        def receiver(*, key_hash: str, **kwargs: Any) -> None:
+            sent.append(key_hash)
+
+        session_revoked.connect(receiver, weak=False)
+        self.addCleanup(session_revoked.disconnect, receiver)
+        return sent
+
+    def test_a_rotation_answered_with_a_500_leaves_no_session(self) -> None:
+        laptop = self.device("laptop")
+        before = sid_of(laptop)
+
+        response = laptop.get("/rotate-and-fail/")
+
+        assert response.status_code == 500
+        assert self.store.get(before) is None
+        assert sessions_of(self.alice) == []
+
+    def test_a_view_replacing_a_rotated_session_leaves_no_orphan(self) -> None:
+        laptop = self.device("laptop")
+        before = sid_of(laptop)
+
+        response = laptop.get("/rotate-then-replace/")
+
+        assert response.status_code == 200
+        assert self.store.get(before) is None
+        assert sessions_of(self.alice) == []
+        assert whoami(laptop) == ""
+
+    def test_deleting_the_old_key_after_a_rotation_changes_nothing(self) -> None:
+        laptop = self.device("laptop")
+
+        response = laptop.get("/rotate-then-delete-old/")
+
+        assert response.status_code == 200
+        assert whoami(laptop) == "alice"
+        assert len(sessions_of(self.alice)) == 1
+
+    def test_a_store_failure_deleting_the_old_id_leaves_one_login(self) -> None:
+        laptop = self.device("laptop")
+        old = sid_of(laptop)
+        destroy = self.store.destroy
+
+        def failing_on_the_old_id(sid: str) -> bool:
+            if sid == old:
+                raise StoreUnavailable("down for a moment")
+            return destroy(sid)
+
+        with (
+            mock.patch.object(self.store, "destroy", failing_on_the_old_id),
+            self.assertLogs("django_xsession", "ERROR"),
+        ):
+            response = laptop.get("/cycle-key/")
+
+        assert response.status_code == 503
+        assert NAME not in response.cookies
+        assert [info.ip for info in sessions_of(self.alice)] == [DEVICES["laptop"][0]]
+        assert whoami(laptop) == "alice"
 
     async def test_arevoke_ends_a_login_whose_async_rotation_is_in_flight(
         self,
@@ -505,6 +631,20 @@ class UserSessions(_TestCase):
         with pytest.raises(UpdateError):
             await in_flight.asave()
         assert await asessions_of(self.alice) == []
+
+    async def test_an_async_rotation_of_a_login_revoked_meanwhile_is_undone(
+        self,
+    ) -> None:
+        devices = await sync_to_async(self.devices)()
+        in_flight = SessionStore(devices["laptop"].cookies[NAME].value)
+        assert await in_flight.aget("_auth_user_id") == str(self.alice.pk)
+        await arevoke(self.alice)
+
+        await in_flight.acycle_key()
+
+        assert await asessions_of(self.alice) == []
+        with pytest.raises(UpdateError):
+            await in_flight.asave()
 
     # The async twins
 

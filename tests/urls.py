@@ -58,6 +58,9 @@ urlpatterns += [
     path("sessions/revoke-others/", views.revoke_others),
     path("sessions/rotate-while-revoked/", views.rotate_while_revoked),
     path("sessions/password/", views.change_password_and_revoke_others),
+    path("sessions/password-with-poll/", views.change_password_with_poll),
+    path("rotate-then-replace/", views.rotate_then_replace),
+    path("rotate-then-delete-old/", views.rotate_then_delete_old),
     path("async/sessions/current/", views.async_current_sessions),
     path("async/sessions/revoke-others/", views.async_revoke_others),
 ]

@@ -1,15 +1,19 @@
 from __future__ import annotations
 
+import contextlib
+
 from django.contrib import auth, messages
 from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
 from django.contrib.auth.models import AnonymousUser, User
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template import engines
+from django.test import Client
 
 from django_xsession import arevoke, asessions_of, revoke, sessions_of
 from django_xsession.engine import SessionStore
 from django_xsession.session import Session
+from django_xsession.stores.base import UpdateError
 
 
 def _session(request: HttpRequest) -> Session:
@@ -291,11 +295,52 @@ def change_password_and_revoke_others(request: HttpRequest) -> HttpResponse:
 
 
 def rotate_while_revoked(request: HttpRequest) -> HttpResponse:
-    """A password change during which another device logs out every session."""
+    """A password change during which another device logs out every session;
+    with ``catch``, the view saves and swallows the interruption itself."""
     user = request.user
     assert isinstance(user, User)
     update_session_auth_hash(request, user)
     revoke(user)
+    if request.GET.get("catch"):
+        with contextlib.suppress(UpdateError):
+            request.session.save()
+    return HttpResponse("rotated")
+
+
+def change_password_with_poll(request: HttpRequest) -> HttpResponse:
+    """A password change while the same browser's poll, sent with the
+    cookie the change is replacing, is in flight."""
+    user = request.user
+    assert isinstance(user, User)
+    user.set_password(request.POST["password"])
+    user.save()
+    update_session_auth_hash(request, user)
+    poll = Client()
+    poll.cookies["sessionid"] = request.COOKIES["sessionid"]
+    response = poll.get("/whoami/")
+    return JsonResponse(
+        {
+            "poll": response.content.decode(),
+            "poll_cleared": "sessionid" in response.cookies,
+        }
+    )
+
+
+def rotate_then_replace(request: HttpRequest) -> HttpResponse:
+    """Rotate a login's id, then put a new session on the request."""
+    user = request.user
+    assert isinstance(user, User)
+    update_session_auth_hash(request, user)
+    request.session = SessionStore(request=request)
+    request.session["fresh"] = True
+    return HttpResponse("replaced")
+
+
+def rotate_then_delete_old(request: HttpRequest) -> HttpResponse:
+    """``cycle_key`` as Django's is written: a new key, then ``delete(old)``."""
+    old = request.session.session_key
+    request.session.cycle_key()
+    request.session.delete(old)
     return HttpResponse("rotated")
 
 
