@@ -501,11 +501,12 @@ class SessionMiddleware(DjangoSessionMiddleware):
         self._follow_replacement(request, state)
         session = state.session
         state.view_accessed = session.accessed
+        if first is not session:
+            first._drop_unsent_rotation()
         if session.store_error is not None:
+            session._drop_unsent_rotation()
             return self._store_down(request, response, state, session.store_error)
         try:
-            if first is not session:
-                first._drop_unsent_rotation()
             unset = self._unset(request, state)
             if unset is not None:
                 if unset:
@@ -535,8 +536,10 @@ class SessionMiddleware(DjangoSessionMiddleware):
         except UpdateError:
             raise SessionInterrupted(INTERRUPTED) from None
         except StoreUnavailable as error:
+            session._drop_unsent_rotation()
             return self._store_down(request, response, state, error, during_save=True)
         if session.store_error is not None:
+            session._drop_unsent_rotation()
             return self._store_down(request, response, state, session.store_error)
         return self._send(request, response, state, decision)
 
@@ -550,11 +553,12 @@ class SessionMiddleware(DjangoSessionMiddleware):
         self._follow_replacement(request, state)
         session = state.session
         state.view_accessed = session.accessed
+        if first is not session:
+            await first._adrop_unsent_rotation()
         if session.store_error is not None:
+            await session._adrop_unsent_rotation()
             return self._store_down(request, response, state, session.store_error)
         try:
-            if first is not session:
-                await first._adrop_unsent_rotation()
             unset = self._unset(request, state)
             if unset is not None:
                 if unset:
@@ -584,8 +588,10 @@ class SessionMiddleware(DjangoSessionMiddleware):
         except UpdateError:
             raise SessionInterrupted(INTERRUPTED) from None
         except StoreUnavailable as error:
+            await session._adrop_unsent_rotation()
             return self._store_down(request, response, state, error, during_save=True)
         if session.store_error is not None:
+            await session._adrop_unsent_rotation()
             return self._store_down(request, response, state, session.store_error)
         return self._send(request, response, state, decision)
 

@@ -1052,9 +1052,7 @@ class Session(SessionBase):
         if old_sid is None or self.store_unavailable:
             return
         try:
-            if login:
-                self._move_login(old_sid)
-            else:
+            if not (login and self._moved_login(old_sid)):
                 self.store.destroy(old_sid)
         except StoreUnavailable as error:
             self._outage(error)
@@ -1070,15 +1068,22 @@ class Session(SessionBase):
         if old_sid is None or self.store_unavailable:
             return
         try:
-            if login:
-                await self._amove_login(old_sid)
-            else:
+            if not (login and await self._amoved_login(old_sid)):
                 await self.store.adestroy(old_sid)
         except StoreUnavailable as error:
             self._outage(error)
 
-    def _move_login(self, old_sid: str) -> None:
-        sid, record = self._create_rotated()
+    def _moved_login(self, old_sid: str) -> bool:
+        """Store the login under its new id, then delete ``old_sid``.
+
+        ``False`` if it is too large to store: the old id is then deleted
+        now and the save at the end of the request raises, as for any
+        session over ``MAX_SIZE``.
+        """
+        try:
+            sid, record = self._create_rotated()
+        except SessionTooLarge:
+            return False
         try:
             held = self.store.destroy(old_sid)
         except StoreUnavailable:
@@ -1089,14 +1094,18 @@ class Session(SessionBase):
         if not held:
             self.store.destroy(sid)
             self._ended_meanwhile = True
-            return
+            return True
         self._rotated_sid = sid
         event = self._saved(record, created=True)
         if event is not None:
             event[0].send(**event[1])
+        return True
 
-    async def _amove_login(self, old_sid: str) -> None:
-        sid, record = await self._acreate_rotated()
+    async def _amoved_login(self, old_sid: str) -> bool:
+        try:
+            sid, record = await self._acreate_rotated()
+        except SessionTooLarge:
+            return False
         try:
             held = await self.store.adestroy(old_sid)
         except StoreUnavailable:
@@ -1106,11 +1115,12 @@ class Session(SessionBase):
         if not held:
             await self.store.adestroy(sid)
             self._ended_meanwhile = True
-            return
+            return True
         self._rotated_sid = sid
         event = self._saved(record, created=True)
         if event is not None:
             await asend(event[0], **event[1])
+        return True
 
     def _create_rotated(self) -> tuple[str, Record]:
         for _ in range(_CREATE_ATTEMPTS):
@@ -1135,21 +1145,40 @@ class Session(SessionBase):
         raise RuntimeError("Unable to create a new session key: the store refuses ids.")
 
     def _drop_unsent_rotation(self) -> None:
-        """Delete the id a rotation stored here, its token never to be sent."""
+        """Delete the id a rotation stored here, its token never to be sent.
+
+        Tried after a store failure too: a login nobody holds the token of
+        would be listed, and counted by ``revoke``, until it expires.
+        """
         sid, self._rotated_sid = self._rotated_sid, None
         if sid is None or sid != self._sid or not self._stored:
             return
-        if not self.store_unavailable:
-            self.store.destroy(sid)
+        try:
+            held = self.store.destroy(sid)
+        except StoreUnavailable as error:
+            self._unsent_left(error)
+            return
+        if held:
             self._destroyed_signal(sid)
 
     async def _adrop_unsent_rotation(self) -> None:
         sid, self._rotated_sid = self._rotated_sid, None
         if sid is None or sid != self._sid or not self._stored:
             return
-        if not self.store_unavailable:
-            await self.store.adestroy(sid)
+        try:
+            held = await self.store.adestroy(sid)
+        except StoreUnavailable as error:
+            self._unsent_left(error)
+            return
+        if held:
             await self._adestroyed_signal(sid)
+
+    def _unsent_left(self, error: StoreUnavailable) -> None:
+        store_logger.warning(
+            "Session store unavailable, a rotated login whose cookie was not "
+            "sent stays stored until it expires: %s",
+            error,
+        )
 
     def flush(self) -> None:
         if self._unread():

@@ -142,8 +142,10 @@ def _split(
 
 # A rotation stores a login's new id before deleting the old one, so one
 # that completes between a listing and its deletions is found by the next
-# listing. Listing again until one finds nothing catches every such
-# rotation; the bound keeps a device rotating without end from looping.
+# listing (and that device is signalled under both ids: one statement per
+# listing cannot tell which of its keys another request deleted first).
+# Listing again until one finds nothing catches every such rotation; the
+# bound keeps a device rotating without end from looping.
 _MAX_LISTINGS = 8
 
 
@@ -160,22 +162,24 @@ def revoke(
     Their next request is anonymous.
     """
     store = get_store()
-    ended: list[str] = []
+    ended = 0
+    signalled: list[str] = []
     for _ in range(_MAX_LISTINGS):
         live, ended_before = _split(store.user_sessions(_user_id(user)), keep, handles)
         if ended_before:
             # A timeout ended these: not counted, nor signalled, but not left
             # behind.
             store.destroy_keys(ended_before)
-        # One at a time: what a rotation deleted after the listing is not
-        # counted or signalled as ended here.
-        ended += [key for key in live if store.destroy_keys([key])]
-        if not live or handles is not None:
+        if not live:
+            break
+        ended += store.destroy_keys(live)
+        signalled += live
+        if handles is not None:
             # A new id has a new handle: no chosen session comes back.
             break
-    for revocation in _revocations(user, ended, keep):
+    for revocation in _revocations(user, signalled, keep):
         session_revoked.send(**revocation)
-    return len(ended)
+    return ended
 
 
 async def arevoke(
@@ -185,15 +189,19 @@ async def arevoke(
     handles: Iterable[str] | None = None,
 ) -> int:
     store = get_store()
-    ended: list[str] = []
+    ended = 0
+    signalled: list[str] = []
     for _ in range(_MAX_LISTINGS):
         records = await store.auser_sessions(_user_id(user))
         live, ended_before = _split(records, keep, handles)
         if ended_before:
             await store.adestroy_keys(ended_before)
-        ended += [key for key in live if await store.adestroy_keys([key])]
-        if not live or handles is not None:
+        if not live:
             break
-    for revocation in _revocations(user, ended, keep):
+        ended += await store.adestroy_keys(live)
+        signalled += live
+        if handles is not None:
+            break
+    for revocation in _revocations(user, signalled, keep):
         await asend(session_revoked, **revocation)
-    return len(ended)
+    return ended

@@ -304,6 +304,8 @@ def rotate_while_revoked(request: HttpRequest) -> HttpResponse:
     if request.GET.get("catch"):
         with contextlib.suppress(UpdateError):
             request.session.save()
+    if request.GET.get("fail"):
+        return HttpResponse("boom", status=500)
     return HttpResponse("rotated")
 
 
