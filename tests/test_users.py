@@ -638,7 +638,7 @@ class UserSessions(_TestCase):
             mock.patch.object(self.store, "aset", failing_updates),
             self.assertLogs("django_xsession", "WARNING"),
         ):
-            response = await client.post("/async/password/", {"password": "n3w"})
+            response = await client.get("/async/rotate-and-write/")
 
         assert response.status_code == 503
         assert await asessions_of(self.alice) == []

@@ -38,6 +38,7 @@ urlpatterns += [
     path("rotate-after-logout/", views.rotate_after_logout),
     path("rotate-and-fail/", views.rotate_and_fail),
     path("async/rotate-and-fail/", views.async_rotate_and_fail),
+    path("async/rotate-and-write/", views.async_rotate_and_write),
     path("async/whoami/", views.async_whoami),
     path("async/login/", views.async_login),
     path("async/logout/", views.async_logout),

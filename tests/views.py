@@ -121,6 +121,13 @@ def rotate_and_fail(request: HttpRequest) -> HttpResponse:
     return HttpResponse("boom", status=500)
 
 
+async def async_rotate_and_write(request: HttpRequest) -> HttpResponse:
+    """Rotate the id, then change the session: the closing save writes."""
+    await _session(request).acycle_key()
+    await _session(request).aset("rotated", True)
+    return HttpResponse("rotated")
+
+
 async def async_rotate_and_fail(request: HttpRequest) -> HttpResponse:
     await _session(request).acycle_key()
     return HttpResponse("boom", status=500)
