@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import logging
 import math
@@ -1074,74 +1073,52 @@ class Session(SessionBase):
             self._outage(error)
 
     def _moved_login(self, old_sid: str) -> bool:
-        """Store the login under its new id, then delete ``old_sid``.
+        """Move the login to its new id; ``False`` if it is too large to store.
 
-        ``False`` if it is too large to store: the old id is then deleted
-        now and the save at the end of the request raises, as for any
-        session over ``MAX_SIZE``.
+        A login over ``MAX_SIZE`` loses its old id now, and the save at the
+        end of the request raises, as for any session too large.
         """
-        try:
-            sid, record = self._create_rotated()
-        except SessionTooLarge:
-            return False
-        try:
-            held = self.store.destroy(old_sid)
-        except StoreUnavailable:
-            # The old id may live on: the new one must not live beside it.
-            with contextlib.suppress(StoreUnavailable):
-                self.store.destroy(sid)
-            raise
-        if not held:
-            self.store.destroy(sid)
-            self._ended_meanwhile = True
-            return True
-        self._rotated_sid = sid
-        event = self._saved(record, created=True)
-        if event is not None:
-            event[0].send(**event[1])
-        return True
-
-    async def _amoved_login(self, old_sid: str) -> bool:
-        try:
-            sid, record = await self._acreate_rotated()
-        except SessionTooLarge:
-            return False
-        try:
-            held = await self.store.adestroy(old_sid)
-        except StoreUnavailable:
-            with contextlib.suppress(StoreUnavailable):
-                await self.store.adestroy(sid)
-            raise
-        if not held:
-            await self.store.adestroy(sid)
-            self._ended_meanwhile = True
-            return True
-        self._rotated_sid = sid
-        event = self._saved(record, created=True)
-        if event is not None:
-            await asend(event[0], **event[1])
-        return True
-
-    def _create_rotated(self) -> tuple[str, Record]:
         for _ in range(_CREATE_ATTEMPTS):
-            sid, record, _, _ = self._prepare_save(must_create=True)
             try:
-                self.store.set(sid, record, create=True)
+                sid, record, _, _ = self._prepare_save(must_create=True)
+            except SessionTooLarge:
+                return False
+            try:
+                held = self.store.replace(old_sid, sid, record)
             except CreateError:
                 self._new_key()
                 continue
-            return sid, record
+            if not held:
+                # A logout or revoke ended the login meanwhile: it must not
+                # live on under the new id, whatever this request saves.
+                self._ended_meanwhile = True
+                return True
+            self._rotated_sid = sid
+            event = self._saved(record, created=True)
+            if event is not None:
+                event[0].send(**event[1])
+            return True
         raise RuntimeError("Unable to create a new session key: the store refuses ids.")
 
-    async def _acreate_rotated(self) -> tuple[str, Record]:
+    async def _amoved_login(self, old_sid: str) -> bool:
         for _ in range(_CREATE_ATTEMPTS):
-            sid, record, _, _ = self._prepare_save(must_create=True)
             try:
-                await self.store.aset(sid, record, create=True)
+                sid, record, _, _ = self._prepare_save(must_create=True)
+            except SessionTooLarge:
+                return False
+            try:
+                held = await self.store.areplace(old_sid, sid, record)
             except CreateError:
                 await self._anew_key()
                 continue
-            return sid, record
+            if not held:
+                self._ended_meanwhile = True
+                return True
+            self._rotated_sid = sid
+            event = self._saved(record, created=True)
+            if event is not None:
+                await asend(event[0], **event[1])
+            return True
         raise RuntimeError("Unable to create a new session key: the store refuses ids.")
 
     def _drop_unsent_rotation(self) -> None:

@@ -505,6 +505,43 @@ class StoreContract(_TestCase):
         self.assertEqual(self.data_of(other), {"b": 2})
         self.assert_length(1, live=[other], gone=[sid])
 
+    def test_replace_moves_a_session_to_its_new_id(self) -> None:
+        old = self.create({"a": 1})
+        sid = new_sid()
+
+        self.assertIs(self.store.replace(old, sid, self.record({"a": 2})), True)
+
+        self.assertIsNone(self.store.get(old))
+        self.assertEqual(self.data_of(sid), {"a": 2})
+        self.assert_length(1, live=[sid], gone=[old])
+
+    def test_replace_of_an_ended_session_stores_nothing(self) -> None:
+        sid = new_sid()
+
+        self.assertIs(self.store.replace(new_sid(), sid, self.record({"a": 2})), False)
+
+        self.assertIsNone(self.store.get(sid))
+        self.assert_length(0, gone=[sid])
+
+    def test_replace_onto_a_taken_id_changes_nothing(self) -> None:
+        old = self.create({"a": 1})
+        taken = self.create({"b": 2})
+
+        with self.assertRaises(CreateError):
+            self.store.replace(old, taken, self.record({"a": 2}))
+
+        self.assertEqual(self.data_of(old), {"a": 1})
+        self.assertEqual(self.data_of(taken), {"b": 2})
+
+    async def test_areplace_moves_a_session_to_its_new_id(self) -> None:
+        old = await self.call(self.create, {"a": 1})
+        sid = new_sid()
+
+        self.assertIs(await self.store.areplace(old, sid, self.record({"a": 2})), True)
+
+        self.assertIsNone(await self.store.aget(old))
+        self.assertEqual(await self.call(self.data_of, sid), {"a": 2})
+
     def test_destroy_of_a_missing_id_is_not_an_error(self) -> None:
         other = self.create({"b": 2})
 

@@ -6,6 +6,7 @@ import datetime
 import hashlib
 import json
 from typing import TYPE_CHECKING, Any
+from unittest import mock
 
 import pytest
 from django.conf import settings
@@ -25,7 +26,7 @@ from django.utils import timezone
 
 from django_xsession.engine import SessionStore
 from django_xsession.models import Session
-from django_xsession.stores.base import Store
+from django_xsession.stores.base import Record, Store
 from django_xsession.stores.db import DatabaseStore
 from tests.services import MARIADB, POSTGRES, missing
 from tests.store_contract import StoreContract, new_sid
@@ -266,6 +267,41 @@ class FailedSaveTests(TestCase):
             # As a failed QuerySet.update would: the caller's transaction
             # cannot commit half of what it did.
             assert connection.needs_rollback
+
+
+class ReplaceTests(TestCase):
+    def test_replace_deletes_and_creates_in_one_transaction(self) -> None:
+        store = DatabaseStore()
+        old = new_sid()
+        record = Record(data={"a": 1}, expires=timezone.now() + datetime.timedelta(1))
+        store.set(old, record, create=True)
+
+        def failing_after_the_delete(*args: Any, **kwargs: Any) -> None:
+            # Here the old row is deleted, inside the transaction.
+            assert not Session.objects.filter(key=store.digest(old)).exists()
+            raise RuntimeError("the process dies here")
+
+        with (
+            mock.patch.object(store, "_write", failing_after_the_delete),
+            pytest.raises(RuntimeError),
+        ):
+            store.replace(old, new_sid(), record)
+
+        # Rolled back: the old row was never gone for other connections.
+        assert store.get(old) is not None
+
+    def test_replace_is_one_delete_and_one_insert(self) -> None:
+        store = DatabaseStore()
+        old = new_sid()
+        record = Record(data={"a": 1}, expires=timezone.now() + datetime.timedelta(1))
+        store.set(old, record, create=True)
+
+        with CaptureQueriesContext(connections["default"]) as queries:
+            assert store.replace(old, new_sid(), record)
+
+        statements = [query["sql"].split()[0] for query in queries]
+        assert statements.count("DELETE") == 1
+        assert statements.count("INSERT") == 1
 
 
 @db_store("default")

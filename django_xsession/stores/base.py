@@ -11,6 +11,7 @@ overrides them too.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import json
@@ -345,6 +346,30 @@ class Store:
             "subclasses of Store must provide a destroy_keys() method"
         )
 
+    # A default that a store able to do it in one step overrides.
+
+    def replace(self, old_sid: str, sid: str, record: Record) -> bool:
+        """Move a session from ``old_sid`` to the new ``sid``, as ``record``.
+
+        Return ``False``, and store nothing, if ``old_sid`` was not held (a
+        logout or revoke ended it meanwhile). Raise :class:`CreateError`,
+        changing nothing, if ``sid`` is taken. A reader must find one of the
+        two ids at every moment, so that listing a user's sessions never
+        misses this one: the default stores the new id before deleting the
+        old one.
+        """
+        self.set(sid, record, create=True)
+        try:
+            held = self.destroy(old_sid)
+        except StoreUnavailable:
+            # The old id may live on: the new one must not live beside it.
+            with contextlib.suppress(StoreUnavailable):
+                self.destroy(sid)
+            raise
+        if not held:
+            self.destroy(sid)
+        return held
+
     # Async twins.
 
     async def aget(self, sid: str) -> Record | None:
@@ -390,3 +415,6 @@ class Store:
 
     async def adestroy_keys(self, keys: Iterable[str]) -> int:
         return await sync_to_async(self.destroy_keys)(list(keys))
+
+    async def areplace(self, old_sid: str, sid: str, record: Record) -> bool:
+        return await sync_to_async(self.replace)(old_sid, sid, record)

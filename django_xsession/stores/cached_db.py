@@ -257,6 +257,12 @@ class CachedDatabaseStore(DatabaseStore):
         self._drop(self.cache_key(self.digest(sid)))
         return held
 
+    def replace(self, old_sid: str, sid: str, record: Record) -> bool:
+        held = super().replace(old_sid, sid, record)
+        # The new id's copy is made by its first read.
+        self._drop(self.cache_key(self.digest(old_sid)))
+        return held
+
     def touch(self, sid: str, expires: datetime.datetime) -> bool:
         key = self.cache_key(self.digest(sid))
         if not super().touch(sid, expires):

@@ -331,6 +331,18 @@ class DatabaseStore(Store):
         return deleted > 0
 
     @_reaching_database
+    def replace(self, old_sid: str, sid: str, record: Record) -> bool:
+        using = self._db_for_write()
+        with transaction.atomic(using=using):
+            # One transaction: readers see the old row or the new one, and
+            # a concurrent delete of the old row waits for it.
+            rows = self._rows(using).filter(key=self.digest(old_sid))
+            if not rows.delete()[0]:
+                return False
+            self._write(sid, record, create=True, delta=None)
+        return True
+
+    @_reaching_database
     def touch(self, sid: str, expires: datetime.datetime) -> bool:
         now = timezone.now()
         return bool(

@@ -230,6 +230,9 @@ class MemoryStore(Store):
     async def adestroy(self, sid: str) -> bool:
         return self.destroy(sid)
 
+    async def areplace(self, old_sid: str, sid: str, record: Record) -> bool:
+        return self.replace(old_sid, sid, record)
+
     async def atouch(self, sid: str, expires: datetime.datetime) -> bool:
         return self.touch(sid, expires)
 
