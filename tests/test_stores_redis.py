@@ -268,6 +268,30 @@ class RedisLayoutTests(RedisTestCase):
                 ] == [f"{PREFIX}u:{user}"]
                 assert list(self.store.user_sessions(str(user))) == [sha256(sid)]
 
+    def test_a_listing_finds_a_session_moved_to_a_new_id_meanwhile(self) -> None:
+        old = self.create({"_auth_user_id": "7"})
+        new = new_sid()
+        sent: list[Any] = []
+        send: Callable[..., Any] = self.store.client.execute_command
+
+        def send_then_move(*args: Any, **options: Any) -> Any:
+            # Whatever the listing's first command, a login's rotation
+            # completes right after it reaches Redis.
+            reply = send(*args, **options)
+            if not sent:
+                sent.append(args[0])
+                moved = Record({"_auth_user_id": "7"}, expires=self.now + HOUR)
+                self.store.replace(old, new, moved)
+            return reply
+
+        with mock.patch.object(
+            self.store.client, "execute_command", side_effect=send_then_move
+        ):
+            listed = self.store.user_sessions("7")
+
+        assert list(listed) in ([sha256(old)], [sha256(new)])
+        assert self.store.user_sessions("7").keys() == {sha256(new)}
+
     def test_a_session_without_a_user_is_not_indexed(self) -> None:
         sid = self.create({"a": 1})
         self.store.touch(sid, self.now + 2 * HOUR)

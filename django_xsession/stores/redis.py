@@ -161,6 +161,17 @@ return 1
 """
 )
 
+# KEYS[1] a user's index; ARGV: now_ms, the sessions' key prefix. One
+# script, so a session moved to a new id meanwhile is read under one of them.
+_USER_SESSIONS = """
+local found = {}
+for _, digest in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf')) do
+  found[#found + 1] = digest
+  found[#found + 1] = redis.call('HGETALL', ARGV[2] .. digest)
+end
+return found
+"""
+
 # KEYS[1] session; ARGV: user prefix, digest.
 _DESTROY = (
     _USER_INDEX
@@ -367,22 +378,20 @@ class RedisStore(Store):
         )
 
     def user_sessions(self, user_id: str) -> dict[str, Record]:
-        index = f"{self.user_prefix}{user_id}"
+        script = self._script(_USER_SESSIONS)
         now = _ms(timezone.now())
-
-        def fetch() -> list[tuple[str, dict[bytes, bytes]]]:
-            members: list[bytes] = self.client.zrangebyscore(index, f"({now}", "+inf")  # type: ignore[assignment]
-            digests = [member.decode() for member in members]
-            pipeline = self.client.pipeline(transaction=False)
-            for digest in digests:
-                pipeline.hgetall(self.session_key(digest))
-            return list(zip(digests, pipeline.execute(), strict=True))
-
+        found: list[Any] = self._run(
+            lambda: script(
+                keys=[f"{self.user_prefix}{user_id}"],
+                args=[now, self.session_key("")],
+            )
+        )
         records = {}
-        for digest, fields in self._run(fetch):
+        for digest, flat in zip(found[::2], found[1::2], strict=True):
+            fields = dict(zip(flat[::2], flat[1::2], strict=True))
             record = self._record(fields)
             if record is not None:
-                records[digest] = record
+                records[digest.decode()] = record
         return records
 
     def destroy_keys(self, keys: Iterable[str]) -> int:
