@@ -292,6 +292,19 @@ class RedisLayoutTests(RedisTestCase):
         assert list(listed) in ([sha256(old)], [sha256(new)])
         assert self.store.user_sessions("7").keys() == {sha256(new)}
 
+    def test_replace_is_one_command_and_moves_the_user_index_entry(self) -> None:
+        old = self.create({"_auth_user_id": "7"})
+        self.create({"warm": "up", "_auth_user_id": "8"})
+        new = new_sid()
+        record = Record({"_auth_user_id": "7"}, expires=self.now + HOUR)
+
+        with commands_sent(self.store.client) as sent:
+            assert self.store.replace(old, new, record)
+
+        assert names(sent) == ["EVALSHA"]
+        assert self.redis.zrange(f"{PREFIX}u:7", 0, -1) == [sha256(new).encode()]
+        assert self.redis.exists(self.key(old)) == 0
+
     def test_a_session_without_a_user_is_not_indexed(self) -> None:
         sid = self.create({"a": 1})
         self.store.touch(sid, self.now + 2 * HOUR)

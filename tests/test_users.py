@@ -424,8 +424,8 @@ class UserSessions(_TestCase):
     def skip_unless_replaced_in_two_steps(self) -> None:
         if type(self.store).replace is not Store.replace:
             self.skipTest(
-                "this store replaces in one transaction: "
-                "tests/test_stores_db.py::ReplaceTests"
+                "this store replaces in one step: tests/test_stores_db.py::"
+                "ReplaceTests, tests/test_stores_redis.py"
             )
 
     def test_a_login_is_stored_under_its_new_id_before_the_old_id_goes(

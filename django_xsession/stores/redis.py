@@ -96,17 +96,26 @@ local function unindex(user_prefix, user, digest)
 end
 """
 
-# KEYS[1] session; ARGV: mode, expires_ms, now_ms, user prefix, digest,
-# n, n field/value pairs, m, m fields to delete.
+# KEYS[1] session (and, for mode "move", KEYS[2] the session it replaces);
+# ARGV: mode, expires_ms, now_ms, user prefix, digest, n, n field/value
+# pairs, m, m fields to delete.
 _SAVE = (
     _USER_INDEX
     + """
 local key, mode = KEYS[1], ARGV[1]
 local exists = redis.call('EXISTS', key)
-if mode == 'create' then
+if mode == 'create' or mode == 'move' then
   if exists == 1 then return 'taken' end
 elseif exists == 0 then
   return 'missing'
+end
+if mode == 'move' then
+  local moved = KEYS[2]
+  local moved_user = user_of(redis.call('HGET', moved, ARGV[6]))
+  if redis.call('DEL', moved) == 0 then return 'gone' end
+  -- A session's key ends with its digest, 64 hex digits.
+  if moved_user then unindex(ARGV[4], moved_user, string.sub(moved, -64)) end
+  mode = 'create'
 end
 local old_user = nil
 if mode ~= 'create' then old_user = user_of(redis.call('HGET', key, ARGV[6])) end
@@ -299,16 +308,32 @@ class RedisStore(Store):
         create: bool = False,
         delta: Delta | None = None,
     ) -> None:
+        if create:
+            self._save(sid, record, "create")
+        elif delta is None:
+            self._save(sid, record, "replace")
+        else:
+            self._save(sid, record, "update", delta.changed, tuple(delta.removed))
+
+    def replace(self, old_sid: str, sid: str, record: Record) -> bool:
+        # One script: the old id is deleted as the new one is created.
+        return self._save(sid, record, "move", moved=old_sid)
+
+    def _save(
+        self,
+        sid: str,
+        record: Record,
+        mode: str,
+        changed: Mapping[str, Any] | None = None,
+        removed: tuple[str, ...] = (),
+        *,
+        moved: str | None = None,
+    ) -> bool:
+        """Run the save script; ``False`` if the session to move was gone."""
         digest = self.digest(sid)
         dumps = self.serializer.dumps
-        changed: Mapping[str, Any] = record.data
-        removed: tuple[str, ...] = ()
-        if create:
-            mode = "create"
-        elif delta is None:
-            mode = "replace"
-        else:
-            mode, changed, removed = "update", delta.changed, tuple(delta.removed)
+        if changed is None:
+            changed = record.data
         now = timezone.now()
         pairs: list[str | bytes] = [
             EXPIRES,
@@ -326,8 +351,11 @@ class RedisStore(Store):
         for name, value in changed.items():
             pairs += [_field(name), dumps(value)]
         expires_ms = _ms(record.expires)
+        keys = [self.session_key(digest)]
+        if moved is not None:
+            keys.append(self.session_key(self.digest(moved)))
         args: list[Any]
-        if create and AUTH_USER_KEY not in record.data:
+        if mode == "create" and AUTH_USER_KEY not in record.data:
             script = self._script(_CREATE_ANONYMOUS)
             args = [expires_ms, *pairs]
         else:
@@ -344,11 +372,12 @@ class RedisStore(Store):
                 len(removed),
                 *[_field(name) for name in removed],
             ]
-        outcome = self._run(lambda: script(keys=[self.session_key(digest)], args=args))
+        outcome = self._run(lambda: script(keys=keys, args=args))
         if outcome == b"taken":
             raise CreateError
         if outcome == b"missing":
             raise UpdateError
+        return bool(outcome != b"gone")
 
     def destroy(self, sid: str) -> bool:
         digest = self.digest(sid)
