@@ -1088,13 +1088,7 @@ class Session(SessionBase):
             except CreateError:
                 self._new_key()
                 continue
-            if not held:
-                # A logout or revoke ended the login meanwhile: it must not
-                # live on under the new id, whatever this request saves.
-                self._ended_meanwhile = True
-                return True
-            self._rotated_sid = sid
-            event = self._saved(record, created=True)
+            event = self._replaced(sid, record, held)
             if event is not None:
                 event[0].send(**event[1])
             return True
@@ -1111,15 +1105,23 @@ class Session(SessionBase):
             except CreateError:
                 await self._anew_key()
                 continue
-            if not held:
-                self._ended_meanwhile = True
-                return True
-            self._rotated_sid = sid
-            event = self._saved(record, created=True)
+            event = self._replaced(sid, record, held)
             if event is not None:
                 await asend(event[0], **event[1])
             return True
         raise RuntimeError("Unable to create a new session key: the store refuses ids.")
+
+    def _replaced(
+        self, sid: str, record: Record, held: bool
+    ) -> tuple[Signal, dict[str, Any]] | None:
+        """Take in the store's move; return the signal it calls for, if any."""
+        if not held:
+            # A logout or revoke ended the login meanwhile: it must not live
+            # on under the new id, whatever this request saves.
+            self._ended_meanwhile = True
+            return None
+        self._rotated_sid = sid
+        return self._saved(record, created=True)
 
     def _drop_unsent_rotation(self) -> None:
         """Delete the id a rotation stored here, its token never to be sent.
@@ -1127,8 +1129,8 @@ class Session(SessionBase):
         Tried after a store failure too: a login nobody holds the token of
         would be listed, and counted by ``revoke``, until it expires.
         """
-        sid, self._rotated_sid = self._rotated_sid, None
-        if sid is None or sid != self._sid or not self._stored:
+        sid = self._unsent_rotation()
+        if sid is None:
             return
         try:
             held = self.store.destroy(sid)
@@ -1139,8 +1141,8 @@ class Session(SessionBase):
             self._destroyed_signal(sid)
 
     async def _adrop_unsent_rotation(self) -> None:
-        sid, self._rotated_sid = self._rotated_sid, None
-        if sid is None or sid != self._sid or not self._stored:
+        sid = self._unsent_rotation()
+        if sid is None:
             return
         try:
             held = await self.store.adestroy(sid)
@@ -1149,6 +1151,13 @@ class Session(SessionBase):
             return
         if held:
             await self._adestroyed_signal(sid)
+
+    def _unsent_rotation(self) -> str | None:
+        """The id a rotation stored here, if the session still has it; forgotten."""
+        sid, self._rotated_sid = self._rotated_sid, None
+        if sid is None or sid != self._sid or not self._stored:
+            return None
+        return sid
 
     def _unsent_left(self, error: StoreUnavailable) -> None:
         store_logger.warning(
