@@ -65,6 +65,10 @@ class Recorder:
 
         return receive
 
+    def sent(self, name: str, field: str = "key_hash") -> list[Any]:
+        """``field`` of each ``name`` event, in order."""
+        return [event[field] for signal, event in self.events if signal == name]
+
     def paths(self) -> list[str | None]:
         """The path of each event's request; ``None`` where it had none."""
         return [None if request is None else request.path for request in self.requests]

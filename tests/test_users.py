@@ -33,14 +33,10 @@ from django_xsession import (
 )
 from django_xsession.conf import get_options
 from django_xsession.engine import SessionStore
-from django_xsession.signals import (
-    session_destroyed,
-    session_regenerated,
-    session_revoked,
-)
 from django_xsession.stores import get_store
 from django_xsession.stores.base import Record, Store, StoreUnavailable, UpdateError
 from tests.services import REDIS, missing, reachable
+from tests.test_signals import recording
 
 if TYPE_CHECKING:
     _TestCase = TestCase
@@ -411,16 +407,6 @@ class UserSessions(_TestCase):
         session.cycle_key()
         return session
 
-    def regenerations(self) -> list[dict[str, Any]]:
-        sent: list[dict[str, Any]] = []
-
-        def receiver(**kwargs: Any) -> None:
-            sent.append(kwargs)
-
-        session_regenerated.connect(receiver, weak=False)
-        self.addCleanup(session_regenerated.disconnect, receiver)
-        return sent
-
     def skip_unless_replaced_in_two_steps(self) -> None:
         if type(self.store).replace is not Store.replace:
             self.skipTest(
@@ -442,14 +428,16 @@ class UserSessions(_TestCase):
                 both_at_deletion.append(len(sessions_of(self.alice)))
             return destroy(sid)
 
-        regenerated = self.regenerations()
-        with mock.patch.object(self.store, "destroy", counting_destroy):
+        with (
+            mock.patch.object(self.store, "destroy", counting_destroy),
+            recording() as recorder,
+        ):
             in_flight = self.rotating(devices["laptop"])
 
         assert both_at_deletion == [4]
         assert self.store.get(old) is None
         assert self.store.get(in_flight.id) is not None
-        assert [event["old_key_hash"] for event in regenerated] == [Store.digest(old)]
+        assert recorder.sent("regenerated", "old_key_hash") == [Store.digest(old)]
 
     def test_revoke_ends_a_login_whose_rotation_is_in_flight(self) -> None:
         devices = self.devices()
@@ -469,12 +457,12 @@ class UserSessions(_TestCase):
         in_flight = SessionStore(devices["laptop"].cookies[NAME].value)
         assert in_flight.get("_auth_user_id") == str(self.alice.pk)
         revoke(self.alice)
-        regenerated = self.regenerations()
 
-        in_flight.cycle_key()
+        with recording() as recorder:
+            in_flight.cycle_key()
 
         assert sessions_of(self.alice) == []
-        assert regenerated == []
+        assert recorder.sent("regenerated") == []
         for _ in range(2):
             # Not on the first save, nor on one after the first was caught.
             with pytest.raises(UpdateError):
@@ -561,26 +549,18 @@ class UserSessions(_TestCase):
             revoked.extend(keys)
             return destroy_keys(keys)
 
-        session_revoked_sent = self.revocations()
-        with mock.patch.object(self.store, "destroy_keys", rotate_then_destroy):
+        with (
+            mock.patch.object(self.store, "destroy_keys", rotate_then_destroy),
+            recording() as recorder,
+        ):
             assert revoke(self.alice) == 1
 
         assert whoami(laptop) == ""
         assert sessions_of(self.alice) == []
         # Each id the laptop had when listed: one statement per listing
         # cannot tell which of them a rotation deleted first.
-        assert session_revoked_sent == revoked
+        assert recorder.sent("revoked") == revoked
         assert len(revoked) == 6
-
-    def revocations(self) -> list[str]:
-        sent: list[str] = []
-
-        def receiver(*, key_hash: str, **kwargs: Any) -> None:
-            sent.append(key_hash)
-
-        session_revoked.connect(receiver, weak=False)
-        self.addCleanup(session_revoked.disconnect, receiver)
-        return sent
 
     def test_a_rotation_answered_with_a_500_leaves_no_session(self) -> None:
         laptop = self.device("laptop")
@@ -678,20 +658,13 @@ class UserSessions(_TestCase):
         self,
     ) -> None:
         laptop = self.device("laptop")
-        revoked = self.revocations()
-        destroyed: list[str] = []
 
-        def receiver(*, key_hash: str, **kwargs: Any) -> None:
-            destroyed.append(key_hash)
-
-        session_destroyed.connect(receiver, weak=False)
-        self.addCleanup(session_destroyed.disconnect, receiver)
-
-        response = laptop.get("/sessions/rotate-while-revoked/", {"fail": "1"})
+        with recording() as recorder:
+            response = laptop.get("/sessions/rotate-while-revoked/", {"fail": "1"})
 
         assert response.status_code == 500
-        assert len(revoked) == 1
-        assert destroyed == []
+        assert len(recorder.sent("revoked")) == 1
+        assert recorder.sent("destroyed") == []
 
     def test_an_oversized_login_rotates_as_an_anonymous_session_does(
         self,

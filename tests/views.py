@@ -193,12 +193,18 @@ def csrf_submit(request: HttpRequest) -> HttpResponse:
     return HttpResponse(f"accepted {request.POST.get('field', '')}")
 
 
-def change_password(request: HttpRequest) -> HttpResponse:
+def _change_password(request: HttpRequest) -> User:
+    """Set the logged-in user's password to POST's, as contrib.auth's view does."""
     user = request.user
     assert isinstance(user, User)
     user.set_password(request.POST["password"])
     user.save()
     update_session_auth_hash(request, user)
+    return user
+
+
+def change_password(request: HttpRequest) -> HttpResponse:
+    _change_password(request)
     return HttpResponse("changed")
 
 
@@ -291,11 +297,7 @@ async def async_current_sessions(request: HttpRequest) -> HttpResponse:
 
 def change_password_and_revoke_others(request: HttpRequest) -> HttpResponse:
     """A password change that logs out every other device, as sites do."""
-    user = request.user
-    assert isinstance(user, User)
-    user.set_password(request.POST["password"])
-    user.save()
-    update_session_auth_hash(request, user)
+    user = _change_password(request)
     current = [info.is_current(request) for info in sessions_of(user)]
     ended = revoke(user, keep=request.session)
     return JsonResponse({"current": current, "ended": ended})
@@ -319,11 +321,7 @@ def rotate_while_revoked(request: HttpRequest) -> HttpResponse:
 def change_password_with_poll(request: HttpRequest) -> HttpResponse:
     """A password change while the same browser's poll, sent with the
     cookie the change is replacing, is in flight."""
-    user = request.user
-    assert isinstance(user, User)
-    user.set_password(request.POST["password"])
-    user.save()
-    update_session_auth_hash(request, user)
+    _change_password(request)
     poll = Client()
     poll.cookies["sessionid"] = request.COOKIES["sessionid"]
     response = poll.get("/whoami/")
