@@ -286,14 +286,15 @@ class SessionMiddleware(DjangoSessionMiddleware):
             )
             return False
 
+        # A token that verifies but finds no session may be one a concurrent
+        # login just replaced: a cookie answering it, new or clearing, could
+        # reach the browser after the login's and wipe it. Only junk, and a
+        # session this request ended, are cleared.
+        dead_token = bool(session._candidates) and not (
+            session._destroyed or session._timed_out_here
+        )
+        unsent = _Decision(clear_cookie=state.had_cookie and not dead_token)
         if session.is_empty():
-            # A token that verifies but finds no session may be one a
-            # concurrent login just replaced: a cookie answering it, new or
-            # clearing, could reach the browser after the login's and wipe
-            # it. Only junk, and a session this request ended, are cleared.
-            dead_token = bool(session._candidates) and not (
-                session._destroyed or session._timed_out_here
-            )
             if (
                 options.save_uninitialized
                 and not session._destroyed
@@ -302,7 +303,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
                 and deliverable()
             ):
                 return _Decision(write=True, set_cookie=True)
-            return _Decision(clear_cookie=state.had_cookie and not dead_token)
+            return unsent
         if not session.is_new:
             changed = session.has_changes()
             # A view's own save() was this request's write already.
@@ -336,8 +337,11 @@ class SessionMiddleware(DjangoSessionMiddleware):
                 write=ok and session.has_changes(), set_cookie=ok and deliverable()
             )
         wanted = ok and (session.has_changes() or options.save_uninitialized)
-        send = wanted and deliverable()
-        return _Decision(write=send, set_cookie=send)
+        if wanted and deliverable():
+            return _Decision(write=True, set_cookie=True)
+        # An id the view read but nothing stored: the cookie it came with
+        # (junk, or the session this request ended) must not stay behind.
+        return unsent
 
     def _cookie_deliverable(self, request: HttpRequest, session: Session) -> bool:
         secure = session._cookie_attribute("secure")

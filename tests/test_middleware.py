@@ -695,6 +695,54 @@ class ViewCallTests(MiddlewareTestCase):
         response = self.client.get("/session-id/")
         assert response.json()["id"] != planted
 
+    def test_reading_the_id_still_clears_a_garbage_cookie(self) -> None:
+        self.set_cookie("garbage-garbage")
+        with self.assertLogs("django.security.SuspiciousSession", "WARNING"):
+            response = self.client.get("/session-id/")
+        morsel = self.cookie(response)
+        assert morsel is not None
+        assert morsel.value == ""
+        assert morsel["max-age"] == 0
+        assert self.records() == {}
+
+    async def test_aid_still_clears_a_garbage_cookie(self) -> None:
+        self.async_client.cookies[NAME] = "garbage-garbage"
+        with self.assertLogs("django.security.SuspiciousSession", "WARNING"):
+            response = await self.async_client.get("/async/id/")
+        morsel = response.cookies.get(NAME)
+        assert morsel is not None
+        assert morsel.value == ""
+
+    def test_reading_the_id_after_destroy_still_clears_the_cookie(self) -> None:
+        self.start(a="1")
+        response = self.client.get("/destroy-then-id/")
+        morsel = self.cookie(response)
+        assert morsel is not None
+        assert morsel.value == ""
+        assert self.records() == {}
+
+    @override_settings(XSESSION={**MEMORY, "IDLE_TIMEOUT": 60})
+    def test_reading_the_id_past_the_idle_timeout_still_clears_the_cookie(
+        self,
+    ) -> None:
+        self.start(a="1")
+        later = timezone.now() + datetime.timedelta(seconds=61)
+        with mock.patch("django.utils.timezone.now", return_value=later):
+            response = self.client.get("/session-id/")
+        morsel = self.cookie(response)
+        assert morsel is not None
+        assert morsel.value == ""
+        assert self.records() == {}
+
+    def test_reading_the_id_of_a_token_whose_session_is_gone_clears_nothing(
+        self,
+    ) -> None:
+        # As for a read: a concurrent login may have just replaced it.
+        token = self.start(a="1")
+        get_store().destroy(self.sid_of(token))
+        response = self.client.get("/session-id/")
+        assert self.cookie(response) is None
+
     def test_a_token_with_junk_after_its_signature_is_not_accepted(self) -> None:
         token = self.start(a="1")
         for junk in ("==", "$$$", "%3D%3D"):

@@ -164,6 +164,12 @@ class HeaderTransportTests(TransportTestCase):
         assert not self.stored(token)
         assert self.get("/read/", token).json() == {}
 
+    def test_reading_the_id_still_empties_a_garbage_header(self) -> None:
+        with self.assertLogs(SUSPICIOUS, "WARNING"):
+            response = self.get("/session-id/", "garbage")
+
+        assert response[HEADER] == ""
+
     def test_a_token_whose_session_is_gone_gets_no_header(self) -> None:
         # It may be one a concurrent login just replaced in the client.
         token = self.start(cart="apples")

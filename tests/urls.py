@@ -80,6 +80,7 @@ urlpatterns += [
     path("async/delete-test-cookie/", views.async_delete_test_cookie),
     path("async/destroy/", views.async_destroy),
     path("session-id/", views.session_id),
+    path("destroy-then-id/", views.destroy_then_id),
     path("retype-preferences/", views.retype_preferences),
     path("set-test-cookie/", views.set_test_cookie),
 ]

@@ -438,6 +438,12 @@ def session_id(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"id": _session(request).id})
 
 
+def destroy_then_id(request: HttpRequest) -> HttpResponse:
+    session = _session(request)
+    session.destroy()
+    return JsonResponse({"id": session.id})
+
+
 def retype_preferences(request: HttpRequest) -> HttpResponse:
     """Change nested values to equal ones of other types, in place."""
     preferences = request.session.setdefault(
