@@ -283,6 +283,19 @@ class Session(SessionBase):
         session._verified = dict(tokens)
         return session
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A pickled copy (a task queue's) leaves the request behind: a weak
+        # reference cannot be pickled, and the copy is outside any request.
+        state = self.__dict__.copy()
+        state["_request"] = None
+        return state
+
+    @property
+    def key_salt(self) -> str:
+        # Every Django engine's class is named SessionStore and signs with
+        # that name: what one encode()s, ours decode()s, and back.
+        return "django.contrib.sessions.SessionStore"
+
     @property
     def request(self) -> HttpRequest | None:
         """The request this session belongs to, while it exists."""
@@ -1048,10 +1061,13 @@ class Session(SessionBase):
         self._new_key()
         self._session_cache = data
         self.modified = True
-        if old_sid is None or self.store_unavailable:
+        if self.store_unavailable:
             return
         try:
-            if not (login and self._moved_login(old_sid)):
+            moved = old_sid is not None and login and self._moved_login(old_sid)
+            if self._unsaved_by_a_response(moved):
+                self.save()
+            if old_sid is not None and not moved:
                 self.store.destroy(old_sid)
         except StoreUnavailable as error:
             self._outage(error)
@@ -1064,13 +1080,22 @@ class Session(SessionBase):
         await self._anew_key()
         self._session_cache = data
         self.modified = True
-        if old_sid is None or self.store_unavailable:
+        if self.store_unavailable:
             return
         try:
-            if not (login and await self._amoved_login(old_sid)):
+            moved = old_sid is not None and login and await self._amoved_login(old_sid)
+            if self._unsaved_by_a_response(moved):
+                await self.asave()
+            if old_sid is not None and not moved:
                 await self.store.adestroy(old_sid)
         except StoreUnavailable as error:
             self._outage(error)
+
+    def _unsaved_by_a_response(self, moved: bool) -> bool:
+        # Outside a request (a script, a task, the test client's session) no
+        # response will save the new id: it is written now, before the old
+        # one goes, as Django's cycle_key does.
+        return self.request is None and not moved
 
     def _moved_login(self, old_sid: str) -> bool:
         """Move the login to its new id; ``False`` if it is too large to store.

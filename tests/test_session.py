@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import datetime
+import pickle
 from unittest import mock
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.contrib.sessions.exceptions import SessionInterrupted
+from django.http import HttpRequest
 from django.test import SimpleTestCase, override_settings
 from django.utils import timezone
 
@@ -56,6 +58,27 @@ class DjangoSemanticsTests(SessionTestCase):
         other._sid = session.id
         with self.assertRaises(CreateError):
             other.save(must_create=True)
+
+    def test_encode_and_decode_agree_with_djangos_engines(self) -> None:
+        # Maintenance scripts decode old rows through SESSION_ENGINE.
+        from django.contrib.sessions.backends.cache import SessionStore as Theirs
+
+        data = {"cart": "2 apples", "n": 1}
+        assert SessionStore().decode(Theirs().encode(data)) == data
+        assert Theirs().decode(SessionStore().encode(data)) == data
+
+    def test_a_session_of_a_request_pickles_without_its_request(self) -> None:
+        token = self.saved(cart="2 apples").session_key
+        request = HttpRequest()
+        session = Session(token, request=request)
+        assert session["cart"] == "2 apples"
+
+        copy = pickle.loads(pickle.dumps(session))
+
+        assert copy["cart"] == "2 apples"
+        assert copy.session_key == token
+        assert copy.request is None
+        assert session.request is request
 
     def test_test_cookie_trio(self) -> None:
         session = SessionStore()
@@ -398,6 +421,45 @@ class KeyRotationTests(SessionTestCase):
         session.save()
 
         assert SessionStore(session.session_key).load() == {"cart": "2 apples"}
+
+    def test_outside_a_request_the_new_id_is_stored_at_once(self) -> None:
+        # A script or a task has no response to save it, as Django's
+        # cycle_key needs none.
+        session = SessionStore(self.saved(cart="2 apples").session_key)
+        old = session.session_key
+
+        session.cycle_key()
+
+        assert SessionStore(session.session_key).load() == {"cart": "2 apples"}
+        assert not session.exists(old)
+
+    def test_outside_a_request_a_login_moves_at_once(self) -> None:
+        session = SessionStore(self.saved(**LOGIN).session_key)
+        old = session.session_key
+
+        session.cycle_key()
+
+        assert SessionStore(session.session_key).load() == LOGIN
+        assert not session.exists(old)
+
+    def test_outside_a_request_an_unsaved_session_is_stored_by_cycle_key(
+        self,
+    ) -> None:
+        session = SessionStore()
+        session["cart"] = "2 apples"
+
+        session.cycle_key()
+
+        assert SessionStore(session.session_key).load() == {"cart": "2 apples"}
+
+    async def test_outside_a_request_acycle_key_stores_at_once(self) -> None:
+        token = (await sync_to_async(self.saved)(cart="2 apples")).session_key
+        session = SessionStore(token)
+
+        await session.acycle_key()
+
+        assert await SessionStore(session.session_key).aload() == {"cart": "2 apples"}
+        assert not await session.aexists(token)
 
     def test_a_new_id_is_due_a_touch_whatever_the_old_one_had(self) -> None:
         session = SessionStore(self.saved(a=1).session_key)
