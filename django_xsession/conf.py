@@ -433,11 +433,11 @@ class _Reader:
         return max_age, expires
 
     def name(self) -> str:
+        source = "XSESSION['NAME']" if "NAME" in self.raw else "SESSION_COOKIE_NAME"
         value = self.raw.get("NAME", settings.SESSION_COOKIE_NAME)
         if not isinstance(value, str) or not _COOKIE_NAME.fullmatch(value):
             self.problem(
-                "xsession.E005",
-                f"XSESSION['NAME'] must be a valid cookie name, not {value!r}.",
+                "xsession.E005", f"{source} must be a valid cookie name, not {value!r}."
             )
             return str(settings.SESSION_COOKIE_NAME)
         return value

@@ -455,6 +455,14 @@ class TypeCheckTests(CheckTestCase):
         # A trailing newline must not slip past the anchored pattern.
         self.assert_fires("xsession.E005", "valid cookie name", {"NAME": "sessionid\n"})
 
+    def test_e005_names_the_setting_the_bad_name_came_from(self) -> None:
+        with self.settings(SESSION_COOKIE_NAME="bad name"):
+            self.assert_fires(
+                "xsession.E005",
+                "SESSION_COOKIE_NAME must be a valid cookie name, not 'bad name'.",
+                {},
+            )
+
     def test_e005_not_for_good_values(self) -> None:
         self.assert_silent(
             "xsession.E005",
