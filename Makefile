@@ -17,7 +17,12 @@ $(STAMP): $(BIN)/python setup.cfg pyproject.toml
 	$(BIN)/python .ci/django_tests.py $(VENV)/django-tests
 	touch $@
 
-demo: $(STAMP)
+# The demo needs the package alone: no test tools, no copy of Django's tests.
+$(VENV)/.installed-demo: $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+demo: $(VENV)/.installed-demo
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 

@@ -1,8 +1,10 @@
 """The behaviour every session store promises, as a reusable test suite.
 
-A store's tests are a two-line class::
+A store's tests are a two-line class (plus what the store cannot do)::
 
     class MemoryStoreTests(StoreContract, SimpleTestCase):
+        outlives_process = False
+
         def make_store(self) -> Store:
             return MemoryStore()
 
@@ -12,6 +14,10 @@ written with ``expires`` already in the past. The few tests that need a
 session to expire *after* it was written move Django's clock forward
 instead; a store whose backend expires keys on its own clock (Redis TTLs,
 cache timeouts) sets ``expires_on_django_clock = False`` to skip them.
+
+A store whose sessions end with the process (the memory store) sets
+``outlives_process = False``: no settings change (``USE_TZ``) can come
+between its writing a session and reading it.
 
 A store that cannot enumerate its sessions (a Django cache) sets
 ``lists_sessions = False``: the tests of ``all``, ``length``,
