@@ -71,8 +71,8 @@ def check_settings(
             checks.Warning(
                 f"XSESSION['NAME'] ({options.name!r}) differs from "
                 f"SESSION_COOKIE_NAME ({settings.SESSION_COOKIE_NAME!r}).",
-                hint="Django's test client reads SESSION_COOKIE_NAME; set that "
-                "instead of NAME.",
+                hint="Django's test client and Channels' AuthMiddlewareStack read "
+                "SESSION_COOKIE_NAME; set that instead of NAME.",
                 id="xsession.W004",
             )
         )
