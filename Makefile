@@ -18,11 +18,13 @@ $(STAMP): $(BIN)/python setup.cfg pyproject.toml
 	touch $@
 
 # The demo needs the package alone: no test tools, no copy of Django's tests.
-$(VENV)/.installed-demo: $(BIN)/python setup.cfg pyproject.toml
-	$(BIN)/python -m pip install --quiet -e .
+DEMO_STAMP := $(subst .installed-,.installed-demo-,$(STAMP))
+
+$(DEMO_STAMP): $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/python -m pip install --quiet -e . $(if $(DJANGO),'$(DJANGO)')
 	touch $@
 
-demo: $(VENV)/.installed-demo
+demo: $(DEMO_STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 

@@ -339,8 +339,12 @@ class SessionMiddleware(DjangoSessionMiddleware):
         wanted = ok and (session.has_changes() or options.save_uninitialized)
         if wanted and deliverable():
             return _Decision(write=True, set_cookie=True)
-        # An id the view read but nothing stored: the cookie it came with
-        # (junk, or the session this request ended) must not stay behind.
+        if session.__dict__.get("_session_cache"):
+            # Data unsaved (a 5xx, an undeliverable cookie): whatever the
+            # request came with, an adopted legacy session say, stays.
+            return _Decision()
+        # Only an id the view read: the cookie the request came with (junk,
+        # or the session this request ended) must not stay behind.
         return unsent
 
     def _cookie_deliverable(self, request: HttpRequest, session: Session) -> bool:

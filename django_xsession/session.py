@@ -1033,8 +1033,10 @@ class Session(SessionBase):
         if not store.expires_by_itself:
             await store.aclear_expired()
 
-    # Django's key rotation. An anonymous session's new id is created once,
-    # when the session is saved, and the old one is deleted now. A login is
+    # Django's key rotation. In a request, an anonymous session's new id is
+    # created once, when the response saves it, and the old one is deleted
+    # now; outside one (no response will save it) the new id is saved at
+    # once, before the old one is deleted, as Django's cycle_key does. A login is
     # stored under its new id at once, before the old id is deleted: a
     # revoke() running meanwhile finds one of the two (the user's sessions
     # list both), and a login a logout or revoke ended meanwhile is caught
@@ -1067,6 +1069,8 @@ class Session(SessionBase):
             moved = old_sid is not None and login and self._moved_login(old_sid)
             if self._unsaved_by_a_response(moved):
                 self.save()
+                if self.store_unavailable:
+                    return  # degraded: the old id must outlive the failed save
             if old_sid is not None and not moved:
                 self.store.destroy(old_sid)
         except StoreUnavailable as error:
@@ -1086,6 +1090,8 @@ class Session(SessionBase):
             moved = old_sid is not None and login and await self._amoved_login(old_sid)
             if self._unsaved_by_a_response(moved):
                 await self.asave()
+                if self.store_unavailable:
+                    return  # degraded: the old id must outlive the failed save
             if old_sid is not None and not moved:
                 await self.store.adestroy(old_sid)
         except StoreUnavailable as error:
@@ -1100,8 +1106,10 @@ class Session(SessionBase):
     def _moved_login(self, old_sid: str) -> bool:
         """Move the login to its new id; ``False`` if it is too large to store.
 
-        A login over ``MAX_SIZE`` loses its old id now, and the save at the
-        end of the request raises, as for any session too large.
+        In a request, a login over ``MAX_SIZE`` loses its old id now, and
+        the save at the end of the request raises, as for any session too
+        large; outside one, ``cycle_key`` raises at once and the old id
+        stays.
         """
         for _ in range(_CREATE_ATTEMPTS):
             try:

@@ -75,6 +75,19 @@ class LegacyContribTests(TestCase):
         assert self.client.get("/read/").json()["cart"] == "3 apples"
         assert get_store().length() == 1
 
+    @override_settings(
+        MIDDLEWARE=XSESSION_MIDDLEWARE, XSESSION={**MEMORY, "LEGACY_CONTRIB": True}
+    )
+    def test_a_failing_first_request_keeps_the_legacy_session(self) -> None:
+        old_key = self.log_in_under_contrib()
+
+        response = self.client.get("/fail/")
+
+        assert response.status_code == 500
+        assert "sessionid" not in response.cookies
+        assert ContribSession.objects.filter(session_key=old_key).exists()
+        assert self.client.get("/whoami/").content == b"alice"
+
     def replay(self, old_key: str) -> bytes:
         """Who another client holding a copy of the legacy cookie is."""
         replayer = self.client_class()

@@ -16,7 +16,7 @@ from django_xsession import signing
 from django_xsession.engine import SessionStore
 from django_xsession.session import Session
 from django_xsession.stores import get_store
-from django_xsession.stores.base import Store
+from django_xsession.stores.base import Store, StoreUnavailable
 
 
 class SessionTestCase(SimpleTestCase):
@@ -451,6 +451,23 @@ class KeyRotationTests(SessionTestCase):
         session.cycle_key()
 
         assert SessionStore(session.session_key).load() == {"cart": "2 apples"}
+
+    def test_outside_a_request_a_failed_save_keeps_the_old_id(self) -> None:
+        session = SessionStore(self.saved(cart="2 apples").session_key)
+        old = session.session_key
+        assert session.get("cart") == "2 apples"
+        degrade = {**settings.XSESSION, "ON_STORE_ERROR": "degrade"}
+        down = StoreUnavailable("writes refused")
+
+        with (
+            self.settings(XSESSION=degrade),
+            mock.patch.object(type(get_store()), "set", side_effect=down),
+            self.assertLogs("django_xsession", "WARNING"),
+        ):
+            session.cycle_key()
+
+        assert session.store_unavailable
+        assert SessionStore(old).load() == {"cart": "2 apples"}
 
     async def test_outside_a_request_acycle_key_stores_at_once(self) -> None:
         token = (await sync_to_async(self.saved)(cart="2 apples")).session_key
