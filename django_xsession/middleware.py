@@ -290,9 +290,8 @@ class SessionMiddleware(DjangoSessionMiddleware):
         # login just replaced: a cookie answering it, new or clearing, could
         # reach the browser after the login's and wipe it. Only junk, and a
         # session this request ended, are cleared.
-        dead_token = bool(session._candidates) and not (
-            session._destroyed or session._timed_out_here
-        )
+        ended_here = session._destroyed or session._timed_out_here
+        dead_token = bool(session._candidates) and not ended_here
         unsent = _Decision(clear_cookie=state.had_cookie and not dead_token)
         if session.is_empty():
             if (
@@ -339,12 +338,12 @@ class SessionMiddleware(DjangoSessionMiddleware):
         wanted = ok and (session.has_changes() or options.save_uninitialized)
         if wanted and deliverable():
             return _Decision(write=True, set_cookie=True)
-        if session.__dict__.get("_session_cache"):
+        if session.__dict__.get("_session_cache") and not ended_here:
             # Data unsaved (a 5xx, an undeliverable cookie): whatever the
             # request came with, an adopted legacy session say, stays.
             return _Decision()
-        # Only an id the view read: the cookie the request came with (junk,
-        # or the session this request ended) must not stay behind.
+        # Nothing new to keep: the cookie the request came with (junk, or
+        # the session this request ended) must not stay behind.
         return unsent
 
     def _cookie_deliverable(self, request: HttpRequest, session: Session) -> bool:

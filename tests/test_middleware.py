@@ -721,6 +721,17 @@ class ViewCallTests(MiddlewareTestCase):
         assert morsel.value == ""
         assert self.records() == {}
 
+    def test_a_failing_view_clears_the_cookie_of_the_session_it_ended(
+        self,
+    ) -> None:
+        self.start(a="1")
+        response = self.client.get("/destroy-write-and-fail/")
+        assert response.status_code == 500
+        morsel = self.cookie(response)
+        assert morsel is not None
+        assert morsel.value == ""
+        assert self.records() == {}
+
     @override_settings(XSESSION={**MEMORY, "IDLE_TIMEOUT": 60})
     def test_reading_the_id_past_the_idle_timeout_still_clears_the_cookie(
         self,

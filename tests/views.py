@@ -438,6 +438,13 @@ def session_id(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"id": _session(request).id})
 
 
+def destroy_write_and_fail(request: HttpRequest) -> HttpResponse:
+    session = _session(request)
+    session.destroy()
+    session["after"] = "the end"
+    return HttpResponse("boom", status=500)
+
+
 def destroy_then_id(request: HttpRequest) -> HttpResponse:
     session = _session(request)
     session.destroy()
