@@ -286,14 +286,14 @@ class SessionMiddleware(DjangoSessionMiddleware):
             )
             return False
 
-        # A token that verifies but finds no session may be one a concurrent
-        # login just replaced: a cookie answering it, new or clearing, could
-        # reach the browser after the login's and wipe it. Only junk, and a
-        # session this request ended, are cleared.
-        ended_here = session._destroyed or session._timed_out_here
-        dead_token = bool(session._candidates) and not ended_here
-        unsent = _Decision(clear_cookie=state.had_cookie and not dead_token)
         if session.is_empty():
+            # A token that verifies but finds no session may be one a
+            # concurrent login just replaced: a cookie answering it, new or
+            # clearing, could reach the browser after the login's and wipe
+            # it. Only junk, and a session this request ended, are cleared.
+            dead_token = bool(session._candidates) and not (
+                session._destroyed or session._timed_out_here
+            )
             if (
                 options.save_uninitialized
                 and not session._destroyed
@@ -302,7 +302,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
                 and deliverable()
             ):
                 return _Decision(write=True, set_cookie=True)
-            return unsent
+            return _Decision(clear_cookie=state.had_cookie and not dead_token)
         if not session.is_new:
             changed = session.has_changes()
             # A view's own save() was this request's write already.
@@ -338,13 +338,16 @@ class SessionMiddleware(DjangoSessionMiddleware):
         wanted = ok and (session.has_changes() or options.save_uninitialized)
         if wanted and deliverable():
             return _Decision(write=True, set_cookie=True)
-        if session.__dict__.get("_session_cache") and not ended_here:
-            # Data unsaved (a 5xx, an undeliverable cookie): whatever the
-            # request came with, an adopted legacy session say, stays.
+        # Unsent, with a new id: the view read it, or wrote data that is not
+        # saved (a 5xx, an undeliverable cookie). The cookie of a session
+        # this request ended goes, as when empty above.
+        if session._destroyed or session._timed_out_here:
+            return _Decision(clear_cookie=state.had_cookie)
+        if session.__dict__.get("_session_cache") or session._candidates:
+            # What the request came with stays: an adopted legacy session,
+            # or a verified token whose session is gone (see above).
             return _Decision()
-        # Nothing new to keep: the cookie the request came with (junk, or
-        # the session this request ended) must not stay behind.
-        return unsent
+        return _Decision(clear_cookie=state.had_cookie)  # junk
 
     def _cookie_deliverable(self, request: HttpRequest, session: Session) -> bool:
         secure = session._cookie_attribute("secure")
