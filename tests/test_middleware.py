@@ -310,7 +310,7 @@ class DestroyTests(MiddlewareTestCase):
             },
         }
     )
-    def test_clearing_cookie_repeats_the_issued_attributes(self) -> None:
+    def test_clearing_cookie_repeats_the_configured_attributes(self) -> None:
         response = self.client.get("/write/", {"a": "1"}, secure=True)
         issued = response.headers.get("Set-Cookie") or str(response.cookies[NAME])
         response = self.client.get("/destroy/", secure=True)
@@ -419,6 +419,23 @@ class SaveDecisionTests(MiddlewareTestCase):
         self.client.get("/nothing/")
         assert CountingMemoryStore.calls["set"] == 1
         assert CountingMemoryStore.calls["touch"] == 0
+
+    @override_settings(XSESSION={**MEMORY, "RESAVE": True})
+    def test_resave_never_writes_stale_data_back(self) -> None:
+        token = self.start(a="1")
+        # Another request saves a key after this one has loaded the session.
+        elsewhere = SessionStore(token)
+
+        def read_then_race(request: HttpRequest) -> HttpResponse:
+            value = request.session.get("a")
+            elsewhere["b"] = "2"
+            elsewhere.save()
+            return HttpResponse(value)
+
+        request = RequestFactory().get("/", HTTP_COOKIE=f"{NAME}={token}")
+        SessionMiddleware(read_then_race)(request)
+
+        assert SessionStore(token).load() == {"a": "1", "b": "2"}
 
     @override_settings(XSESSION={**COUNTING, "ROLLING": True})
     def test_rolling_touches_and_resends_with_a_fresh_expiry(self) -> None:
@@ -856,6 +873,23 @@ class SecureTests(MiddlewareTestCase):
         assert secure["secure"] is True
         assert secure["samesite"] == "None"
 
+    @override_settings(
+        XSESSION={**MEMORY, "COOKIE": {"SECURE": "auto", "SAMESITE": "auto"}}
+    )
+    def test_auto_attributes_are_not_frozen_when_the_session_is_created(
+        self,
+    ) -> None:
+        plain = self.cookie(self.client.get("/write/", {"a": "1"}))
+        assert plain is not None
+        assert plain["secure"] == ""
+
+        secure = self.cookie(self.client.get("/write/", {"b": "2"}, secure=True))
+
+        assert secure is not None
+        assert secure.value == plain.value  # the same session
+        assert secure["secure"] is True
+        assert secure["samesite"] == "None"
+
     @override_settings(XSESSION={**MEMORY, "COOKIE": {"SAMESITE": "auto"}})
     def test_auto_samesite_is_none_only_on_a_secure_cookie(self) -> None:
         # SECURE stays False: browsers reject SameSite=None without Secure.
@@ -897,11 +931,37 @@ def fixed_id(request: object) -> str:
     return "fixed-id-for-tests-" + signing.new_id()[:8]
 
 
+_repeated: list[str] = []
+
+
+def an_id_taken_once(request: object) -> str:
+    """The same id twice, then fresh ones."""
+    if len(_repeated) < 2:
+        _repeated.append("taken-id-" + "x" * 24)
+        return _repeated[-1]
+    return signing.new_id()
+
+
 class GenIdTests(MiddlewareTestCase):
     @override_settings(XSESSION={**MEMORY, "GENID": "tests.test_middleware.fixed_id"})
     def test_genid_makes_new_ids(self) -> None:
         token = self.start(a="1")
         assert self.sid_of(token).startswith("fixed-id-for-tests-")
+
+    @override_settings(
+        XSESSION={**MEMORY, "GENID": "tests.test_middleware.an_id_taken_once"}
+    )
+    def test_a_taken_id_fails_the_create_and_is_retried(self) -> None:
+        _repeated.clear()
+        first = self.start(a="1")
+        self.client.cookies.clear()
+
+        second = self.start(b="2")
+
+        assert self.sid_of(first) == "taken-id-" + "x" * 24
+        assert self.sid_of(second) != self.sid_of(first)
+        assert SessionStore(first).load() == {"a": "1"}
+        assert SessionStore(second).load() == {"b": "2"}
 
 
 class AsyncTests(MiddlewareTestCase):

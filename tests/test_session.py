@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.contrib.sessions.exceptions import SessionInterrupted
 from django.http import HttpRequest
-from django.test import SimpleTestCase, override_settings
+from django.test import SimpleTestCase, TestCase, override_settings
 from django.utils import timezone
 
 from django_xsession import signing
@@ -92,13 +92,43 @@ class DjangoSemanticsTests(SessionTestCase):
         with self.assertLogs("django.security.SuspiciousSession", "WARNING"):
             assert SessionStore(session.id).load() == {}
 
+
+@override_settings(XSESSION={**settings.XSESSION, "STORE": "db"})
+class ClearExpiredTests(TestCase):
+    # The database store keeps an expired session until it is cleared;
+    # the memory store drops one on its next write.
+    def expired_beside_a_live_one(self) -> str:
+        stale = SessionStore()
+        stale["a"] = 1
+        stale.set_expiry(60)
+        stale.save()
+        live = SessionStore()
+        live["b"] = 2
+        live.save()
+        assert live.session_key is not None
+        return live.session_key
+
     def test_clear_expired_removes_expired_sessions(self) -> None:
-        session = self.saved(a=1)
-        session.set_expiry(-1)
-        session.save()
-        self.saved(b=2)
-        SessionStore.clear_expired()
-        assert get_store().length() == 1
+        live = self.expired_beside_a_live_one()
+
+        with mock.patch("django.utils.timezone.now", return_value=two_minutes_on()):
+            assert get_store().count_expired() == 1
+            SessionStore.clear_expired()
+            assert get_store().count_expired() == 0
+            assert SessionStore(live).load() == {"b": 2}
+
+    async def test_aclear_expired_removes_expired_sessions(self) -> None:
+        live = await sync_to_async(self.expired_beside_a_live_one)()
+
+        with mock.patch("django.utils.timezone.now", return_value=two_minutes_on()):
+            assert await get_store().acount_expired() == 1
+            await SessionStore.aclear_expired()
+            assert await get_store().acount_expired() == 0
+            assert await SessionStore(live).aload() == {"b": 2}
+
+
+def two_minutes_on() -> datetime.datetime:
+    return timezone.now() + datetime.timedelta(seconds=120)
 
 
 class CookieAttributeTests(SessionTestCase):
@@ -350,14 +380,14 @@ class AsyncTwinTests(SessionTestCase):
         assert session.session_key is None
         assert await get_store().alength() == 0
 
-    async def test_async_flush_and_clear_expired(self) -> None:
+    async def test_async_flush_then_delete(self) -> None:
         session = SessionStore()
         await session.aset("a", 1)
         await session.asave()
         await session.aflush()
         assert await get_store().alength() == 0
-        await SessionStore.aclear_expired()
         await session.adelete()
+        assert await get_store().alength() == 0
 
 
 LOGIN = {"_auth_user_id": "1", "cart": "2 apples"}

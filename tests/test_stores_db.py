@@ -75,6 +75,8 @@ def db_store(alias: str) -> override_settings:
 
 
 class DatabaseStoreTests(StoreContract, TestCase):
+    exact_across_use_tz = False
+
     def make_store(self) -> Store:
         return DatabaseStore()
 
@@ -88,6 +90,7 @@ class PostgresDatabaseStoreTests(RequiresDatabases, StoreContract, TestCase):
 
 class MariaDBDatabaseStoreTests(RequiresDatabases, StoreContract, TestCase):
     databases = {"default", "mariadb"}  # noqa: RUF012
+    exact_across_use_tz = False
 
     def make_store(self) -> Store:
         return DatabaseStore(using="mariadb")
