@@ -173,6 +173,29 @@ class CookieTests(MiddlewareTestCase):
             assert morsel.value == signing.sign(self.sid_of(token), ("new",))
             assert CountingMemoryStore.calls["set"] == 1  # only the first save
 
+    def test_the_public_flags_tell_new_stored_and_old_secret_apart(self) -> None:
+        flags = self.client.get("/session-flags/").json()
+        assert flags == {
+            "is_new": True,
+            "is_stored": False,
+            "signed_by_old_secret": False,
+        }
+        with self.settings(XSESSION={**COUNTING, "SECRETS": ["old"]}):
+            self.start(a="1")
+            flags = self.client.get("/session-flags/").json()
+            assert flags == {
+                "is_new": False,
+                "is_stored": True,
+                "signed_by_old_secret": False,
+            }
+        with self.settings(XSESSION={**COUNTING, "SECRETS": ["new", "old"]}):
+            flags = self.client.get("/session-flags/").json()
+        assert flags == {
+            "is_new": False,
+            "is_stored": True,
+            "signed_by_old_secret": True,
+        }
+
     def test_a_resigned_cookie_expires_with_the_stored_session(self) -> None:
         with self.settings(XSESSION={**COUNTING, "SECRETS": ["old"]}):
             token = self.start(a="1")

@@ -81,6 +81,7 @@ urlpatterns += [
     path("async/destroy/", views.async_destroy),
     path("session-id/", views.session_id),
     path("destroy-then-id/", views.destroy_then_id),
+    path("session-flags/", views.session_flags),
     path("destroy-write-and-fail/", views.destroy_write_and_fail),
     path("retype-preferences/", views.retype_preferences),
     path("set-test-cookie/", views.set_test_cookie),

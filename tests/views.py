@@ -438,6 +438,18 @@ def session_id(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"id": _session(request).id})
 
 
+def session_flags(request: HttpRequest) -> HttpResponse:
+    session = _session(request)
+    session.get("a")
+    return JsonResponse(
+        {
+            "is_new": session.is_new,
+            "is_stored": session.is_stored,
+            "signed_by_old_secret": session.signed_by_old_secret,
+        }
+    )
+
+
 def destroy_write_and_fail(request: HttpRequest) -> HttpResponse:
     session = _session(request)
     session.destroy()
