@@ -321,6 +321,22 @@ class ExpressApiTests(SessionTestCase):
         ):
             session.reload()
 
+    @override_settings(XSESSION={"STORE": "memory", "IDLE_TIMEOUT": 600})
+    def test_a_save_past_the_idle_timeout_by_an_earlier_load_counts_as_use(
+        self,
+    ) -> None:
+        # A long upload, or a Channels consumer holding its scope's session.
+        token = self.saved(a=1).session_key
+        held = SessionStore(token)
+        assert held["a"] == 1
+        later = timezone.now() + datetime.timedelta(seconds=601)
+        with mock.patch("django.utils.timezone.now", return_value=later):
+            held["b"] = 2
+            held.save()
+        still = later + datetime.timedelta(seconds=300)
+        with mock.patch("django.utils.timezone.now", return_value=still):
+            assert SessionStore(token).load() == {"a": 1, "b": 2}
+
     def test_touch_refreshes_the_stored_expiry_only(self) -> None:
         session = self.saved(a=1)
         session.set_expiry(60)
