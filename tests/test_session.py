@@ -38,6 +38,20 @@ class DjangoSemanticsTests(SessionTestCase):
         assert verified is not None
         assert verified.sid == session.id
         assert Store.digest(session.id) in get_store().all()
+        # What the README tells code that keeps session_key in a column.
+        assert len(session.session_key) == 76
+
+    def test_a_key_it_did_not_issue_is_a_new_session_under_an_id_of_ours(
+        self,
+    ) -> None:
+        made_up = "abcdefgh12345678"
+        session = SessionStore(made_up)
+        with self.assertLogs("django.security.SuspiciousSession", "WARNING"):
+            session["a"] = 1
+        session.save()
+
+        assert session.session_key not in (None, made_up)
+        assert SessionStore(session.session_key).load() == {"a": 1}
 
     def test_a_new_store_object_loads_by_token(self) -> None:
         session = self.saved(a=1)
@@ -97,7 +111,8 @@ class DjangoSemanticsTests(SessionTestCase):
 class ClearExpiredTests(TestCase):
     # The database store keeps an expired session until it is cleared;
     # the memory store drops one on its next write.
-    def expired_beside_a_live_one(self) -> str:
+    def expired_beside_a_live_one(self) -> tuple[str, str]:
+        """The keys of a session that expires in a minute and of one that lasts."""
         stale = SessionStore()
         stale["a"] = 1
         stale.set_expiry(60)
@@ -105,11 +120,20 @@ class ClearExpiredTests(TestCase):
         live = SessionStore()
         live["b"] = 2
         live.save()
+        assert stale.session_key is not None
         assert live.session_key is not None
-        return live.session_key
+        return stale.session_key, live.session_key
+
+    def test_exists_is_false_for_an_expired_session_not_yet_cleared(self) -> None:
+        stale, live = self.expired_beside_a_live_one()
+
+        with mock.patch("django.utils.timezone.now", return_value=two_minutes_on()):
+            assert get_store().count_expired() == 1
+            assert not SessionStore().exists(stale)
+            assert SessionStore().exists(live)
 
     def test_clear_expired_removes_expired_sessions(self) -> None:
-        live = self.expired_beside_a_live_one()
+        _, live = self.expired_beside_a_live_one()
 
         with mock.patch("django.utils.timezone.now", return_value=two_minutes_on()):
             assert get_store().count_expired() == 1
@@ -118,7 +142,7 @@ class ClearExpiredTests(TestCase):
             assert SessionStore(live).load() == {"b": 2}
 
     async def test_aclear_expired_removes_expired_sessions(self) -> None:
-        live = await sync_to_async(self.expired_beside_a_live_one)()
+        _, live = await sync_to_async(self.expired_beside_a_live_one)()
 
         with mock.patch("django.utils.timezone.now", return_value=two_minutes_on()):
             assert await get_store().acount_expired() == 1
