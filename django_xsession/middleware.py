@@ -268,6 +268,15 @@ class SessionMiddleware(DjangoSessionMiddleware):
         if session._unread():
             return _Decision()  # never used: nothing to write or send
         ok = response.status_code < 500
+        if (
+            not ok
+            and state.legacy is not None
+            and not (session._destroyed or session._timed_out_here)
+        ):
+            # A failed first request of an adopted django.contrib.sessions
+            # session changes nothing: its old cookie and row stay for the
+            # next request, whatever the view did to the data.
+            return _Decision()
 
         def deliverable() -> bool:
             # Asked last, where it decides: it may look at the request's scheme.
@@ -335,19 +344,21 @@ class SessionMiddleware(DjangoSessionMiddleware):
             return _Decision(
                 write=ok and session.has_changes(), set_cookie=ok and deliverable()
             )
-        wanted = ok and (session.has_changes() or options.save_uninitialized)
-        if wanted and deliverable():
+        # A new id, the view's read or its data's. As when empty above, junk
+        # and the cookie of a session this request ended go, and a verified
+        # token whose session is gone stays (no SAVE_UNINITIALIZED session
+        # replaces it); so does an adopted django.contrib.sessions session's
+        # cookie until that session moves.
+        keep = not (session._destroyed or session._timed_out_here) and bool(
+            session._candidates or state.legacy is not None
+        )
+        if (
+            ok
+            and (session.has_changes() or (options.save_uninitialized and not keep))
+            and deliverable()
+        ):
             return _Decision(write=True, set_cookie=True)
-        # Unsent, with a new id: the view read it, or wrote data that is not
-        # saved (a 5xx, an undeliverable cookie). The cookie of a session
-        # this request ended goes, as when empty above.
-        if session._destroyed or session._timed_out_here:
-            return _Decision(clear_cookie=state.had_cookie)
-        if session.__dict__.get("_session_cache") or session._candidates:
-            # What the request came with stays: an adopted legacy session,
-            # or a verified token whose session is gone (see above).
-            return _Decision()
-        return _Decision(clear_cookie=state.had_cookie)  # junk
+        return _Decision() if keep else _Decision(clear_cookie=state.had_cookie)
 
     def _cookie_deliverable(self, request: HttpRequest, session: Session) -> bool:
         secure = session._cookie_attribute("secure")

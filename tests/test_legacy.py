@@ -88,6 +88,39 @@ class LegacyContribTests(TestCase):
         assert ContribSession.objects.filter(session_key=old_key).exists()
         assert self.client.get("/whoami/").content == b"alice"
 
+    @override_settings(
+        MIDDLEWARE=XSESSION_MIDDLEWARE, XSESSION={**MEMORY, "LEGACY_CONTRIB": True}
+    )
+    def test_a_first_request_that_empties_the_session_then_fails_changes_nothing(
+        self,
+    ) -> None:
+        for by in ("regenerate", "clear"):
+            with self.subTest(by=by):
+                self.client = self.client_class()
+                old_key = self.log_in_under_contrib()
+
+                response = self.client.get("/empty-and-fail/", {"by": by})
+
+                assert response.status_code == 500
+                assert "sessionid" not in response.cookies
+                assert ContribSession.objects.filter(session_key=old_key).exists()
+                assert self.client.get("/whoami/").content == b"alice"
+
+    @override_settings(
+        MIDDLEWARE=XSESSION_MIDDLEWARE,
+        XSESSION={**MEMORY, "LEGACY_CONTRIB": True, "COOKIE": {"SECURE": True}},
+    )
+    def test_a_session_that_cannot_go_out_keeps_the_legacy_cookie(self) -> None:
+        # Plain HTTP and a Secure cookie: the moved session cannot be sent.
+        old_key = self.log_in_under_contrib()
+
+        with self.assertLogs("django_xsession", "WARNING"):
+            response = self.client.get("/whoami/")
+
+        assert response.content == b"alice"
+        assert "sessionid" not in response.cookies
+        assert ContribSession.objects.filter(session_key=old_key).exists()
+
     def replay(self, old_key: str) -> bytes:
         """Who another client holding a copy of the legacy cookie is."""
         replayer = self.client_class()

@@ -120,6 +120,16 @@ class CookieTests(MiddlewareTestCase):
         self.assert_fresh_without_lookup("\x00garbage;;==")
         self.assert_fresh_without_lookup("é" * 100)
 
+    def test_garbage_cookie_is_cleared_by_a_failing_view_that_wrote(self) -> None:
+        self.set_cookie("garbage-garbage")
+        with self.assertLogs("django.security.SuspiciousSession", "WARNING"):
+            response = self.client.get("/fail/")
+        assert response.status_code == 500
+        morsel = self.cookie(response)
+        assert morsel is not None
+        assert morsel.value == ""
+        assert self.records() == {}
+
     def test_garbage_cookie_is_cleared(self) -> None:
         self.set_cookie("garbage-garbage")
         with self.assertLogs("django.security.SuspiciousSession", "WARNING"):
@@ -793,6 +803,16 @@ class ViewCallTests(MiddlewareTestCase):
         get_store().destroy(self.sid_of(token))
         response = self.client.get("/session-id/")
         assert self.cookie(response) is None
+
+    @override_settings(XSESSION={**MEMORY, "SAVE_UNINITIALIZED": True})
+    def test_reading_the_id_of_a_gone_session_saves_no_uninitialized_one(
+        self,
+    ) -> None:
+        token = self.start(a="1")
+        get_store().destroy(self.sid_of(token))
+        response = self.client.get("/session-id/")
+        assert self.cookie(response) is None
+        assert self.records() == {}
 
     def test_a_token_with_junk_after_its_signature_is_not_accepted(self) -> None:
         token = self.start(a="1")

@@ -35,6 +35,9 @@ LOCMEM = {
 
 
 class CachedDatabaseStoreTests(StoreContract, TestCase):
+    # exact_across_use_tz holds for the copy in the cache, which these tests
+    # read; a miss reads the row as the db store does (see the README).
+
     def make_store(self) -> Store:
         return CachedDatabaseStore()
 

@@ -81,6 +81,7 @@ urlpatterns += [
     path("async/destroy/", views.async_destroy),
     path("session-id/", views.session_id),
     path("destroy-then-id/", views.destroy_then_id),
+    path("empty-and-fail/", views.empty_and_fail),
     path("session-flags/", views.session_flags),
     path("destroy-write-and-fail/", views.destroy_write_and_fail),
     path("retype-preferences/", views.retype_preferences),

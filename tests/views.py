@@ -450,6 +450,16 @@ def session_flags(request: HttpRequest) -> HttpResponse:
     )
 
 
+def empty_and_fail(request: HttpRequest) -> HttpResponse:
+    """``?by=regenerate`` or ``?by=clear``, then a 500."""
+    session = _session(request)
+    if request.GET["by"] == "regenerate":
+        session.regenerate()
+    else:
+        session.clear()
+    return HttpResponse("boom", status=500)
+
+
 def destroy_write_and_fail(request: HttpRequest) -> HttpResponse:
     session = _session(request)
     session.destroy()
