@@ -268,11 +268,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
         if session._unread():
             return _Decision()  # never used: nothing to write or send
         ok = response.status_code < 500
-        if (
-            not ok
-            and state.legacy is not None
-            and not (session._destroyed or session._timed_out_here)
-        ):
+        if not ok and state.legacy is not None and not session._ended_here:
             # A failed first request of an adopted django.contrib.sessions
             # session changes nothing: its old cookie and row stay for the
             # next request, whatever the view did to the data.
@@ -300,9 +296,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
             # concurrent login just replaced: a cookie answering it, new or
             # clearing, could reach the browser after the login's and wipe
             # it. Only junk, and a session this request ended, are cleared.
-            dead_token = bool(session._candidates) and not (
-                session._destroyed or session._timed_out_here
-            )
+            dead_token = bool(session._candidates) and not session._ended_here
             if (
                 options.save_uninitialized
                 and not session._destroyed
@@ -349,7 +343,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
         # token whose session is gone stays (no SAVE_UNINITIALIZED session
         # replaces it); so does an adopted django.contrib.sessions session's
         # cookie until that session moves.
-        keep = not (session._destroyed or session._timed_out_here) and bool(
+        keep = not session._ended_here and bool(
             session._candidates or state.legacy is not None
         )
         if (

@@ -291,6 +291,12 @@ class Session(SessionBase):
         return state
 
     @property
+    def _ended_here(self) -> bool:
+        # This request destroyed the session or found it past a timeout:
+        # the cookie it came with names nothing any more.
+        return self._destroyed or self._timed_out_here
+
+    @property
     def key_salt(self) -> str:
         # Every Django engine's class is named SessionStore and signs with
         # that name: what one encode()s, ours decode()s, and back.
