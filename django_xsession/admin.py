@@ -32,7 +32,7 @@ from django_xsession.models import Session
 from django_xsession.signals import session_revoked
 from django_xsession.stores import get_store
 from django_xsession.stores.base import session_serializer
-from django_xsession.stores.db import DatabaseStore
+from django_xsession.stores.db import DatabaseStore, stored_bytes
 from django_xsession.users import SessionInfo
 
 if TYPE_CHECKING:
@@ -400,8 +400,7 @@ class SessionAdmin(_ModelAdmin):
     def decoded_data(self, obj: Session) -> SafeString:
         serializer = session_serializer()
         try:
-            # Encoded as the database store encodes it.
-            data = serializer.loads(obj.data.encode("latin-1"))
+            data = serializer.loads(stored_bytes(obj.data))
         except Exception:
             return format_html("<em>{}</em>", _("The data cannot be decoded."))
         text = json.dumps(

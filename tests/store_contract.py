@@ -33,6 +33,7 @@ failure messages show both sides.
 from __future__ import annotations
 
 import datetime
+import pickle
 import secrets
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -68,6 +69,17 @@ def instant(moment: datetime.datetime) -> datetime.datetime:
     if timezone.is_aware(moment):
         return moment
     return timezone.make_aware(moment, timezone.get_default_timezone())
+
+
+class PickleSerializer:
+    """A project's binary ``SESSION_SERIALIZER`` (pickle, msgpack): its bytes
+    hold NUL and any other byte."""
+
+    def dumps(self, obj: Any) -> bytes:
+        return pickle.dumps(obj)
+
+    def loads(self, data: bytes) -> Any:
+        return pickle.loads(data)
 
 
 class StoreContract(_TestCase):
@@ -204,6 +216,17 @@ class StoreContract(_TestCase):
         self.create({"a": 1})
 
         self.assertIsNone(self.store.get(new_sid()))
+
+    def test_a_binary_serializers_data_reads_back(self) -> None:
+        # PostgreSQL's text columns refuse NUL, say.
+        with self.settings(SESSION_SERIALIZER=f"{__name__}.PickleSerializer"):
+            self.store = self.make_store()
+            data = {"day": datetime.date(2026, 11, 28), "raw": b"\x00\xff", "n": 0}
+            sid = self.create(data)
+
+            self.assertEqual(self.data_of(sid), data)
+            self.save_delta(sid, self.load(sid), {**data, "n": 1})
+            self.assertEqual(self.data_of(sid), {**data, "n": 1})
 
     def test_created_record_reads_back_equal(self) -> None:
         sid = new_sid()

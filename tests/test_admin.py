@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import datetime
 import json
+import pickle
 import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -193,6 +195,21 @@ class SessionAdminTests(AdminTestCase):
         # but nowhere else.
         page = response.content.decode().replace(f"/{session.pk}/", "/…/")
         assert session.pk not in page
+
+    @override_settings(SESSION_SERIALIZER="tests.store_contract.PickleSerializer")
+    def test_detail_shows_a_binary_serializers_data(self) -> None:
+        session = add_session("pickled")
+        pickled = pickle.dumps({"colour": "blue", "raw": b"\x00"})
+        Session.objects.filter(pk=session.pk).update(
+            data="base64:" + base64.b64encode(pickled).decode()
+        )
+
+        # Changing SESSION_SERIALIZER made a new store: log in to it.
+        self.client.force_login(self.admin)
+        response = self.client.get(change_url(session))
+
+        self.assertContains(response, "&quot;colour&quot;: &quot;blue&quot;")
+        self.assertNotContains(response, "cannot be decoded")
 
     def test_undecodable_data_is_said_so(self) -> None:
         session = add_session("broken")

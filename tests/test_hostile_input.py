@@ -15,6 +15,7 @@ costs no store lookup and gets a fresh random id.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import json
 import os
@@ -826,21 +827,38 @@ class RedisRoundTripTests(RoundTrip, RequiresRedis):
 # loads as an empty session or as the keys that decode, logged, never an error.
 
 
-def decodes(text: str) -> dict[str, Any] | None:
-    """What ``SESSION_SERIALIZER`` (JSON) makes of a row's text, if a dict.
+# What the database store writes before base64 of a serializer's bytes.
+BINARY_MARK = "base64:"
 
-    The database store keeps the serializer's bytes as latin-1 text: a
-    character beyond latin-1 never came from it.
-    """
-    try:
-        raw = text.encode("latin-1")
-    except UnicodeEncodeError:
-        return None
+
+def decodes(raw: bytes) -> dict[str, Any] | None:
+    """What ``SESSION_SERIALIZER`` (JSON) makes of ``raw``, if a dict."""
     try:
         value = json.loads(raw.decode("latin-1"))
     except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
+
+
+def column_decodes(text: str) -> dict[str, Any] | None:
+    """:func:`decodes` of a row's text.
+
+    The database store keeps the serializer's bytes as latin-1 text, or as
+    base64 after ``base64:``: a character beyond latin-1, or text after the
+    mark that is not base64, never came from it.
+    """
+    try:
+        if text.startswith(BINARY_MARK):
+            raw = base64.b64decode(text[len(BINARY_MARK) :], validate=True)
+        else:
+            raw = text.encode("latin-1")
+    except ValueError:
+        return None
+    return decodes(raw)
+
+
+def marked(raw: bytes) -> str:
+    return BINARY_MARK + base64.b64encode(raw).decode()
 
 
 stored_text = st.one_of(
@@ -853,6 +871,10 @@ stored_text = st.one_of(
     st.tuples(session_data.map(json.dumps), st.integers(0, 40)).map(
         lambda cut: cut[0][: -cut[1] or None]
     ),
+    st.one_of(
+        st.binary(), session_data.map(lambda data: json.dumps(data).encode())
+    ).map(marked),
+    st.text().map(BINARY_MARK.__add__),
 )
 
 
@@ -908,10 +930,13 @@ class DatabaseGarbageTests(BackendGarbage, TestCase):
     @example(text='{"a": ' + "9" * 5000 + "}")
     @example(text='{"a": NaN, "b": -Infinity}')
     @example(text="")
+    @example(text=marked(b'{"a": 1}'))
+    @example(text=marked(b"\x00{}"))
+    @example(text=BINARY_MARK + "e30")
     def test_any_text_in_the_data_column(self, text: str) -> None:
         sid = signing.new_id()
         create_row(sid, text)
-        self.assert_loads(sid, decodes(text))
+        self.assert_loads(sid, column_decodes(text))
 
 
 class CachedDatabaseGarbageTests(DatabaseGarbageTests):
@@ -942,7 +967,7 @@ class CachedDatabaseGarbageTests(DatabaseGarbageTests):
         caches[store.cache].set(store.cache_key(Store.digest(sid)), copy, 3600)
         # A copy that decodes to a dict is served; any other goes, and the
         # row answers.
-        decoded = decodes(raw.decode("latin-1"))
+        decoded = decodes(raw)
         if decoded is None:
             with self.assertLogs("django_xsession.stores.cached_db", "WARNING"):
                 data = self.get("/read/", sid)
@@ -974,7 +999,7 @@ class CacheGarbageTests(BackendGarbage, SimpleTestCase):
             },
             3600,
         )
-        self.assert_loads(sid, decodes(raw.decode("latin-1")))
+        self.assert_loads(sid, decodes(raw))
 
 
 def field_decodes(name: bytes, value: bytes) -> tuple[str, Any] | None:

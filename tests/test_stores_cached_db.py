@@ -22,6 +22,7 @@ from django_xsession.stores.base import Delta, Record, Store, UpdateError
 from django_xsession.stores.cached_db import CachedDatabaseStore
 from django_xsession.stores.db import DatabaseStore
 from tests.store_contract import StoreContract, new_sid
+from tests.test_stores_db import RequiresDatabases
 
 HOUR = datetime.timedelta(hours=1)
 SECOND = datetime.timedelta(seconds=1)
@@ -40,6 +41,22 @@ class CachedDatabaseStoreTests(StoreContract, TestCase):
 
     def make_store(self) -> Store:
         return CachedDatabaseStore()
+
+
+# Django reads ``databases`` from the class, and its stubs type it as a set:
+# hence the noqa for RUF012.
+class PostgresCachedDatabaseStoreTests(RequiresDatabases, StoreContract, TestCase):
+    databases = {"default", "postgres"}  # noqa: RUF012
+
+    def make_store(self) -> Store:
+        return CachedDatabaseStore(using="postgres")
+
+
+class MariaDBCachedDatabaseStoreTests(RequiresDatabases, StoreContract, TestCase):
+    databases = {"default", "mariadb"}  # noqa: RUF012
+
+    def make_store(self) -> Store:
+        return CachedDatabaseStore(using="mariadb")
 
 
 class FailingCache(BaseCache):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import datetime
 import hashlib
 import json
+import pickle
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
@@ -109,6 +111,16 @@ class ReversedJSON:
         return JSONSerializer().loads(data[::-1])
 
 
+class MarkedJSON:
+    """A SESSION_SERIALIZER whose text starts as the store's base64 does."""
+
+    def dumps(self, obj: Any) -> bytes:
+        return b"base64:" + JSONSerializer().dumps(obj)
+
+    def loads(self, data: bytes) -> Any:
+        return JSONSerializer().loads(data.removeprefix(b"base64:"))
+
+
 def saved_session(data: dict[str, Any]) -> SessionStore:
     session = SessionStore()
     session.update(data)
@@ -178,6 +190,26 @@ class AtRestTests(TestCase):
         (row,) = self.raw_rows()
 
         assert row["data"] == '}]2,1[:"trac"{'
+        assert data_of(session.session_key) == {"cart": [1, 2]}
+
+    @override_settings(SESSION_SERIALIZER="tests.store_contract.PickleSerializer")
+    def test_binary_data_is_stored_as_base64_text(self) -> None:
+        data = {"raw": b"\x00\xff", "n": 1}
+        session = saved_session(data)
+
+        (row,) = self.raw_rows()
+
+        assert row["data"] == "base64:" + base64.b64encode(pickle.dumps(data)).decode()
+        assert data_of(session.session_key) == data
+
+    @override_settings(SESSION_SERIALIZER=f"{__name__}.MarkedJSON")
+    def test_text_that_starts_like_base64_data_is_stored_as_base64(self) -> None:
+        session = saved_session({"cart": [1, 2]})
+
+        (row,) = self.raw_rows()
+
+        encoded = base64.b64encode(b'base64:{"cart":[1,2]}').decode()
+        assert row["data"] == "base64:" + encoded
         assert data_of(session.session_key) == {"cart": [1, 2]}
 
     def test_an_expired_row_is_not_returned_before_clear_expired(self) -> None:

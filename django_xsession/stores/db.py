@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime
 import functools
 from collections.abc import Callable, Iterable, Mapping
@@ -31,6 +32,34 @@ from django_xsession.stores.base import (
     suspicious,
     user_of,
 )
+
+# PostgreSQL's text refuses NUL, which binary serializers (pickle, msgpack)
+# write: such data is stored as base64 after this mark, and so is any
+# serializer's output that starts with the mark itself.
+_BINARY_MARK = "base64:"
+_BINARY_MARK_BYTES = _BINARY_MARK.encode()
+
+
+def stored_text(encoded: bytes) -> str:
+    """The ``data`` column's text for a serializer's ``encoded`` bytes.
+
+    The bytes as latin-1 (JSON's text as it is), or base64 after a mark
+    where they hold NUL, which PostgreSQL's text refuses.
+    """
+    if b"\x00" in encoded or encoded.startswith(_BINARY_MARK_BYTES):
+        return _BINARY_MARK + base64.b64encode(encoded).decode("ascii")
+    return encoded.decode("latin-1")
+
+
+def stored_bytes(text: str) -> bytes:
+    """The serializer's bytes in a ``data`` column's ``text``.
+
+    Raises ``ValueError`` for text :func:`stored_text` cannot have written.
+    """
+    if text.startswith(_BINARY_MARK):
+        return base64.b64decode(text[len(_BINARY_MARK) :], validate=True)
+    return text.encode("latin-1")
+
 
 _FIELDS = (
     "data",
@@ -112,17 +141,13 @@ class DatabaseStore(Store):
         return Session.objects.using(using)
 
     def _encode(self, data: Mapping[str, Any], record: Record) -> str:
-        return self.encode(data, record).decode("latin-1")
+        return stored_text(self.encode(data, record))
 
     def _decoded_text(self, text: str) -> tuple[dict[str, Any], bytes | None]:
-        """:meth:`decoded` for a row's text: the serializer's bytes as latin-1.
-
-        A character beyond latin-1 never came from the serializer: such a
-        row is corrupt, as one that does not decode is.
-        """
+        """:meth:`decoded` for a row's text; corrupt if it holds no bytes."""
         try:
-            encoded = text.encode("latin-1")
-        except UnicodeEncodeError:
+            encoded = stored_bytes(text)
+        except ValueError:
             suspicious.warning("Session data corrupted: it is treated as empty.")
             return {}, None
         return self.decoded(encoded)
