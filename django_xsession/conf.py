@@ -245,13 +245,20 @@ def _store_option_error(name: str, value: Any) -> str | None:
         valid = isinstance(value, str) and value in settings.CACHES
         expected = "a CACHES alias"
     elif name == "prefix":
-        valid, expected = isinstance(value, str), "a string"
+        # None: the store's own default.
+        valid, expected = value is None or isinstance(value, str), "a string"
     elif name in ("max_entries", "copy_timeout"):
         valid = isinstance(value, int) and not isinstance(value, bool) and value >= 1
         expected = "a whole number, 1 or more"
     else:
         return None
     return None if valid else f"must be {expected}, not {value!r}."
+
+
+def _decodes_responses(cache: dict[str, Any]) -> bool:
+    options = cache.get("OPTIONS")
+    pool = options.get("CONNECTION_POOL_KWARGS") if isinstance(options, dict) else None
+    return isinstance(pool, dict) and bool(pool.get("decode_responses"))
 
 
 def _is_django_redis(backend: object) -> bool:
@@ -366,6 +373,14 @@ class _Reader:
                     "the cache's BACKEND to 'django_redis.cache.RedisCache' (pip "
                     "install django-redis). Django's own RedisCache does not give "
                     "out its connection.",
+                )
+            elif _decodes_responses(settings.CACHES[option]):
+                self.problem(
+                    "xsession.E003",
+                    f"XSESSION['STORE']['OPTIONS']['cache'] ({option!r}) decodes "
+                    "Redis's replies to text (decode_responses in its "
+                    "CONNECTION_POOL_KWARGS): the redis store would find no session.",
+                    hint="Give the redis store a cache alias without decode_responses.",
                 )
 
     def secrets(self) -> tuple[str, ...]:

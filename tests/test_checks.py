@@ -319,6 +319,29 @@ class StoreOptionsCheckTests(CheckTestCase):
             {"STORE": "redis"},
         )
 
+    def test_e003_redis_store_on_a_cache_that_decodes_replies(self) -> None:
+        caches = {
+            **settings.CACHES,
+            "decoding": {
+                "BACKEND": "django_redis.cache.RedisCache",
+                "LOCATION": UNREACHABLE_REDIS,
+                "OPTIONS": {"CONNECTION_POOL_KWARGS": {"decode_responses": True}},
+            },
+        }
+        store = {"BACKEND": "redis", "OPTIONS": {"cache": "decoding"}}
+        with self.settings(CACHES=caches):
+            self.assert_fires(
+                "xsession.E003",
+                "XSESSION['STORE']['OPTIONS']['cache'] ('decoding') decodes Redis's "
+                "replies to text (decode_responses in its CONNECTION_POOL_KWARGS)",
+                {"STORE": store},
+            )
+            # The cache store goes through Django's cache API, which decodes.
+            self.assert_silent(
+                "xsession.E003",
+                {"STORE": {"BACKEND": "cache", "OPTIONS": {"cache": "decoding"}}},
+            )
+
     def test_e003_redis_store_never_connects(self) -> None:
         caches = {
             **settings.CACHES,

@@ -510,6 +510,27 @@ class RedisScanTests(RedisTestCase):
         assert list(self.store.all()) == [sha256(sid)]
         assert self.store.length() == 1
 
+    def test_a_store_whose_prefix_extends_this_ones_keeps_its_sessions(
+        self,
+    ) -> None:
+        for extension in ("admin:", "s:", "u:"):
+            with self.subTest(prefix=PREFIX + extension):
+                other = RedisStore(cache="redis", prefix=PREFIX + extension)
+                self.addCleanup(other.clear)
+                theirs = new_sid()
+                record = Record({"_auth_user_id": "7"}, expires=self.now + HOUR)
+                other.set(theirs, record, create=True)
+                ours = self.create({"_auth_user_id": "7"})
+
+                assert list(self.store.all()) == [sha256(ours)]
+                assert self.store.length() == 1
+                self.store.clear()
+
+                assert self.store.get(ours) is None
+                assert other.get(theirs) is not None
+                assert list(other.user_sessions("7")) == [sha256(theirs)]
+                other.clear()
+
     def test_a_prefix_with_glob_characters_matches_only_itself(self) -> None:
         tag = f"t{os.getpid()}"
         store = RedisStore(cache="redis", prefix=f"{tag}[1]*?:")
@@ -652,6 +673,18 @@ class RedisConnectionTests(SimpleTestCase):
         assert store.session_key(sha256("id")) == f"xsession:s:{sha256('id')}"
         assert store.user_prefix == "xsession:u:"
 
+    def test_the_default_prefix_starts_with_the_caches_key_prefix(self) -> None:
+        caches = {
+            **settings.CACHES,
+            "site": {**settings.CACHES["redis"], "KEY_PREFIX": "site-a"},
+        }
+        with override_settings(CACHES=caches):
+            store = RedisStore(cache="site")
+            assert store.session_key("0") == "site-a:xsession:s:0"
+            assert store.user_prefix == "site-a:xsession:u:"
+            # One given in OPTIONS is used as it is.
+            assert RedisStore(cache="site", prefix="own:").user_prefix == "own:u:"
+
     def test_nothing_connects_before_the_first_command(self) -> None:
         caches = {
             **settings.CACHES,
@@ -756,3 +789,32 @@ class RedisClearSessionsTests(RedisTestCase):
         assert out.getvalue() == dry.getvalue() == nothing
         # Redis dropped the expired one itself; the live one stays.
         assert self.store.length() == 1
+
+
+class RedisKeyPrefixTests(RequiresRedis, SimpleTestCase):
+    def test_sites_apart_by_key_prefix_keep_their_users_sessions_apart(self) -> None:
+        def site(name: str) -> dict[str, Any]:
+            return {**settings.CACHES["redis"], "KEY_PREFIX": f"{PREFIX}{name}"}
+
+        caches = {**settings.CACHES, "site_a": site("a"), "site_b": site("b")}
+        expires = timezone.now() + HOUR
+        with override_settings(CACHES=caches):
+            site_a, site_b = RedisStore(cache="site_a"), RedisStore(cache="site_b")
+            try:
+                sids = {}
+                for store in (site_a, site_b):
+                    sids[store] = new_sid()
+                    record = Record({"_auth_user_id": "1"}, expires=expires)
+                    store.set(sids[store], record, create=True)
+
+                revoked = site_a.destroy_keys(site_a.user_sessions("1"))
+                site_a.clear()
+
+                assert revoked == 1
+                assert site_a.get(sids[site_a]) is None
+                assert site_b.get(sids[site_b]) is not None
+                assert list(site_b.user_sessions("1")) == [sha256(sids[site_b])]
+                assert site_b.length() == 1
+            finally:
+                site_a.clear()
+                site_b.clear()

@@ -193,6 +193,22 @@ return deleted
 )
 
 
+# KEYS: sessions; ARGV: user prefix, the user's field. Each session goes
+# with its user's index: clear() cannot scan for indexes, whose names do not
+# tell this store's from those of a store whose prefix extends it by "u:".
+_CLEAR = (
+    _USER_INDEX
+    + """
+for _, key in ipairs(KEYS) do
+  local user = user_of(redis.call('HGET', key, ARGV[2]))
+  if user then redis.call('UNLINK', ARGV[1] .. user) end
+  redis.call('UNLINK', key)
+end
+return #KEYS
+"""
+)
+
+
 def _literal(text: str) -> str:
     """``text`` escaped to match only itself in a SCAN ``MATCH`` pattern."""
     return re.sub(r"([\\*?\[\]])", r"\\\1", text)
@@ -207,22 +223,42 @@ class RedisStore(Store):
 
     ``cache`` names the django-redis cache whose connection (and so whose
     Sentinel or replica setup) is used; nothing connects before the first
-    request. Keys live under ``prefix`` and hold only the hashed id. Each
-    request costs one round trip to load and one, a Lua script, to save;
-    a save sets and deletes only the keys the request changed.
+    request. Keys live under ``prefix`` and hold only the hashed id; the
+    default prefix is ``"xsession:"``, after the cache's ``KEY_PREFIX`` and
+    a colon where it has one. Each request costs one round trip to load and
+    one, a Lua script, to save; a save sets and deletes only the keys the
+    request changed.
     """
 
     expires_by_itself = True
 
-    def __init__(self, *, cache: str = "default", prefix: str = "xsession:") -> None:
+    def __init__(self, *, cache: str = "default", prefix: str | None = None) -> None:
         self.cache = cache
-        self.prefix = prefix
+        self._prefix = prefix
+        self._default_prefix = ""
+        self._default_prefix_for: Any = None
         self.serializer: Any = session_serializer()
         # What nearly every session stores as its cookie overrides.
         self._no_overrides: bytes = self.serializer.dumps({})
         self._client: Redis | None = None
         self._client_for: Any = None
         self._scripts: dict[str, Script] = {}
+
+    @property
+    def prefix(self) -> str:
+        """What every key of the store starts with."""
+        if self._prefix is not None:
+            return self._prefix
+        # Sites that share a Redis database apart by their caches' KEY_PREFIX
+        # must not share sessions, per-user indexes or clear().
+        configured = settings.CACHES
+        if self._default_prefix_for is not configured:
+            key_prefix = configured.get(self.cache, {}).get("KEY_PREFIX", "")
+            self._default_prefix = (
+                f"{key_prefix}:xsession:" if key_prefix else "xsession:"
+            )
+            self._default_prefix_for = configured
+        return self._default_prefix
 
     @property
     def client(self) -> Redis:
@@ -442,7 +478,12 @@ class RedisStore(Store):
         return self.client.scan_iter(match=pattern, count=1000)
 
     def _session_keys(self) -> list[bytes]:
-        return self._run(lambda: list(self._scan(f"{_literal(self.prefix)}s:*")))
+        return self._run(lambda: list(self._scan(self._session_pattern())))
+
+    def _session_pattern(self) -> str:
+        # The digest's shape too: a store whose prefix extends this one's
+        # ("xs:" and "xs:s:") keeps its sessions out of all() and clear().
+        return f"{_literal(self.session_key(''))}{'[0-9a-f]' * 64}"
 
     def all(self) -> dict[str, Record]:
         keys = self._session_keys()
@@ -462,15 +503,17 @@ class RedisStore(Store):
         return records
 
     def clear(self) -> None:
+        script = self._script(_CLEAR)
+
         def unlink_all() -> None:
             batch: list[bytes] = []
-            for key in self._scan(f"{_literal(self.prefix)}*"):
+            for key in self._scan(self._session_pattern()):
                 batch.append(key)
                 if len(batch) == 1000:
-                    self.client.unlink(*batch)
+                    script(keys=batch, args=[self.user_prefix, USER_FIELD])
                     batch = []
             if batch:
-                self.client.unlink(*batch)
+                script(keys=batch, args=[self.user_prefix, USER_FIELD])
 
         self._run(unlink_all)
 
