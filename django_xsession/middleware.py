@@ -6,6 +6,7 @@ outruns the save. The rules follow express-session's (see the README).
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import time
 from collections.abc import Awaitable, Callable, Container
@@ -21,6 +22,7 @@ from django.contrib.sessions.exceptions import SessionInterrupted
 from django.contrib.sessions.middleware import (
     SessionMiddleware as DjangoSessionMiddleware,
 )
+from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.deprecation import MiddlewareMixin
@@ -81,6 +83,29 @@ def is_secure(request: HttpRequest, proxy: bool | None) -> bool:
         return False
     forwarded = request.META.get("HTTP_X_FORWARDED_PROTO", "")
     return bool(forwarded.split(",", 1)[0].strip().lower() == "https")
+
+
+def trusted_over_http(request: HttpRequest) -> bool:
+    """Whether a ``Secure`` cookie reaches the client over plain HTTP too.
+
+    Browsers keep and send back ``Secure`` cookies of ``localhost``, its
+    subdomains and loopback addresses over plain HTTP, and the cookie jar of
+    Django's test client (host ``testserver``) ignores ``Secure``: settings
+    with ``SESSION_COOKIE_SECURE = True`` work in development and in test
+    suites, as they do with ``django.contrib.sessions``.
+    """
+    try:
+        host = request.get_host().lower()
+    except DisallowedHost:
+        return False
+    # An IPv6 literal's colons are inside its brackets; a port follows them.
+    name = host[1 : host.find("]")] if host.startswith("[") else host.rsplit(":")[0]
+    if name in ("testserver", "localhost") or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 # Expires dates by the second they name: every cookie sent in one second
@@ -358,7 +383,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
         secure = session._cookie_attribute("secure")
         if secure == "auto" or not secure:
             return True
-        return is_secure(request, session.options.proxy)
+        return is_secure(request, session.options.proxy) or trusted_over_http(request)
 
     def _cookie_attributes(
         self, request: HttpRequest, session: Session, overrides: dict[str, Any]

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import User
-from django.test import TestCase
+from django.test import TestCase, override_settings
 
 from django_xsession.stores import get_store
 from django_xsession.stores.base import Store
@@ -34,6 +34,16 @@ class AuthTests(TestCase):
         assert record.data["_auth_user_id"] == str(self.user.pk)
         old_sid = before.rpartition(".")[0]
         assert Store.digest(old_sid) not in get_store().all()
+
+    @override_settings(SESSION_COOKIE_SECURE=True)
+    def test_a_test_suite_with_secure_cookies_logs_in_over_http(self) -> None:
+        # Production settings imported by the tests: the client speaks HTTP.
+        self.client.get("/login/", {"username": "alice", "password": "secret"})
+        self.client.get("/write/", {"cart": "3 apples"})
+
+        assert self.client.cookies[NAME]["secure"] is True
+        assert self.client.get("/whoami/").content == b"alice"
+        assert self.client.get("/read/").json()["cart"] == "3 apples"
 
     def test_logout_destroys_the_session_and_clears_the_cookie(self) -> None:
         self.client.get("/login/", {"username": "alice", "password": "secret"})

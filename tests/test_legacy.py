@@ -115,7 +115,7 @@ class LegacyContribTests(TestCase):
         old_key = self.log_in_under_contrib()
 
         with self.assertLogs("django_xsession", "WARNING"):
-            response = self.client.get("/whoami/")
+            response = self.client.get("/whoami/", headers={"host": "example.com"})
 
         assert response.content == b"alice"
         assert "sessionid" not in response.cookies

@@ -22,6 +22,7 @@ from django_xsession.middleware import (
     SessionMiddleware,
     cookie_values,
     path_matches,
+    trusted_over_http,
 )
 from django_xsession.stores import get_store
 from django_xsession.stores.base import Record, Store
@@ -419,7 +420,9 @@ class SaveDecisionTests(MiddlewareTestCase):
     @override_settings(XSESSION={**COUNTING, "COOKIE": {"SECURE": True}})
     def test_undeliverable_new_session_is_not_stored(self) -> None:
         with self.assertLogs("django_xsession", "WARNING") as logs:
-            response = self.client.get("/write/", {"a": "1"})
+            response = self.client.get(
+                "/write/", {"a": "1"}, headers={"host": "example.com"}
+            )
         assert "SECURE_PROXY_SSL_HEADER" in logs.output[0]
         assert self.cookie(response) is None
         assert self.records() == {}
@@ -865,8 +868,34 @@ class RegenerateTests(MiddlewareTestCase):
 
 class SecureTests(MiddlewareTestCase):
     def secure_cookie(self, **headers: str) -> Morsel[str] | None:
+        """The cookie a new session gets on plain HTTP to a public host."""
+        headers = {"host": "example.com", **headers}
         response = self.client.get("/write/", {"a": "1"}, headers=headers)
         return self.cookie(response)
+
+    @override_settings(XSESSION={**MEMORY, "COOKIE": {"SECURE": True}})
+    def test_a_secure_cookie_goes_to_local_hosts_and_the_test_client_over_http(
+        self,
+    ) -> None:
+        local = ("testserver", "localhost:8000", "app.localhost", "127.0.0.2:8000")
+        for host in (*local, "[::1]:8000", "LocalHost"):
+            with self.subTest(host=host):
+                self.client.cookies.clear()
+                cookie = self.secure_cookie(host=host)
+                assert cookie is not None
+                assert cookie["secure"] is True
+        public = ("example.com", "localhost.example.com", "127.0.0.1.nip.io")
+        for host in (*public, "[2001:db8::1]:8000", "10.0.0.1"):
+            with self.subTest(host=host), self.assertLogs("django_xsession"):
+                self.client.cookies.clear()
+                assert self.secure_cookie(host=host) is None
+
+    @override_settings(ALLOWED_HOSTS=["example.com"])
+    def test_a_local_host_django_refuses_is_not_trusted(self) -> None:
+        request = RequestFactory().get("/", headers={"host": "localhost"})
+        assert not trusted_over_http(request)
+        with override_settings(ALLOWED_HOSTS=["localhost"]):
+            assert trusted_over_http(request)
 
     @override_settings(XSESSION={**MEMORY, "PROXY": True, "COOKIE": {"SECURE": True}})
     def test_proxy_true_trusts_x_forwarded_proto(self) -> None:
@@ -930,7 +959,9 @@ class SecureTests(MiddlewareTestCase):
     def test_the_warning_shows_the_path_escaped(self) -> None:
         # Any path, even one no URL matches, where every session is saved.
         with self.assertLogs("django_xsession", "WARNING") as logs:
-            self.client.get("/nowhere%0Aforged%20line/")
+            self.client.get(
+                "/nowhere%0Aforged%20line/", headers={"host": "example.com"}
+            )
         (message,) = logs.records
         assert "\n" not in message.getMessage()
 

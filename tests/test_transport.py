@@ -115,7 +115,9 @@ class HeaderTransportTests(TransportTestCase):
         self,
     ) -> None:
         with self.assertLogs("django_xsession", "WARNING"):
-            response = self.get("/write/", cart="apples")
+            response = self.client.get(
+                "/write/", {"cart": "apples"}, headers={"host": "example.com"}
+            )
         assert HEADER not in response
         assert get_store().all() == {}
         response = self.client.get("/write/", {"cart": "apples"}, secure=True)
