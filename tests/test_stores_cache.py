@@ -8,7 +8,9 @@ process's own, as other test runs on the machine share database 13.
 from __future__ import annotations
 
 import datetime
+import importlib.util
 import os
+import unittest
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 from unittest import mock
@@ -20,7 +22,7 @@ from django.test import SimpleTestCase, override_settings
 from django.utils import timezone
 
 from django_xsession.engine import SessionStore
-from django_xsession.stores.base import Record, Store, StoreUnavailable
+from django_xsession.stores.base import Record, Store, StoreUnavailable, UpdateError
 from django_xsession.stores.cache import CacheStore
 from django_xsession.stores.redis import RedisStore
 from tests.store_contract import StoreContract, new_sid
@@ -72,6 +74,127 @@ class RedisCacheStoreTests(RequiresRedis, StoreContract, SimpleTestCase):
 
     def make_store(self) -> Store:
         return CacheStore(cache="redis", prefix=REDIS_PREFIX)
+
+
+class RequiresMsgpack(_TestCase):
+    """Mix in first: the class skips loudly without msgpack, an optional extra
+    of django-redis the test extra does not install."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        if importlib.util.find_spec("msgpack") is None:
+            raise unittest.SkipTest(
+                "MSGPACK NOT INSTALLED: django-redis's MSGPackSerializer needs it "
+                "(pip install msgpack)"
+            )
+        super().setUpClass()
+
+
+class RedisJSONCacheStoreTests(RequiresRedis, StoreContract, SimpleTestCase):
+    lists_sessions = False
+
+    def make_store(self) -> Store:
+        return CacheStore(cache="redis_json", prefix=REDIS_PREFIX)
+
+
+class RedisMsgpackCacheStoreTests(
+    RequiresMsgpack, RequiresRedis, StoreContract, SimpleTestCase
+):
+    lists_sessions = False
+
+    def make_store(self) -> Store:
+        return CacheStore(cache="redis_msgpack", prefix=REDIS_PREFIX)
+
+
+class SerializingCacheTests(_TestCase):
+    """Sessions through the test client on a cache whose serializer keeps
+    only plain values; mix into a ``SimpleTestCase``."""
+
+    alias: ClassVar[str]
+
+    def test_sessions_are_written_and_read_through_requests(self) -> None:
+        store = {
+            "BACKEND": "cache",
+            "OPTIONS": {"cache": self.alias, "prefix": REDIS_PREFIX},
+        }
+        with self.settings(XSESSION={"STORE": store, "ROLLING": True}):
+            write = self.client.get("/write/", {"a": "1", "é": "ü"})
+            assert write.status_code == 200
+            assert self.client.get("/increment/", {"key": "n"}).json() == {"n": 1}
+            assert self.client.get("/increment/", {"key": "n"}).json() == {"n": 2}
+            read = self.client.get("/read/")
+
+        assert read.json() == {"a": "1", "é": "ü", "n": 2}
+
+
+class RedisJSONSessionTests(RequiresRedis, SerializingCacheTests, SimpleTestCase):
+    alias = "redis_json"
+
+
+class RedisMsgpackSessionTests(
+    RequiresMsgpack, RequiresRedis, SerializingCacheTests, SimpleTestCase
+):
+    alias = "redis_msgpack"
+
+
+class UnknownEntryTests(SimpleTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.store = CacheStore()
+        self.sid = new_sid()
+        self.key = f"xsession:c:{sha256(self.sid)}"
+        self.expires = timezone.now() + HOUR
+        self.store.set(self.sid, Record({"a": 1}, self.expires), create=True)
+
+    def assert_a_miss(self, value: Any) -> None:
+        caches["default"].set(self.key, value, 600)
+
+        assert self.store.get(self.sid) is None, value
+        assert self.store.touch(self.sid, self.expires) is False, value
+        with self.assertRaises(UpdateError):
+            self.store.set(self.sid, Record({"b": 2}, self.expires))
+        # The id is free again: a new session replaces what was there.
+        self.store.set(self.sid, Record({"new": 1}, self.expires), create=True)
+        record = self.store.get(self.sid)
+        assert record is not None
+        assert record.data == {"new": 1}, value
+
+    def test_an_entry_of_another_layout_is_a_miss(self) -> None:
+        entry = caches["default"].get(self.key)
+        now = timezone.now()
+        for value in (
+            # The layout before this one: a dict of bytes and datetimes.
+            {
+                "data": b'{"a":1}',
+                "expires": self.expires,
+                "cookie": {},
+                "created": now,
+                "last_seen": now,
+                "meta": {},
+                "generation": 0,
+            },
+            # This layout as a tuple, or under another layout number.
+            tuple(entry),
+            [2, *entry[1:]],
+            entry[:-1],
+            "a string",
+            7,
+        ):
+            self.assert_a_miss(value)
+
+    def test_an_entry_with_a_value_it_cannot_hold_is_a_miss(self) -> None:
+        entry = caches["default"].get(self.key)
+        for position, value in (
+            (2, b'{"a":1}'),
+            (2, '{"a":"\u20ac"}'),
+            (3, "next tuesday"),
+            (3, None),
+            (4, []),
+            (5, 3),
+            (6, "yesterday"),
+            (7, None),
+        ):
+            self.assert_a_miss([*entry[:position], value, *entry[position + 1 :]])
 
 
 class CacheKeys(_TestCase):
@@ -188,7 +311,8 @@ class RedisCacheRoundTripTests(RequiresRedis, SimpleTestCase):
         entry = caches["redis"].get(key)
         # The cache's timeout is in whole seconds: an entry can outlive
         # its session's expiry for up to one.
-        caches["redis"].set(key, {**entry, "expires": timezone.now()}, 60)
+        entry[3] = timezone.now().isoformat()
+        caches["redis"].set(key, entry, 60)
 
         self.store.set(sid, Record({"new": 2}, self.expires), create=True)
 
