@@ -212,7 +212,16 @@ class CacheStore(Store):
                 record.last_seen,
                 record.meta,
             )
-            if not self.cache.add(key, entry.value(generation), timeout):
+            added = self.cache.add(key, entry.value(generation), timeout)
+            if not isinstance(added, bool):
+                # Django's cache API answers a bool. django-redis ignoring a
+                # connection error (IGNORE_EXCEPTIONS) answers None: read as
+                # a taken id, every new session would fail as a bare 500.
+                raise StoreUnavailable(
+                    f"Cache {self.cache_alias!r} did not answer add(); "
+                    "is it ignoring connection errors?"
+                )
+            if not added:
                 raise CreateError
             return
         if current is None:
