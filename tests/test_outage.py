@@ -66,11 +66,13 @@ def free_port() -> int:
 
 
 class RedisServer:
-    """A ``redis-server`` of the test's own, keeping its data in ``directory``."""
+    """A ``redis-server`` of the test's own, keeping its data in ``directory``;
+    ``arguments`` add to its command line."""
 
-    def __init__(self, executable: str, directory: Path) -> None:
+    def __init__(self, executable: str, directory: Path, *arguments: str) -> None:
         self.executable = executable
         self.directory = directory
+        self.arguments = arguments
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -108,6 +110,7 @@ class RedisServer:
                 str(self.directory),
                 "--logfile",
                 str(self.directory / "redis.log"),
+                *self.arguments,
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,

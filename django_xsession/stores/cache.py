@@ -82,6 +82,21 @@ class _Entry(NamedTuple):
             return None
 
 
+def _primary(cache: BaseCache) -> dict[str, Any]:
+    # django-redis reads from a replica (a LOCATION after the first one,
+    # Sentinel's replicas) unless handed the primary's client: a lagging
+    # replica would serve a session as it was, and a save would merge onto
+    # that and write it over the current one. Other caches take no client.
+    get_client = getattr(getattr(cache, "client", None), "get_client", None)
+    if get_client is None:
+        return {}
+    try:
+        return {"client": get_client(write=True)}
+    except NotImplementedError:
+        # django-redis's ShardClient: no replicas, and no client to choose.
+        return {}
+
+
 def _outage_errors() -> tuple[type[Exception], ...]:
     """What a cache raises when its server is down or too slow.
 
@@ -152,7 +167,8 @@ class CacheStore(Store):
 
     def _fetch(self, key: str) -> tuple[_Entry | None, int, bool]:
         """:meth:`_live`, and whether the cache holds anything under ``key``."""
-        found = self.cache.get_many([key, self._generation_key])
+        cache = self.cache
+        found = cache.get_many([key, self._generation_key], **_primary(cache))
         generation: int = found.get(self._generation_key, 0)
         value = found.get(key)
         if value is None:
@@ -270,8 +286,9 @@ class CacheStore(Store):
 
     def clear(self) -> None:
         with self._reaching():
-            generation = self.cache.get(self._generation_key, 0)
-            self.cache.set(self._generation_key, generation + 1, None)
+            cache = self.cache
+            generation = cache.get(self._generation_key, 0, **_primary(cache))
+            cache.set(self._generation_key, generation + 1, None)
 
     def count_expired(self) -> int:
         raise NotImplementedError("the cache's own timeout expires sessions")
