@@ -8,8 +8,15 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 from django.core.management import get_commands
+from django.utils.module_loading import import_string
 
-from django_xsession.conf import STORE_ALIASES, read_options
+from django_xsession.conf import (
+    STORE_ALIASES,
+    StoreConfig,
+    _is_django_redis,
+    read_options,
+)
+from django_xsession.stores.cache import CacheStore
 
 OUR_ENGINE = "django_xsession.engine"
 OUR_MIDDLEWARE = "django_xsession.middleware.SessionMiddleware"
@@ -55,6 +62,20 @@ def check_settings(
                 "on restart.",
                 hint="Use the 'db', 'cached_db' or 'redis' store in production.",
                 id="xsession.W002",
+            )
+        )
+    ignoring = _cache_ignoring_errors(options.store)
+    if ignoring is not None:
+        messages.append(
+            checks.Warning(
+                f"The cache store's cache {ignoring!r} ignores Redis connection "
+                "errors (django-redis's IGNORE_EXCEPTIONS): during an outage "
+                "every session reads as empty, so logged-in users appear "
+                "logged out, instead of ON_STORE_ERROR applying.",
+                hint=f"Set CACHES[{ignoring!r}]['OPTIONS']['IGNORE_EXCEPTIONS'] "
+                "= False, or give the store a cache alias of its own without "
+                "it, or use the 'redis' store, which it does not affect.",
+                id="xsession.W012",
             )
         )
     if settings.SESSION_ENGINE != OUR_ENGINE:
@@ -148,6 +169,23 @@ def check_deployment(
                 )
             )
     return messages
+
+
+def _cache_ignoring_errors(store: StoreConfig) -> str | None:
+    # Read from the settings, as django-redis reads them, never connecting.
+    # Only the cache store: a swallowed error is a miss to cached_db, and the
+    # database answers; the redis store uses the connection, not the cache.
+    if not issubclass(import_string(store.backend), CacheStore):
+        return None
+    alias = store.options.get("cache", "default")
+    config = settings.CACHES.get(alias) if isinstance(alias, str) else None
+    if not isinstance(config, Mapping) or not _is_django_redis(config.get("BACKEND")):
+        return None
+    ignores = getattr(settings, "DJANGO_REDIS_IGNORE_EXCEPTIONS", False)
+    cache_options = config.get("OPTIONS")
+    if isinstance(cache_options, Mapping):
+        ignores = cache_options.get("IGNORE_EXCEPTIONS", ignores)
+    return alias if ignores else None
 
 
 def _weak_secret(secret: str) -> bool:

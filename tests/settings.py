@@ -77,6 +77,22 @@ CACHES: dict[str, dict[str, object]] = {
         "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 2},
     },
 }
+# The same database through django-redis's JSON and msgpack serializers, each
+# under a key prefix of its own: stores must keep values they round-trip.
+for _alias, _serializer in (
+    ("redis_json", "django_redis.serializers.json.JSONSerializer"),
+    ("redis_msgpack", "django_redis.serializers.msgpack.MSGPackSerializer"),
+):
+    CACHES[_alias] = {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": CACHES["redis"]["LOCATION"],
+        "KEY_PREFIX": _alias,
+        "OPTIONS": {
+            "SOCKET_CONNECT_TIMEOUT": 1,
+            "SOCKET_TIMEOUT": 2,
+            "SERIALIZER": _serializer,
+        },
+    }
 
 INSTALLED_APPS = [
     "django_xsession",

@@ -29,7 +29,7 @@ from django_xsession.stores.base import Store
 # Every id the tests below prove; the source must use exactly these.
 TESTED_IDS = frozenset(
     {f"xsession.E{number:03d}" for number in range(1, 15)}
-    | {f"xsession.W{number:03d}" for number in range(1, 12)}
+    | {f"xsession.W{number:03d}" for number in range(1, 13)}
 )
 
 SECURE_COOKIE = {"SECURE": True}
@@ -888,6 +888,68 @@ class WarningCheckTests(CheckTestCase):
     def test_w004_not_for_an_invalid_name(self) -> None:
         # The invalid name is E005's to report; the fallback name agrees.
         self.assert_silent("xsession.W004", {"NAME": "bad name;"})
+
+
+class IgnoredCacheErrorsCheckTests(CheckTestCase):
+    def caches(self, **options: Any) -> dict[str, Any]:
+        """``CACHES`` with a django-redis alias "sessions" on no server."""
+        return {
+            **settings.CACHES,
+            "sessions": {
+                "BACKEND": "django_redis.cache.RedisCache",
+                "LOCATION": UNREACHABLE_REDIS,
+                "OPTIONS": options,
+            },
+        }
+
+    def store(self, backend: str = "cache") -> dict[str, Any]:
+        return {"STORE": {"BACKEND": backend, "OPTIONS": {"cache": "sessions"}}}
+
+    def test_w012_cache_store_on_a_cache_ignoring_exceptions(self) -> None:
+        with self.settings(CACHES=self.caches(IGNORE_EXCEPTIONS=True)):
+            message = self.assert_fires(
+                "xsession.W012",
+                "The cache store's cache 'sessions' ignores Redis connection "
+                "errors (django-redis's IGNORE_EXCEPTIONS): during an outage "
+                "every session reads as empty, so logged-in users appear "
+                "logged out",
+                self.store(),
+            )
+        assert message.hint is not None
+        assert "CACHES['sessions']['OPTIONS']['IGNORE_EXCEPTIONS'] = False" in (
+            message.hint
+        )
+
+    def test_w012_from_the_django_redis_setting(self) -> None:
+        with self.settings(CACHES=self.caches(), DJANGO_REDIS_IGNORE_EXCEPTIONS=True):
+            self.assert_fires("xsession.W012", "'sessions'", self.store())
+            # The cache's own option wins over the setting, as in django-redis.
+            with self.settings(CACHES=self.caches(IGNORE_EXCEPTIONS=False)):
+                self.assert_silent("xsession.W012", self.store())
+
+    def test_w012_on_the_default_cache(self) -> None:
+        caches = {**self.caches(IGNORE_EXCEPTIONS=True)}
+        caches["default"] = caches.pop("sessions")
+        with self.settings(CACHES=caches):
+            self.assert_fires("xsession.W012", "'default'", {"STORE": "cache"})
+
+    def test_w012_not_for_other_stores_or_caches(self) -> None:
+        with self.settings(CACHES=self.caches(IGNORE_EXCEPTIONS=True)):
+            # A swallowed error is a miss the database answers; the redis
+            # store talks to Redis past the cache's methods.
+            self.assert_silent("xsession.W012", self.store("cached_db"))
+            self.assert_silent("xsession.W012", self.store("redis"))
+            self.assert_silent("xsession.W012", {"STORE": "cache"})
+        with self.settings(CACHES=self.caches()):
+            self.assert_silent("xsession.W012", self.store())
+        with self.settings(DJANGO_REDIS_IGNORE_EXCEPTIONS=True):
+            # The default cache of the test settings is LocMemCache.
+            self.assert_silent("xsession.W012", {"STORE": "cache"})
+            # An unknown alias is E003's.
+            self.assert_silent(
+                "xsession.W012",
+                {"STORE": {"BACKEND": "cache", "OPTIONS": {"cache": "nope"}}},
+            )
 
 
 class IgnoredDjangoSettingCheckTests(CheckTestCase):

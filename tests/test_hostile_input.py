@@ -40,7 +40,7 @@ from django_xsession.middleware import MAX_COOKIE_CANDIDATES, SessionMiddleware
 from django_xsession.models import Session as SessionRow
 from django_xsession.stores import get_store
 from django_xsession.stores.base import Record, Store
-from django_xsession.stores.cache import CacheStore
+from django_xsession.stores.cache import CacheStore, _Entry
 from django_xsession.stores.cached_db import _FORMAT, CachedDatabaseStore
 from django_xsession.stores.redis import RedisStore
 from tests import views
@@ -954,16 +954,16 @@ class CachedDatabaseGarbageTests(DatabaseGarbageTests):
         store = get_store()
         assert isinstance(store, CachedDatabaseStore)
         now = timezone.now()
-        copy: tuple[Any, ...] = (
+        copy = [
             _FORMAT,
-            raw,
+            raw.decode("latin-1"),
             (now + HOUR).isoformat(),
             {},
             now.isoformat(),
             0,
             now.isoformat(),
             {},
-        )
+        ]
         caches[store.cache].set(store.cache_key(Store.digest(sid)), copy, 3600)
         # A copy that decodes to a dict is served; any other goes, and the
         # row answers.
@@ -986,19 +986,9 @@ class CacheGarbageTests(BackendGarbage, SimpleTestCase):
         store = get_store()
         assert isinstance(store, CacheStore)
         now = timezone.now()
-        store.cache.set(
-            store._key(sid),
-            {
-                "data": raw,
-                "expires": now + HOUR,
-                "cookie": {},
-                "created": now,
-                "last_seen": now,
-                "meta": {},
-                "generation": store.cache.get(store._generation_key, 0),
-            },
-            3600,
-        )
+        entry = _Entry(raw, now + HOUR, {}, now, now, {})
+        generation = store.cache.get(store._generation_key, 0)
+        store.cache.set(store._key(sid), entry.value(generation), 3600)
         self.assert_loads(sid, decodes(raw))
 
 

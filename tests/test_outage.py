@@ -5,7 +5,9 @@ append-only file in a temporary folder (every write fsynced before Redis
 answers it), writes sessions through the test client, stops the server and
 sends requests during the outage, then restarts the server on the same port
 and folder and reads the sessions back. Both stores that talk to Redis run
-the same tests: the Redis store and the cache store on django-redis.
+the same tests: the Redis store and the cache store on django-redis. The
+cache store on a django-redis cache that ignores connection errors, where a
+read cannot tell an outage from a miss, has tests of its own.
 """
 
 from __future__ import annotations
@@ -64,11 +66,13 @@ def free_port() -> int:
 
 
 class RedisServer:
-    """A ``redis-server`` of the test's own, keeping its data in ``directory``."""
+    """A ``redis-server`` of the test's own, keeping its data in ``directory``;
+    ``arguments`` add to its command line."""
 
-    def __init__(self, executable: str, directory: Path) -> None:
+    def __init__(self, executable: str, directory: Path, *arguments: str) -> None:
         self.executable = executable
         self.directory = directory
+        self.arguments = arguments
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -106,6 +110,7 @@ class RedisServer:
                 str(self.directory),
                 "--logfile",
                 str(self.directory / "redis.log"),
+                *self.arguments,
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -149,10 +154,13 @@ class RedisServer:
             self.process.wait(timeout=STOP_SECONDS)
 
 
-class OutageTests(_TestCase):
-    """Mix into a ``SimpleTestCase``; ``backend`` names a store on Redis."""
+class OwnRedis(_TestCase):
+    """Mix into a ``SimpleTestCase``: each test gets a Redis of its own, a
+    cache alias on it and the store ``backend`` on that alias."""
 
     backend: ClassVar[str]
+    #: More of the alias's django-redis OPTIONS.
+    cache_options: ClassVar[dict[str, Any]] = {}
 
     @classmethod
     def setUpClass(cls) -> None:
@@ -178,6 +186,7 @@ class OutageTests(_TestCase):
                 "OPTIONS": {
                     "SOCKET_CONNECT_TIMEOUT": SOCKET_SECONDS,
                     "SOCKET_TIMEOUT": SOCKET_SECONDS,
+                    **self.cache_options,
                 },
             },
         }
@@ -223,6 +232,10 @@ class OutageTests(_TestCase):
         assert response["Content-Type"] == "text/plain; charset=utf-8"
         assert content.startswith(b"The session store is unavailable")
         assert NAME not in response.cookies
+
+
+class OutageTests(OwnRedis):
+    """Mix into a ``SimpleTestCase``; ``backend`` names a store on Redis."""
 
     def test_raise_answers_503_and_the_sessions_survive(self) -> None:
         written = self.write_sessions()
@@ -471,6 +484,46 @@ class RedisStoreOutageTests(OutageTests, SimpleTestCase):
 
 class CacheStoreOutageTests(OutageTests, SimpleTestCase):
     backend = "cache"
+
+
+class IgnoredErrorsOutageTests(OwnRedis):
+    """The cache store on a django-redis cache that ignores connection errors
+    (W012): a read cannot tell the outage from a miss, a write can."""
+
+    backend = "cache"
+
+    def test_writes_answer_as_on_store_error_says(self) -> None:
+        written = self.write_sessions()
+        self.server.stop()
+
+        with self.on_store_error("raise"), self.assertLogs("django_xsession"):
+            for token in written:
+                client = self.visitor(token)
+                # The swallowed read is a miss: the session looks empty.
+                assert client.get("/read/").json() == {}
+                self.assert_503(client.get("/write/", {"during": "outage"}))
+                self.assert_503(client.get("/increment/", {"key": "n"}))
+                assert client.cookies[NAME].value == token
+            self.assert_503(self.visitor(None).get("/write/", {"new": "1"}))
+        with self.on_store_error("degrade"), self.assertLogs("django_xsession"):
+            for visitor in [*written, None]:
+                client = self.visitor(visitor)
+                write = client.get("/write/", {"during": "outage"})
+                assert write.status_code == 200
+                assert write.json() == {"during": "outage"}
+                assert NAME not in write.cookies
+
+        self.server.start()
+        self.assert_intact(written)
+
+
+class IgnoreExceptionsOptionOutageTests(IgnoredErrorsOutageTests, SimpleTestCase):
+    cache_options: ClassVar[dict[str, Any]] = {"IGNORE_EXCEPTIONS": True}
+
+
+@override_settings(DJANGO_REDIS_IGNORE_EXCEPTIONS=True)
+class IgnoreExceptionsSettingOutageTests(IgnoredErrorsOutageTests, SimpleTestCase):
+    pass
 
 
 class ServerTests(SimpleTestCase):

@@ -2,28 +2,45 @@
 
 A Django cache cannot list its keys, so the contract runs with
 ``lists_sessions = False``. On Redis the store works under a prefix of this
-process's own, as other test runs on the machine share database 13.
+process's own, as other test runs on the machine share database 13. The
+replica tests start a primary and a replica ``redis-server`` of their own.
 """
 
 from __future__ import annotations
 
 import datetime
+import importlib.util
 import os
+import tempfile
+import time
+import unittest
+import warnings
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 from unittest import mock
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.cache import caches
-from django.test import SimpleTestCase, override_settings
+from django.test import Client, SimpleTestCase, TestCase, override_settings
 from django.utils import timezone
 
 from django_xsession.engine import SessionStore
-from django_xsession.stores.base import Record, Store, StoreUnavailable
+from django_xsession.stores import get_store
+from django_xsession.stores.base import Record, Store, StoreUnavailable, UpdateError
 from django_xsession.stores.cache import CacheStore
 from django_xsession.stores.redis import RedisStore
 from tests.store_contract import StoreContract, new_sid
+from tests.test_outage import (
+    HOST,
+    NAME,
+    REDIS_SERVER,
+    RedisServer,
+    free_port,
+    no_redis_server,
+)
 from tests.test_stores_redis import RequiresRedis, commands_sent, names, sha256
 
 if TYPE_CHECKING:
@@ -72,6 +89,127 @@ class RedisCacheStoreTests(RequiresRedis, StoreContract, SimpleTestCase):
 
     def make_store(self) -> Store:
         return CacheStore(cache="redis", prefix=REDIS_PREFIX)
+
+
+class RequiresMsgpack(_TestCase):
+    """Mix in first: the class skips loudly without msgpack, an optional extra
+    of django-redis the test extra does not install."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        if importlib.util.find_spec("msgpack") is None:
+            raise unittest.SkipTest(
+                "MSGPACK NOT INSTALLED: django-redis's MSGPackSerializer needs it "
+                "(pip install msgpack)"
+            )
+        super().setUpClass()
+
+
+class RedisJSONCacheStoreTests(RequiresRedis, StoreContract, SimpleTestCase):
+    lists_sessions = False
+
+    def make_store(self) -> Store:
+        return CacheStore(cache="redis_json", prefix=REDIS_PREFIX)
+
+
+class RedisMsgpackCacheStoreTests(
+    RequiresMsgpack, RequiresRedis, StoreContract, SimpleTestCase
+):
+    lists_sessions = False
+
+    def make_store(self) -> Store:
+        return CacheStore(cache="redis_msgpack", prefix=REDIS_PREFIX)
+
+
+class SerializingCacheTests(_TestCase):
+    """Sessions through the test client on a cache whose serializer keeps
+    only plain values; mix into a ``SimpleTestCase``."""
+
+    alias: ClassVar[str]
+
+    def test_sessions_are_written_and_read_through_requests(self) -> None:
+        store = {
+            "BACKEND": "cache",
+            "OPTIONS": {"cache": self.alias, "prefix": REDIS_PREFIX},
+        }
+        with self.settings(XSESSION={"STORE": store, "ROLLING": True}):
+            write = self.client.get("/write/", {"a": "1", "é": "ü"})
+            assert write.status_code == 200
+            assert self.client.get("/increment/", {"key": "n"}).json() == {"n": 1}
+            assert self.client.get("/increment/", {"key": "n"}).json() == {"n": 2}
+            read = self.client.get("/read/")
+
+        assert read.json() == {"a": "1", "é": "ü", "n": 2}
+
+
+class RedisJSONSessionTests(RequiresRedis, SerializingCacheTests, SimpleTestCase):
+    alias = "redis_json"
+
+
+class RedisMsgpackSessionTests(
+    RequiresMsgpack, RequiresRedis, SerializingCacheTests, SimpleTestCase
+):
+    alias = "redis_msgpack"
+
+
+class UnknownEntryTests(SimpleTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.store = CacheStore()
+        self.sid = new_sid()
+        self.key = f"xsession:c:{sha256(self.sid)}"
+        self.expires = timezone.now() + HOUR
+        self.store.set(self.sid, Record({"a": 1}, self.expires), create=True)
+
+    def assert_a_miss(self, value: Any) -> None:
+        caches["default"].set(self.key, value, 600)
+
+        assert self.store.get(self.sid) is None, value
+        assert self.store.touch(self.sid, self.expires) is False, value
+        with self.assertRaises(UpdateError):
+            self.store.set(self.sid, Record({"b": 2}, self.expires))
+        # The id is free again: a new session replaces what was there.
+        self.store.set(self.sid, Record({"new": 1}, self.expires), create=True)
+        record = self.store.get(self.sid)
+        assert record is not None
+        assert record.data == {"new": 1}, value
+
+    def test_an_entry_of_another_layout_is_a_miss(self) -> None:
+        entry = caches["default"].get(self.key)
+        now = timezone.now()
+        for value in (
+            # The layout before this one: a dict of bytes and datetimes.
+            {
+                "data": b'{"a":1}',
+                "expires": self.expires,
+                "cookie": {},
+                "created": now,
+                "last_seen": now,
+                "meta": {},
+                "generation": 0,
+            },
+            # This layout as a tuple, or under another layout number.
+            tuple(entry),
+            [2, *entry[1:]],
+            entry[:-1],
+            "a string",
+            7,
+        ):
+            self.assert_a_miss(value)
+
+    def test_an_entry_with_a_value_it_cannot_hold_is_a_miss(self) -> None:
+        entry = caches["default"].get(self.key)
+        for position, value in (
+            (2, b'{"a":1}'),
+            (2, '{"a":"\u20ac"}'),
+            (3, "next tuesday"),
+            (3, None),
+            (4, []),
+            (5, 3),
+            (6, "yesterday"),
+            (7, None),
+        ):
+            self.assert_a_miss([*entry[:position], value, *entry[position + 1 :]])
 
 
 class CacheKeys(_TestCase):
@@ -188,13 +326,149 @@ class RedisCacheRoundTripTests(RequiresRedis, SimpleTestCase):
         entry = caches["redis"].get(key)
         # The cache's timeout is in whole seconds: an entry can outlive
         # its session's expiry for up to one.
-        caches["redis"].set(key, {**entry, "expires": timezone.now()}, 60)
+        entry[3] = timezone.now().isoformat()
+        caches["redis"].set(key, entry, 60)
 
         self.store.set(sid, Record({"new": 2}, self.expires), create=True)
 
         record = self.store.get(sid)
         assert record is not None
         self.assertEqual(record.data, {"new": 2})
+
+
+class ReplicaTests(TestCase):
+    """The cache store on django-redis with a replica that stopped following
+    its primary (a lag that never ends) and serves what it had."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        if REDIS_SERVER is None:
+            no_redis_server()
+        super().setUpClass()
+
+    def setUp(self) -> None:
+        super().setUp()
+        assert REDIS_SERVER is not None
+        folder = tempfile.TemporaryDirectory(prefix="xsession-replica-")
+        self.addCleanup(folder.cleanup)
+        directories = [Path(folder.name, name) for name in ("primary", "replica")]
+        for directory in directories:
+            directory.mkdir()
+        # No wait for more replicas before the first sync (5 seconds).
+        self.primary = RedisServer(
+            REDIS_SERVER, directories[0], "--repl-diskless-sync-delay", "0"
+        )
+        self.addCleanup(self.primary.kill)
+        self.primary.start()
+        self.replica = RedisServer(
+            REDIS_SERVER, directories[1], "--replicaof", HOST, str(self.primary.port)
+        )
+        self.addCleanup(self.replica.kill)
+        self.replica.start()
+        self.wait_for_link("up")
+        # An alias of its own: stores are built once per configuration.
+        alias = f"replicated-{self.primary.port}"
+        caches = {
+            **settings.CACHES,
+            alias: {
+                "BACKEND": "django_redis.cache.RedisCache",
+                "LOCATION": [
+                    f"redis://{HOST}:{server.port}/0"
+                    for server in (self.primary, self.replica)
+                ],
+                "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 2},
+            },
+        }
+        store = {"BACKEND": "cache", "OPTIONS": {"cache": alias}}
+        overridden = override_settings(CACHES=caches, XSESSION={"STORE": store})
+        overridden.enable()
+        self.addCleanup(overridden.disable)
+        for name in ("alice", "bob"):
+            User.objects.create_user(name, password="secret")
+
+    def wait_for_link(self, status: str) -> None:
+        deadline = time.monotonic() + 10
+        with self.replica.client() as client:
+            while client.info("replication")["master_link_status"] != status:
+                assert time.monotonic() < deadline, self.replica.log
+                time.sleep(0.02)
+
+    def lose_the_replica(self) -> None:
+        """Once it has every write so far, make it follow a primary not there."""
+        with self.primary.client() as primary:
+            assert primary.wait(1, 5000) == 1
+        with self.replica.client() as replica:
+            replica.replicaof(HOST, free_port())
+        self.wait_for_link("down")
+
+    def visitor(self, token: str) -> Client:
+        client = Client()
+        client.cookies[NAME] = token
+        return client
+
+    def test_sessions_read_the_primary_not_a_lagging_replica(self) -> None:
+        self.client.get("/login/", {"username": "alice", "password": "secret"})
+        first = self.client.cookies[NAME].value
+        # The replica holds alice's session before it stops following.
+        self.lose_the_replica()
+
+        counts = [
+            self.client.get("/increment/", {"key": "n"}).json()["n"] for _ in range(3)
+        ]
+        assert counts == [1, 2, 3]
+        assert self.client.get("/whoami/").content == b"alice"
+        self.client.get("/login/", {"username": "bob", "password": "secret"})
+        assert self.client.get("/whoami/").content == b"bob"
+        self.client.get("/logout/")
+
+        assert self.client.get("/whoami/").content == b""
+        # The replica still has alice's first session: it is ended all the same.
+        assert self.visitor(first).get("/whoami/").content == b""
+        with self.primary.client() as primary, self.replica.client() as replica:
+            assert set(replica.keys()) - set(primary.keys())
+
+    def test_clear_moves_on_from_the_primarys_generation(self) -> None:
+        store = get_store()
+        assert isinstance(store, CacheStore)
+        expires = timezone.now() + HOUR
+        self.lose_the_replica()
+        sids = [new_sid() for _ in range(2)]
+
+        for sid in sids:
+            store.set(sid, Record({"a": 1}, expires), create=True)
+            store.clear()
+
+        assert [store.get(sid) for sid in sids] == [None, None]
+
+
+class ShardedCacheTests(RequiresRedis, SimpleTestCase):
+    def test_sessions_on_django_redis_shard_client(self) -> None:
+        # It has no replicas, and no primary to name.
+        caches = {
+            **settings.CACHES,
+            "sharded": {
+                **settings.CACHES["redis"],
+                "LOCATION": [settings.CACHES["redis"]["LOCATION"]],
+                "OPTIONS": {"CLIENT_CLASS": "django_redis.client.ShardClient"},
+            },
+        }
+        with override_settings(CACHES=caches), warnings.catch_warnings():
+            # Its own add() and get_many() pass a client to its set() and
+            # get(), which warn about that, whoever calls them.
+            warnings.filterwarnings(
+                "ignore", r"\w+ on sharded client should not specify client"
+            )
+            store = CacheStore(cache="sharded", prefix=REDIS_PREFIX)
+            sid = new_sid()
+            expires = timezone.now() + HOUR
+            store.set(sid, Record({"a": 1}, expires), create=True)
+            store.set(sid, Record({"a": 2}, expires))
+            record = store.get(sid)
+            store.clear()
+
+            assert record is not None
+            assert record.data == {"a": 2}
+            assert store.get(sid) is None
 
 
 def unreachable(backend: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import datetime
 import json
 import pickle
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from unittest import mock
 
 from django.core.cache import caches
@@ -22,7 +22,14 @@ from django_xsession.stores.base import Delta, Record, Store, UpdateError
 from django_xsession.stores.cached_db import CachedDatabaseStore
 from django_xsession.stores.db import DatabaseStore
 from tests.store_contract import StoreContract, new_sid
+from tests.test_stores_cache import REDIS_PREFIX, RequiresMsgpack
 from tests.test_stores_db import RequiresDatabases
+from tests.test_stores_redis import RequiresRedis
+
+if TYPE_CHECKING:
+    _TestCase = TestCase
+else:
+    _TestCase = object
 
 HOUR = datetime.timedelta(hours=1)
 SECOND = datetime.timedelta(seconds=1)
@@ -57,6 +64,58 @@ class MariaDBCachedDatabaseStoreTests(RequiresDatabases, StoreContract, TestCase
 
     def make_store(self) -> Store:
         return CachedDatabaseStore(using="mariadb")
+
+
+class RedisJSONCachedDatabaseStoreTests(RequiresRedis, StoreContract, TestCase):
+    def make_store(self) -> Store:
+        return CachedDatabaseStore(cache="redis_json", prefix=REDIS_PREFIX)
+
+
+class RedisMsgpackCachedDatabaseStoreTests(
+    RequiresMsgpack, RequiresRedis, StoreContract, TestCase
+):
+    def make_store(self) -> Store:
+        return CachedDatabaseStore(cache="redis_msgpack", prefix=REDIS_PREFIX)
+
+
+class SerializingCacheTests(_TestCase):
+    """Copies in a cache whose serializer keeps only plain values; mix into
+    a ``TestCase``."""
+
+    alias: ClassVar[str]
+
+    def test_copies_are_cached_and_served(self) -> None:
+        store = CachedDatabaseStore(cache=self.alias, prefix=REDIS_PREFIX)
+        sid = new_sid()
+        now = timezone.now()
+        record = Record(data={"a": 1, "é": ["ü"]}, expires=now + HOUR, created=now)
+
+        with self.assertNoLogs(LOGGER):
+            store.set(sid, record, create=True)
+            with self.assertNumQueries(0):
+                written = store.get(sid)
+            store.set(sid, record, delta=Delta({"b": 2}, frozenset()))
+            self.assertTrue(store.touch(sid, now + 2 * HOUR))
+            with self.assertNumQueries(0):
+                touched = store.get(sid)
+            store.destroy(sid)
+
+        assert written is not None and touched is not None
+        self.assertEqual(written.data, {"a": 1, "é": ["ü"]})
+        self.assertEqual(written.expires, now + HOUR)
+        self.assertEqual(touched.data, {"a": 1, "é": ["ü"], "b": 2})
+        self.assertEqual(touched.expires, now + 2 * HOUR)
+        self.assertEqual(touched.created, now)
+
+
+class RedisJSONCopyTests(RequiresRedis, SerializingCacheTests, TestCase):
+    alias = "redis_json"
+
+
+class RedisMsgpackCopyTests(
+    RequiresMsgpack, RequiresRedis, SerializingCacheTests, TestCase
+):
+    alias = "redis_msgpack"
 
 
 class FailingCache(BaseCache):
@@ -292,32 +351,48 @@ class ReadTests(CacheTestCase):
         self.assertEqual(got.data, {"a": 1})
         self.assert_cache_matches_the_row(sid)
 
-    def test_a_copy_from_the_previous_release_is_replaced(self) -> None:
-        # Format 2 pickled its times as datetimes.
+    def test_a_copy_of_an_earlier_layout_is_replaced(self) -> None:
         sid = self.create({"a": 1})
         now = timezone.now()
-        old_copy: tuple[Any, ...] = (
-            2,
-            b'{"a":"stale"}',
-            now + HOUR,
-            {},
-            now,
-            0,
-            now,
-            {},
-        )
-        caches["default"].set(PREFIX + Store.digest(sid), old_copy)
+        copy = caches["default"].get(PREFIX + Store.digest(sid))
+        for old_copy in (
+            # Format 2 pickled its times as datetimes.
+            (2, b'{"a":"stale"}', now + HOUR, {}, now, 0, now, {}),
+            # Format 3 was a tuple holding the data as bytes.
+            (3, b'{"a":"stale"}', *copy[2:]),
+            # This layout's values under format 3.
+            [3, *copy[1:]],
+        ):
+            caches["default"].set(PREFIX + Store.digest(sid), old_copy)
 
-        got = self.store.get(sid)
+            got = self.store.get(sid)
 
-        assert got is not None
-        self.assertEqual(got.data, {"a": 1})
-        self.assert_cache_matches_the_row(sid)
+            assert got is not None
+            self.assertEqual(got.data, {"a": 1})
+            self.assert_cache_matches_the_row(sid)
+
+    def test_a_copy_holding_a_value_of_another_type_is_replaced(self) -> None:
+        sid = self.create({"a": 1})
+        copy = caches["default"].get(PREFIX + Store.digest(sid))
+        for position, value in (
+            (1, b'{"a":"stale"}'),
+            (3, []),
+            (5, "7"),
+            (7, None),
+        ):
+            broken = [*copy[:position], value, *copy[position + 1 :]]
+            caches["default"].set(PREFIX + Store.digest(sid), broken)
+
+            got = self.store.get(sid)
+
+            assert got is not None
+            self.assertEqual(got.data, {"a": 1})
+            self.assert_cache_matches_the_row(sid)
 
     def test_a_copy_with_an_unreadable_time_is_replaced(self) -> None:
         sid = self.create({"a": 1})
         copy = caches["default"].get(PREFIX + Store.digest(sid))
-        broken = (*copy[:2], "next tuesday", *copy[3:])
+        broken = [*copy[:2], "next tuesday", *copy[3:]]
         caches["default"].set(PREFIX + Store.digest(sid), broken)
 
         with self.assertLogs("django_xsession.stores.cached_db", "WARNING"):

@@ -170,6 +170,11 @@ def parse_time(
     return conform(moment, now)
 
 
+# What parse_time() reads back.
+def _text_of(moment: datetime.datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
 # What json.loads parses with once it has skipped leading whitespace (typeshed
 # leaves out this attribute, which JSONDecoder.__init__ sets).
 _scan_json: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]

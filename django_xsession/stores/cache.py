@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
@@ -19,13 +19,82 @@ from django_xsession.stores.base import (
     Store,
     StoreUnavailable,
     UpdateError,
-    conform,
+    _text_of,
+    parse_time,
     session_serializer,
 )
 
-# The times an entry keeps as datetime objects, in the USE_TZ form of the
-# deploy that wrote them.
-_TIMES = ("expires", "created", "last_seen")
+# An entry's layout, its first item: an entry of any other layout (an older
+# release's, another program's under the same prefix) is a miss. A list of
+# plain values, which every cache serializer (django-redis's JSON and msgpack
+# ones too) gives back as it got them: the encoded data as Latin-1 text, a
+# character per byte; times as ISO 8601 text, which parse_time() hands out
+# in the USE_TZ form of the deploy reading them.
+_FORMAT = 1
+
+
+class _Entry(NamedTuple):
+    raw: bytes
+    expires: datetime.datetime
+    cookie: Mapping[str, Any]
+    created: datetime.datetime | None
+    last_seen: datetime.datetime | None
+    meta: Mapping[str, str]
+
+    def value(self, generation: int) -> list[Any]:
+        return [
+            _FORMAT,
+            generation,
+            self.raw.decode("latin-1"),
+            self.expires.isoformat(),
+            dict(self.cookie),
+            _text_of(self.created),
+            _text_of(self.last_seen),
+            dict(self.meta),
+        ]
+
+    @classmethod
+    def of(cls, value: Any, generation: int, now: datetime.datetime) -> _Entry | None:
+        if not (isinstance(value, list) and len(value) == 8 and value[0] == _FORMAT):
+            return None
+        _format, written_in, text, expires, cookie, created, last_seen, meta = value
+        if not (
+            written_in == generation
+            and isinstance(text, str)
+            and isinstance(expires, str)
+            and isinstance(cookie, dict)
+            and isinstance(created, str | None)
+            and isinstance(last_seen, str | None)
+            and isinstance(meta, dict)
+        ):
+            return None
+        try:
+            return cls(
+                text.encode("latin-1"),
+                parse_time(expires, now),
+                cookie,
+                parse_time(created, now),
+                parse_time(last_seen, now),
+                meta,
+            )
+        except ValueError:
+            # A character beyond Latin-1, or a time that is no ISO 8601.
+            return None
+
+
+def _primary(cache: BaseCache) -> dict[str, Any]:
+    # django-redis reads from a replica (a LOCATION after the first one,
+    # Sentinel's replicas) unless handed the primary's client: a lagging
+    # replica would serve a session as it was, and a save would merge onto
+    # that and write it over the current one. Other caches take no client.
+    get_client = getattr(getattr(cache, "client", None), "get_client", None)
+    if get_client is None:
+        return {}
+    try:
+        return {"client": get_client(write=True)}
+    except NotImplementedError:
+        # django-redis's ShardClient: no replicas, and no client to choose.
+        return {}
 
 
 def _outage_errors() -> tuple[type[Exception], ...]:
@@ -91,35 +160,22 @@ class CacheStore(Store):
     def _timeout(self, expires: datetime.datetime) -> int:
         return max(1, math.ceil((expires - timezone.now()).total_seconds()))
 
-    def _entry(
-        self, record: Record, data: dict[str, Any], generation: int
-    ) -> dict[str, Any]:
-        return {
-            "data": self.encode(data, record),
-            "expires": record.expires,
-            "cookie": dict(record.cookie),
-            "created": record.created,
-            "last_seen": record.last_seen,
-            "meta": dict(record.meta),
-            "generation": generation,
-        }
-
-    def _live(self, key: str) -> tuple[dict[str, Any] | None, int]:
+    def _live(self, key: str) -> tuple[_Entry | None, int]:
         """The live entry under ``key`` and the current generation, in one trip."""
         entry, generation, _ = self._fetch(key)
         return entry, generation
 
-    def _fetch(self, key: str) -> tuple[dict[str, Any] | None, int, bool]:
+    def _fetch(self, key: str) -> tuple[_Entry | None, int, bool]:
         """:meth:`_live`, and whether the cache holds anything under ``key``."""
-        found = self.cache.get_many([key, self._generation_key])
+        cache = self.cache
+        found = cache.get_many([key, self._generation_key], **_primary(cache))
         generation: int = found.get(self._generation_key, 0)
-        entry: dict[str, Any] | None = found.get(key)
-        if entry is None or entry["generation"] != generation:
-            return None, generation, entry is not None
+        value = found.get(key)
+        if value is None:
+            return None, generation, False
         now = timezone.now()
-        for name in _TIMES:
-            entry[name] = conform(entry.get(name), now)
-        if entry["expires"] <= now:
+        entry = _Entry.of(value, generation, now)
+        if entry is None or entry.expires <= now:
             return None, generation, True
         return entry, generation, True
 
@@ -128,15 +184,15 @@ class CacheStore(Store):
             entry, _ = self._live(self._key(sid))
         if entry is None:
             return None
-        data, raw = self.decoded(entry["data"])
+        data, raw = self.decoded(entry.raw)
         return Record(
             data=data,
-            expires=entry["expires"],
-            cookie=entry["cookie"],
-            created=entry["created"],
+            expires=entry.expires,
+            cookie=entry.cookie,
+            created=entry.created,
             raw=raw,
-            last_seen=entry["last_seen"],
-            meta=entry.get("meta", {}),
+            last_seen=entry.last_seen,
+            meta=entry.meta,
         )
 
     def set(
@@ -164,18 +220,40 @@ class CacheStore(Store):
                 # expiry or of an old generation. A new id finds none: no
                 # round trip for the delete.
                 self.cache.delete(key)
-            entry = self._entry(record, record.data, generation)
-            if not self.cache.add(key, entry, timeout):
+            entry = _Entry(
+                self.encode(record.data, record),
+                record.expires,
+                record.cookie,
+                record.created,
+                record.last_seen,
+                record.meta,
+            )
+            added = self.cache.add(key, entry.value(generation), timeout)
+            if not isinstance(added, bool):
+                # Django's cache API answers a bool. django-redis ignoring a
+                # connection error (IGNORE_EXCEPTIONS) answers None: read as
+                # a taken id, every new session would fail as a bare 500.
+                raise StoreUnavailable(
+                    f"Cache {self.cache_alias!r} did not answer add(); "
+                    "is it ignoring connection errors?"
+                )
+            if not added:
                 raise CreateError
             return
         if current is None:
             raise UpdateError
         data = record.data
         if delta is not None:
-            data = delta.apply(self.decode(current["data"]) or {})
-        entry = self._entry(record, data, generation)
-        entry["created"] = current["created"]
-        self.cache.set(key, entry, timeout)
+            data = delta.apply(self.decode(current.raw) or {})
+        entry = _Entry(
+            self.encode(data, record),
+            record.expires,
+            record.cookie,
+            current.created,
+            record.last_seen,
+            record.meta,
+        )
+        self.cache.set(key, entry.value(generation), timeout)
 
     def destroy(self, sid: str) -> bool:
         with self._reaching():
@@ -187,12 +265,11 @@ class CacheStore(Store):
     def touch(self, sid: str, expires: datetime.datetime) -> bool:
         key = self._key(sid)
         with self._reaching():
-            entry, _ = self._live(key)
+            entry, generation = self._live(key)
             if entry is None:
                 return False
-            entry["expires"] = expires
-            entry["last_seen"] = timezone.now()
-            self.cache.set(key, entry, self._timeout(expires))
+            touched = entry._replace(expires=expires, last_seen=timezone.now())
+            self.cache.set(key, touched.value(generation), self._timeout(expires))
         return True
 
     def all(self) -> dict[str, Record]:
@@ -209,8 +286,9 @@ class CacheStore(Store):
 
     def clear(self) -> None:
         with self._reaching():
-            generation = self.cache.get(self._generation_key, 0)
-            self.cache.set(self._generation_key, generation + 1, None)
+            cache = self.cache
+            generation = cache.get(self._generation_key, 0, **_primary(cache))
+            cache.set(self._generation_key, generation + 1, None)
 
     def count_expired(self) -> int:
         raise NotImplementedError("the cache's own timeout expires sessions")

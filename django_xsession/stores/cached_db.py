@@ -15,7 +15,13 @@ from django.core.cache import BaseCache, caches
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
-from django_xsession.stores.base import Delta, Record, UpdateError, parse_time
+from django_xsession.stores.base import (
+    Delta,
+    Record,
+    UpdateError,
+    _text_of,
+    parse_time,
+)
 from django_xsession.stores.db import _FIELDS, DatabaseStore
 
 logger = logging.getLogger(__name__)
@@ -23,8 +29,11 @@ logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 # The layout of a cached copy, its first item: a copy of any other layout
 # (an older release's, another store's under the same prefix) is a miss.
-# Times are ISO 8601 text: unpickling a datetime costs more than parsing it.
-_FORMAT = 3
+# A list of plain values, which every cache serializer (django-redis's JSON
+# and msgpack ones too) gives back as it got them: the encoded data as
+# Latin-1 text, a character per byte; times as ISO 8601 text, which also
+# costs less to read than unpickling a datetime.
+_FORMAT = 4
 # Rows clear() deletes, with their cached copies, at a time: well under
 # every database's limit of parameters in one statement.
 _CLEAR_BATCH = 500
@@ -36,10 +45,6 @@ class _Failed(enum.Enum):
 
 # What a cache operation returns when the cache backend raised.
 _FAILED = _Failed.FAILED
-
-
-def _text_of(moment: datetime.datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()
 
 
 class CachedDatabaseStore(DatabaseStore):
@@ -133,16 +138,16 @@ class CachedDatabaseStore(DatabaseStore):
         if seconds <= 0:
             self._drop(key)
             return
-        value = (
+        value = [
             _FORMAT,
-            raw,
+            raw.decode("latin-1"),
             record.expires.isoformat(),
             dict(record.cookie),
             _text_of(record.created),
             record.version,
             _text_of(record.last_seen),
             dict(record.meta),
-        )
+        ]
         # Timeouts in whole seconds, for memcached; the copy's own expiry,
         # checked on every read, is exact.
         timeout = min(math.ceil(seconds), self.copy_timeout)
@@ -158,19 +163,20 @@ class CachedDatabaseStore(DatabaseStore):
 
     def _copy(self, key: str, value: Any, now: datetime.datetime) -> Record | None:
         """The record in a cached value, or ``None`` if it is not one."""
-        if not (isinstance(value, tuple) and len(value) == 8 and value[0] == _FORMAT):
+        if not (isinstance(value, list) and len(value) == 8 and value[0] == _FORMAT):
             return None
-        _format, raw, expires, cookie, created, version, last_seen, meta = value
+        _format, text, expires, cookie, created, version, last_seen, meta = value
         if not (
-            isinstance(raw, bytes)
+            isinstance(text, str)
             and isinstance(cookie, dict)
             and isinstance(meta, dict)
             and (version is None or isinstance(version, int))
         ):
             return None
         try:
+            raw = text.encode("latin-1")
             data = self.serializer.loads(raw)
-            # Unpickled afresh on every get: the dicts need no copying.
+            # The cache decodes a fresh value on every get: no copying.
             record = Record(
                 data=data,
                 expires=parse_time(expires, now),
