@@ -9,11 +9,12 @@ from django.conf import settings
 from django.core import checks
 from django.core.management import get_commands
 from django.utils.module_loading import import_string
+from django.views.debug import SafeExceptionReporterFilter
 
 from django_xsession.conf import (
     STORE_ALIASES,
     StoreConfig,
-    _is_django_redis,
+    is_django_redis,
     read_options,
 )
 from django_xsession.stores.cache import CacheStore
@@ -129,6 +130,17 @@ def check_deployment(
     and only with django.contrib.sessions installed; these look at ours."""
     options, _problems = read_options()
     messages: list[checks.CheckMessage] = []
+    if options.transport != "cookie" and not _hidden_in_error_reports(options.header):
+        messages.append(
+            checks.Warning(
+                f"Django's error reports show the {options.header} request "
+                "header, the session token of the header transport, in clear.",
+                hint="Name the header with 'Token' or 'Key' in it (the default "
+                "is 'X-Session-Token'): Django's SafeExceptionReporterFilter "
+                "hides such headers.",
+                id="xsession.W013",
+            )
+        )
     if options.cookie.secure is False:
         messages.append(
             checks.Warning(
@@ -179,13 +191,18 @@ def _cache_ignoring_errors(store: StoreConfig) -> str | None:
         return None
     alias = store.options.get("cache", "default")
     config = settings.CACHES.get(alias) if isinstance(alias, str) else None
-    if not isinstance(config, Mapping) or not _is_django_redis(config.get("BACKEND")):
+    if not isinstance(config, Mapping) or not is_django_redis(config.get("BACKEND")):
         return None
     ignores = getattr(settings, "DJANGO_REDIS_IGNORE_EXCEPTIONS", False)
     cache_options = config.get("OPTIONS")
     if isinstance(cache_options, Mapping):
         ignores = cache_options.get("IGNORE_EXCEPTIONS", ignores)
     return alias if ignores else None
+
+
+def _hidden_in_error_reports(header: str) -> bool:
+    meta_name = "HTTP_" + header.upper().replace("-", "_")
+    return bool(SafeExceptionReporterFilter.hidden_settings.search(meta_name))
 
 
 def _weak_secret(secret: str) -> bool:

@@ -92,6 +92,10 @@ Priority = Literal["Low", "Medium", "High"] | None
 GenId = Callable[[HttpRequest | None], str]
 
 
+# "Token" in the name: Django's error reports hide such request headers.
+DEFAULT_HEADER = "X-Session-Token"
+
+
 @dataclass(frozen=True)
 class CookieOptions:
     """Attributes of the session cookie, resolved from ``XSESSION["COOKIE"]``."""
@@ -202,7 +206,7 @@ class Options:
     touch_after: int = 0
     record_metadata: bool = True
     transport: Literal["cookie", "header", "both"] = "cookie"
-    header: str = "X-Session-Id"
+    header: str = DEFAULT_HEADER
     max_size: int = 1_048_576
 
 
@@ -261,7 +265,8 @@ def _decodes_responses(cache: dict[str, Any]) -> bool:
     return isinstance(pool, dict) and bool(pool.get("decode_responses"))
 
 
-def _is_django_redis(backend: object) -> bool:
+def is_django_redis(backend: object) -> bool:
+    """Whether ``backend`` (a cache's ``BACKEND``) names django-redis's cache."""
     if not isinstance(backend, str):
         return False
     try:
@@ -364,7 +369,7 @@ class _Reader:
             if name != "cache" or defined_in != _REDIS_MODULE:
                 continue
             backend = settings.CACHES[option].get("BACKEND", "")
-            if not _is_django_redis(backend):
+            if not is_django_redis(backend):
                 self.problem(
                     "xsession.E003",
                     f"XSESSION['STORE']['OPTIONS']['cache'] ({option!r}) must be "
@@ -512,13 +517,13 @@ class _Reader:
         return value  # type: ignore[no-any-return]
 
     def header(self) -> str:
-        value = self.raw.get("HEADER", "X-Session-Id")
+        value = self.raw.get("HEADER", DEFAULT_HEADER)
         if not isinstance(value, str) or not _COOKIE_NAME.fullmatch(value):
             self.problem(
                 "xsession.E014",
                 f"XSESSION['HEADER'] must be an HTTP header name, not {value!r}.",
             )
-            return "X-Session-Id"
+            return DEFAULT_HEADER
         if "_" in value:
             self.problem(
                 "xsession.E014",
@@ -527,7 +532,7 @@ class _Reader:
                 "with underscores, so the session id would never come back: use "
                 "hyphens.",
             )
-            return "X-Session-Id"
+            return DEFAULT_HEADER
         return value
 
     def legacy_engine(self) -> str:

@@ -177,7 +177,12 @@ _GONE = _Decision()
 @dataclass
 class _RequestState:
     session: Session
+    # Whether the request carried a token, in either transport.
     had_cookie: bool
+    # Under TRANSPORT="both", whether the response may carry the token in
+    # the header: not to a request that came with the cookie alone, whose
+    # page scripts can read a response header but not an HttpOnly cookie.
+    answer_in_header: bool = True
     # Whether the view read the session: only then does the response vary
     # on it; the middleware's own reads and decisions don't count.
     view_accessed: bool = False
@@ -206,7 +211,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
             # set none; request.session still exists for AuthenticationMiddleware.
             request.session = Session(request=request)
             return []
-        values = self._token_values(request, options)
+        header_value, values = self._token_values(request, options)
         tokens: list[tuple[str, signing.Verified]] = []
         unverified: list[str] = []
         # The limit counts only what would cost a lookup: junk cookies set
@@ -225,22 +230,32 @@ class SessionMiddleware(DjangoSessionMiddleware):
                 tokens.append((value, verified))
         session = Session.from_request(request, tokens)
         request.session = session
-        request._xsession = _RequestState(session, had_cookie=bool(values))  # type: ignore[attr-defined]
+        request._xsession = _RequestState(  # type: ignore[attr-defined]
+            session,
+            had_cookie=bool(values),
+            answer_in_header=options.transport == "header"
+            or header_value
+            or not values,
+        )
         if tokens or not (unverified and options.legacy_contrib):
             self._bad_cookies(unverified)
             return []
         return unverified
 
-    def _token_values(self, request: HttpRequest, options: Options) -> list[str]:
-        """Every token the request carries, the session header's first."""
+    def _token_values(
+        self, request: HttpRequest, options: Options
+    ) -> tuple[bool, list[str]]:
+        """Whether the session header carries a token, and every token the
+        request carries, the header's first."""
         values = []
         if options.transport != "cookie":
             header = request.headers.get(options.header, "").strip()
             if header:
                 values.append(header)
+        header_value = bool(values)
         if options.transport != "header":
             values += cookie_values(request.META.get("HTTP_COOKIE", ""), options.name)
-        return values
+        return header_value, values
 
     def _bad_cookies(self, values: list[str]) -> None:
         if values:
@@ -460,6 +475,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
         options = session.options
         cookie = options.transport != "header"
         header = options.transport != "cookie"
+        answer_in_header = header and state.answer_in_header
         if decision.set_cookie and session.session_key is not None:
             if cookie and self._cookie_deliverable(request, session):
                 # The time the stored session has left: a cookie re-sent
@@ -472,7 +488,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
                 self._write_cookie(
                     response, options.name, session.session_key, attributes, max_age
                 )
-            if header:
+            if answer_in_header:
                 response[options.header] = session.session_key
                 # A shared cache must not hand this token to other clients:
                 # Django's cache middleware spares only responses that set
@@ -484,7 +500,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
                     request, session, session._issued_cookie
                 )
                 self._write_cookie(response, options.name, "", attributes, 0, EPOCH)
-            if header:
+            if answer_in_header:
                 # An empty value tells the client to drop the token it holds.
                 response[options.header] = ""
         if state.view_accessed or decision.set_cookie or decision.clear_cookie:

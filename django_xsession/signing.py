@@ -16,7 +16,10 @@ SALT = b"django_xsession.cookie"
 # An id (ours, or GENID's URL-safe 8 to 256 characters), ".", and the
 # HMAC-SHA256 in unpadded URL-safe base64. itsdangerous decodes base64
 # leniently ("sig==", "sig$$$" verify too): a token is only ever this shape.
-_TOKEN = re.compile(r"[A-Za-z0-9_\-.~]{8,256}\.[A-Za-z0-9_-]{43}")
+# The 43rd character carries the digest's last 4 bits and 2 zero bits that
+# decoding ignores: only the one encoding with zeros is a session's token,
+# so no session has four (as session_key, or as four cookie candidates).
+_TOKEN = re.compile(r"[A-Za-z0-9_\-.~]{8,256}\.[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]")
 
 
 @dataclass(frozen=True)

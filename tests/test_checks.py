@@ -12,7 +12,8 @@ from django.core import checks
 from django.core.checks import CheckMessage, run_checks
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
-from django.test import SimpleTestCase, override_settings
+from django.test import RequestFactory, SimpleTestCase, override_settings
+from django.views.debug import SafeExceptionReporterFilter
 
 from django_xsession import checks as xsession_checks
 from django_xsession import conf
@@ -29,7 +30,7 @@ from django_xsession.stores.base import Store
 # Every id the tests below prove; the source must use exactly these.
 TESTED_IDS = frozenset(
     {f"xsession.E{number:03d}" for number in range(1, 15)}
-    | {f"xsession.W{number:03d}" for number in range(1, 13)}
+    | {f"xsession.W{number:03d}" for number in range(1, 14)}
 )
 
 SECURE_COOKIE = {"SECURE": True}
@@ -1034,6 +1035,26 @@ class RegistrationTests(CheckTestCase):
         assert deploy_ids(None) == []
         # Empty: E001's to report.
         assert deploy_ids([""]) == []
+
+    def test_w013_a_header_transport_whose_header_error_reports_show(self) -> None:
+        def deploy_ids(**options: str) -> list[str]:
+            xsession = {"STORE": "memory", "COOKIE": {"SECURE": True}, **options}
+            with self.settings(XSESSION=xsession):
+                return [message.id or "" for message in check_deployment()]
+
+        for transport in ("header", "both"):
+            assert deploy_ids(TRANSPORT=transport, HEADER="X-Session-Id") == [
+                "xsession.W013"
+            ]
+            assert deploy_ids(TRANSPORT=transport) == []
+            assert deploy_ids(TRANSPORT=transport, HEADER="X-Api-Key") == []
+        assert deploy_ids(HEADER="X-Session-Id") == []
+
+    def test_the_default_header_is_hidden_in_error_reports(self) -> None:
+        request = RequestFactory().get("/", headers={"X-Session-Token": "token"})
+        meta = SafeExceptionReporterFilter().get_safe_request_meta(request)
+
+        assert meta["HTTP_X_SESSION_TOKEN"] != "token"
 
     def test_deployment_checks_run_only_with_deploy(self) -> None:
         registry = checks.registry.registry

@@ -63,8 +63,8 @@ fuzz = settings(
 )
 
 NAME = "sessionid"
-HEADER = "X-Session-Id"
-HEADER_META = "HTTP_X_SESSION_ID"
+HEADER = "X-Session-Token"
+HEADER_META = "HTTP_X_SESSION_TOKEN"
 SECRETS = ("current", "older")
 OLDER = ("older",)
 RETIRED = ("retired",)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime
 import gc
+import string
 import weakref
 from collections.abc import Callable
 from http.cookies import Morsel
@@ -806,6 +807,20 @@ class ViewCallTests(MiddlewareTestCase):
             self.set_cookie(token + junk)
             with self.subTest(junk=junk), self.assertLogs(level="WARNING"):
                 assert self.client.get("/read/").json() == {}
+
+    def test_a_token_is_only_the_one_encoding_of_its_signature(self) -> None:
+        # The last base64 character holds 2 bits decoding ignores: the three
+        # other characters that differ only there verify under itsdangerous.
+        token = self.start(a="1")
+        alphabet = string.ascii_uppercase + string.ascii_lowercase + "0123456789-_"
+        last = alphabet.index(token[-1])
+        assert last % 4 == 0
+        for variant in alphabet[last + 1 : last + 4]:
+            self.set_cookie(token[:-1] + variant)
+            with self.subTest(variant=variant), self.assertLogs(level="WARNING"):
+                assert self.client.get("/read/").json() == {}
+        self.set_cookie(token)
+        assert self.client.get("/read/").json() == {"a": "1"}
 
     def test_delete_before_reading_leaves_nothing_to_read(self) -> None:
         token = self.start(a="1")

@@ -9,11 +9,9 @@ replica tests start a primary and a replica ``redis-server`` of their own.
 from __future__ import annotations
 
 import datetime
-import importlib.util
 import os
 import tempfile
 import time
-import unittest
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,20 +89,6 @@ class RedisCacheStoreTests(RequiresRedis, StoreContract, SimpleTestCase):
         return CacheStore(cache="redis", prefix=REDIS_PREFIX)
 
 
-class RequiresMsgpack(_TestCase):
-    """Mix in first: the class skips loudly without msgpack, an optional extra
-    of django-redis the test extra does not install."""
-
-    @classmethod
-    def setUpClass(cls) -> None:
-        if importlib.util.find_spec("msgpack") is None:
-            raise unittest.SkipTest(
-                "MSGPACK NOT INSTALLED: django-redis's MSGPackSerializer needs it "
-                "(pip install msgpack)"
-            )
-        super().setUpClass()
-
-
 class RedisJSONCacheStoreTests(RequiresRedis, StoreContract, SimpleTestCase):
     lists_sessions = False
 
@@ -112,9 +96,7 @@ class RedisJSONCacheStoreTests(RequiresRedis, StoreContract, SimpleTestCase):
         return CacheStore(cache="redis_json", prefix=REDIS_PREFIX)
 
 
-class RedisMsgpackCacheStoreTests(
-    RequiresMsgpack, RequiresRedis, StoreContract, SimpleTestCase
-):
+class RedisMsgpackCacheStoreTests(RequiresRedis, StoreContract, SimpleTestCase):
     lists_sessions = False
 
     def make_store(self) -> Store:
@@ -146,9 +128,7 @@ class RedisJSONSessionTests(RequiresRedis, SerializingCacheTests, SimpleTestCase
     alias = "redis_json"
 
 
-class RedisMsgpackSessionTests(
-    RequiresMsgpack, RequiresRedis, SerializingCacheTests, SimpleTestCase
-):
+class RedisMsgpackSessionTests(RequiresRedis, SerializingCacheTests, SimpleTestCase):
     alias = "redis_msgpack"
 
 
@@ -336,9 +316,11 @@ class RedisCacheRoundTripTests(RequiresRedis, SimpleTestCase):
         self.assertEqual(record.data, {"new": 2})
 
 
-class ReplicaTests(TestCase):
-    """The cache store on django-redis with a replica that stopped following
-    its primary (a lag that never ends) and serves what it had."""
+class ReplicatedCacheTestCase(TestCase):
+    """A store on django-redis with a replica that stopped following its
+    primary (a lag that never ends) and serves what it had."""
+
+    store_backend: ClassVar[str]
 
     @classmethod
     def setUpClass(cls) -> None:
@@ -379,7 +361,7 @@ class ReplicaTests(TestCase):
                 "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 2},
             },
         }
-        store = {"BACKEND": "cache", "OPTIONS": {"cache": alias}}
+        store = {"BACKEND": self.store_backend, "OPTIONS": {"cache": alias}}
         overridden = override_settings(CACHES=caches, XSESSION={"STORE": store})
         overridden.enable()
         self.addCleanup(overridden.disable)
@@ -406,7 +388,7 @@ class ReplicaTests(TestCase):
         client.cookies[NAME] = token
         return client
 
-    def test_sessions_read_the_primary_not_a_lagging_replica(self) -> None:
+    def assert_sessions_read_the_primary(self) -> None:
         self.client.get("/login/", {"username": "alice", "password": "secret"})
         first = self.client.cookies[NAME].value
         # The replica holds alice's session before it stops following.
@@ -427,6 +409,13 @@ class ReplicaTests(TestCase):
         with self.primary.client() as primary, self.replica.client() as replica:
             assert set(replica.keys()) - set(primary.keys())
 
+
+class ReplicaTests(ReplicatedCacheTestCase):
+    store_backend = "cache"
+
+    def test_sessions_read_the_primary_not_a_lagging_replica(self) -> None:
+        self.assert_sessions_read_the_primary()
+
     def test_clear_moves_on_from_the_primarys_generation(self) -> None:
         store = get_store()
         assert isinstance(store, CacheStore)
@@ -439,6 +428,13 @@ class ReplicaTests(TestCase):
             store.clear()
 
         assert [store.get(sid) for sid in sids] == [None, None]
+
+
+class CachedDatabaseReplicaTests(ReplicatedCacheTestCase):
+    store_backend = "cached_db"
+
+    def test_sessions_read_the_primary_not_a_lagging_replica(self) -> None:
+        self.assert_sessions_read_the_primary()
 
 
 class ShardedCacheTests(RequiresRedis, SimpleTestCase):

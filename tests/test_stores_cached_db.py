@@ -22,7 +22,7 @@ from django_xsession.stores.base import Delta, Record, Store, UpdateError
 from django_xsession.stores.cached_db import CachedDatabaseStore
 from django_xsession.stores.db import DatabaseStore
 from tests.store_contract import StoreContract, new_sid
-from tests.test_stores_cache import REDIS_PREFIX, RequiresMsgpack
+from tests.test_stores_cache import REDIS_PREFIX
 from tests.test_stores_db import RequiresDatabases
 from tests.test_stores_redis import RequiresRedis
 
@@ -71,9 +71,7 @@ class RedisJSONCachedDatabaseStoreTests(RequiresRedis, StoreContract, TestCase):
         return CachedDatabaseStore(cache="redis_json", prefix=REDIS_PREFIX)
 
 
-class RedisMsgpackCachedDatabaseStoreTests(
-    RequiresMsgpack, RequiresRedis, StoreContract, TestCase
-):
+class RedisMsgpackCachedDatabaseStoreTests(RequiresRedis, StoreContract, TestCase):
     def make_store(self) -> Store:
         return CachedDatabaseStore(cache="redis_msgpack", prefix=REDIS_PREFIX)
 
@@ -112,9 +110,7 @@ class RedisJSONCopyTests(RequiresRedis, SerializingCacheTests, TestCase):
     alias = "redis_json"
 
 
-class RedisMsgpackCopyTests(
-    RequiresMsgpack, RequiresRedis, SerializingCacheTests, TestCase
-):
+class RedisMsgpackCopyTests(RequiresRedis, SerializingCacheTests, TestCase):
     alias = "redis_msgpack"
 
 

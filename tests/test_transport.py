@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as Response
 
 NAME = "sessionid"
-HEADER = "X-Session-Id"
+HEADER = "X-Session-Token"
 STORE = "tests.stores.CountingMemoryStore"
 ALICE = {"username": "alice", "password": "secret"}
 SUSPICIOUS = "django.security.SuspiciousSession"
@@ -296,12 +296,42 @@ class BothTransportsTests(TransportTestCase):
         token = self.start(cart="apples")
 
         self.client.cookies[NAME] = token
-        response = self.client.get("/destroy/")
+        response = self.client.get("/destroy/", headers={HEADER: token})
 
         assert response[HEADER] == ""
         morsel = response.cookies[NAME]
         assert morsel.value == ""
         assert morsel["max-age"] == 0
+
+    def test_a_request_with_the_cookie_alone_gets_no_token_in_a_header(
+        self,
+    ) -> None:
+        # Page scripts can read a response header, never an HttpOnly cookie:
+        # one cross-site script would otherwise carry the token away.
+        token = self.start(cart="apples")
+        self.client.cookies[NAME] = token
+
+        with self.settings(
+            XSESSION={"STORE": STORE, "TRANSPORT": "both", "ROLLING": True}
+        ):
+            rolled = self.client.get("/read/")
+        login = self.client.get("/login/", ALICE)
+        logout = self.client.get("/logout/")
+
+        for response in (rolled, login, logout):
+            assert HEADER not in response
+            assert NAME in response.cookies
+        assert login.cookies[NAME].value not in ("", token)
+        assert logout.cookies[NAME].value == ""
+        assert {"cookie", HEADER.lower()} <= vary(login)
+
+    def test_a_request_with_the_header_gets_its_answer_in_the_header(self) -> None:
+        token = self.start(cart="apples")
+
+        login = self.get("/login/", token, **ALICE)
+
+        assert login[HEADER] not in ("", token)
+        assert login[HEADER] == login.cookies[NAME].value
 
 
 @override_settings(XSESSION={"STORE": STORE})

@@ -170,8 +170,8 @@ def parse_time(
     return conform(moment, now)
 
 
-# What parse_time() reads back.
-def _text_of(moment: datetime.datetime | None) -> str | None:
+def iso_text(moment: datetime.datetime | None) -> str | None:
+    """``moment`` as ISO 8601 text, which :func:`parse_time` reads back."""
     return None if moment is None else moment.isoformat()
 
 

@@ -19,7 +19,7 @@ from django_xsession.stores.base import (
     Store,
     StoreUnavailable,
     UpdateError,
-    _text_of,
+    iso_text,
     parse_time,
     session_serializer,
 )
@@ -48,8 +48,8 @@ class _Entry(NamedTuple):
             self.raw.decode("latin-1"),
             self.expires.isoformat(),
             dict(self.cookie),
-            _text_of(self.created),
-            _text_of(self.last_seen),
+            iso_text(self.created),
+            iso_text(self.last_seen),
             dict(self.meta),
         ]
 
@@ -82,7 +82,8 @@ class _Entry(NamedTuple):
             return None
 
 
-def _primary(cache: BaseCache) -> dict[str, Any]:
+def from_primary(cache: BaseCache) -> dict[str, Any]:
+    """Keyword arguments that make ``cache`` read from its primary server."""
     # django-redis reads from a replica (a LOCATION after the first one,
     # Sentinel's replicas) unless handed the primary's client: a lagging
     # replica would serve a session as it was, and a save would merge onto
@@ -168,7 +169,7 @@ class CacheStore(Store):
     def _fetch(self, key: str) -> tuple[_Entry | None, int, bool]:
         """:meth:`_live`, and whether the cache holds anything under ``key``."""
         cache = self.cache
-        found = cache.get_many([key, self._generation_key], **_primary(cache))
+        found = cache.get_many([key, self._generation_key], **from_primary(cache))
         generation: int = found.get(self._generation_key, 0)
         value = found.get(key)
         if value is None:
@@ -287,7 +288,7 @@ class CacheStore(Store):
     def clear(self) -> None:
         with self._reaching():
             cache = self.cache
-            generation = cache.get(self._generation_key, 0, **_primary(cache))
+            generation = cache.get(self._generation_key, 0, **from_primary(cache))
             cache.set(self._generation_key, generation + 1, None)
 
     def count_expired(self) -> int:

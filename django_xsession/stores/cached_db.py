@@ -19,9 +19,10 @@ from django_xsession.stores.base import (
     Delta,
     Record,
     UpdateError,
-    _text_of,
+    iso_text,
     parse_time,
 )
+from django_xsession.stores.cache import from_primary
 from django_xsession.stores.db import _FIELDS, DatabaseStore
 
 logger = logging.getLogger(__name__)
@@ -143,9 +144,9 @@ class CachedDatabaseStore(DatabaseStore):
             raw.decode("latin-1"),
             record.expires.isoformat(),
             dict(record.cookie),
-            _text_of(record.created),
+            iso_text(record.created),
             record.version,
-            _text_of(record.last_seen),
+            iso_text(record.last_seen),
             dict(record.meta),
         ]
         # Timeouts in whole seconds, for memcached; the copy's own expiry,
@@ -211,7 +212,9 @@ class CachedDatabaseStore(DatabaseStore):
 
     def get(self, sid: str) -> Record | None:
         key = self.cache_key(self.digest(sid))
-        value = self._cache(lambda cache: cache.get(key), "reading", key)
+        value = self._cache(
+            lambda cache: cache.get(key, **from_primary(cache)), "reading", key
+        )
         if value is _FAILED:
             # Down: spare the request a second wait for it.
             return super().get(sid)
@@ -277,7 +280,9 @@ class CachedDatabaseStore(DatabaseStore):
         # The data and version did not change: the copy, if current, only
         # needs the new expiry. Rolling sessions touch on every request, so
         # dropping the copy instead would send every read to the database.
-        value = self._cache(lambda cache: cache.get(key), "reading", key)
+        value = self._cache(
+            lambda cache: cache.get(key, **from_primary(cache)), "reading", key
+        )
         if value is _FAILED or value is None:
             return True
         now = timezone.now()
