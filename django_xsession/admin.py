@@ -116,6 +116,20 @@ _SECRET_KEY_WORDS = (
     "cookie",
     "hash",
     "csrf",
+    # One-time codes and the state of a login in progress elsewhere (OAuth,
+    # OpenID Connect, SAML, PKCE, a reset link): each can complete a login.
+    "nonce",
+    "verifier",
+    "otp",
+    "code",
+    "reset",
+    "oauth",
+    "oidc",
+    "saml",
+    "sso",
+    "jwt",
+    "bearer",
+    "private",
 )
 # Django's own, which name the user the page shows anyway: not credentials.
 _SHOWN_KEYS = frozenset({"_auth_user_id", "_auth_user_backend"})

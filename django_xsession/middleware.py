@@ -6,6 +6,7 @@ outruns the save. The rules follow express-session's (see the README).
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import re
 import time
@@ -683,5 +684,22 @@ class SessionMiddleware(DjangoSessionMiddleware):
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
         await self.aprocess_request(request)
-        response = await self.get_response(request)  # type: ignore[misc]
-        return await self.aprocess_response(request, response)
+        try:
+            response = await self.get_response(request)  # type: ignore[misc]
+            return await self.aprocess_response(request, response)
+        except asyncio.CancelledError:
+            # The client went away (Django cancels the request): no response
+            # carries a rotated id, and a login nobody holds the token of
+            # would stay listed, and counted by revoke, until it expired.
+            await asyncio.shield(self._abandon(request))
+            raise
+
+    async def _abandon(self, request: HttpRequest) -> None:
+        state = self._state(request)
+        if state is None:
+            return
+        first = state.session
+        self._follow_replacement(request, state)
+        if first is not state.session:
+            await first._adrop_unsent_rotation()
+        await state.session._adrop_unsent_rotation()

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import logging
 import math
@@ -288,6 +289,8 @@ class Session(SessionBase):
         # reference cannot be pickled, and the copy is outside any request.
         state = self.__dict__.copy()
         state["_request"] = None
+        # Bound to the event loop of a request, and no more use outside it.
+        state.pop("_aload_lock", None)
         return state
 
     @property
@@ -1378,9 +1381,18 @@ class Session(SessionBase):
         try:
             return self._session_cache
         except AttributeError:
-            if self.session_key is None or no_load:
-                self._session_cache = {}
-            else:
+            pass
+        if self.session_key is None or no_load:
+            self._session_cache = {}
+            return self._session_cache
+        # Awaits that overlap (asyncio.gather(request.auser(), session.aset(...)))
+        # share one load: a second load that finished last would replace the
+        # data the first caller had changed meanwhile, and its change be lost.
+        lock = self.__dict__.setdefault("_aload_lock", asyncio.Lock())
+        async with lock:
+            try:
+                return self._session_cache
+            except AttributeError:
                 self._session_cache = await self.aload()
         return self._session_cache
 

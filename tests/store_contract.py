@@ -228,6 +228,28 @@ class StoreContract(_TestCase):
             self.save_delta(sid, self.load(sid), {**data, "n": 1})
             self.assertEqual(self.data_of(sid), {**data, "n": 1})
 
+    def test_user_sessions_are_the_users_live_ones_by_exact_id(self) -> None:
+        # MySQL's default collation compares "alice", "Alice" and "alice "
+        # equal: a revoke must not end another user's sessions.
+        def user_sessions() -> dict[str, Record]:
+            return self.store.user_sessions("alice")
+
+        if not self.can_list(user_sessions):
+            return
+        alices = [self.create({"_auth_user_id": "alice", "n": n}) for n in range(2)]
+        for other in ("Alice", "alice ", "ALICE", "bob"):
+            self.create({"_auth_user_id": other})
+        self.create({"n": 0})
+        expired = new_sid()
+        self.store.set(
+            expired, self.expired_record({"_auth_user_id": "alice"}), create=True
+        )
+
+        listed = user_sessions()
+
+        self.assertEqual(set(listed), {Store.digest(sid) for sid in alices})
+        self.assertEqual(sorted(record.data["n"] for record in listed.values()), [0, 1])
+
     def test_created_record_reads_back_equal(self) -> None:
         sid = new_sid()
         record = Record(

@@ -341,6 +341,12 @@ class ViewOnlyStaffTests(TestCase):
             "oauth_signature": "signature-0123456789",
             "Authorization": "authorization-0123456789",
             "sso_cookie": "cookie-0123456789",
+            "oidc_nonce": "nonce-0123456789",
+            "pkce_code_verifier": "verifier-0123456789",
+            "otp_code": "otp-0123456789",
+            "reset_link": "link-0123456789",
+            "saml_relay_state": "relay-0123456789",
+            "id_jwt": "jwt-0123456789",
         }
         session = add_session(
             "root's",
@@ -363,6 +369,12 @@ class ViewOnlyStaffTests(TestCase):
             "signature",
             "authorization",
             "cookie",
+            "nonce",
+            "verifier",
+            "otp",
+            "link",
+            "relay",
+            "jwt",
         ):
             self.assertNotContains(response, f"{value}-0123456789")
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import datetime
 import pickle
 from unittest import mock
@@ -93,6 +94,28 @@ class DjangoSemanticsTests(SessionTestCase):
         assert copy.session_key == token
         assert copy.request is None
         assert session.request is request
+
+    async def test_overlapping_awaits_on_an_unread_session_lose_no_change(
+        self,
+    ) -> None:
+        token = (await sync_to_async(self.saved)(cart="2 apples")).session_key
+        session = SessionStore(token)
+        store = get_store()
+        read = store.aget
+
+        async def slow_read(sid: str) -> object:
+            # A store across the network: the load yields to the event loop.
+            await asyncio.sleep(0.01)
+            return await read(sid)
+
+        with mock.patch.object(store, "aget", slow_read):
+            await asyncio.gather(session.aset("colour", "blue"), session.aget("cart"))
+            await session.asave()
+
+        assert await session.aget("colour") == "blue"
+        assert await SessionStore(token).aget("colour") == "blue"
+        # Still pickles, its lock left behind with its event loop.
+        assert pickle.loads(pickle.dumps(session))["colour"] == "blue"
 
     def test_test_cookie_trio(self) -> None:
         session = SessionStore()

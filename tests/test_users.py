@@ -7,6 +7,7 @@ end). Time is Django's clock, frozen at chosen instants: nothing sleeps.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import os
 from collections.abc import Iterator
@@ -20,7 +21,14 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
-from django.test import AsyncClient, Client, TestCase, override_settings
+from django.http import HttpRequest, HttpResponse
+from django.test import (
+    AsyncClient,
+    Client,
+    RequestFactory,
+    TestCase,
+    override_settings,
+)
 from django.utils import timezone
 
 from django_xsession import (
@@ -33,6 +41,7 @@ from django_xsession import (
 )
 from django_xsession.conf import get_options
 from django_xsession.engine import SessionStore
+from django_xsession.middleware import SessionMiddleware
 from django_xsession.stores import get_store
 from django_xsession.stores.base import Record, Store, StoreUnavailable, UpdateError
 from tests.services import REDIS, missing, reachable
@@ -608,6 +617,24 @@ class UserSessions(_TestCase):
         assert response.status_code == 200
         assert NAME not in response.cookies
         assert sessions_of(self.alice) == []
+
+    async def test_a_rotation_in_a_request_the_client_left_leaves_no_session(
+        self,
+    ) -> None:
+        laptop = await sync_to_async(self.device)("laptop")
+
+        async def rotate_then_lose_the_client(request: HttpRequest) -> HttpResponse:
+            await request.session.acycle_key()
+            # What Django's ASGI handler does on the client's disconnect.
+            raise asyncio.CancelledError
+
+        middleware = SessionMiddleware(rotate_then_lose_the_client)
+        cookie = f"{NAME}={laptop.cookies[NAME].value}"
+        request = RequestFactory().get("/", headers={"cookie": cookie})
+        with self.assertRaises(asyncio.CancelledError):
+            await middleware(request)  # type: ignore[misc]
+
+        assert await asessions_of(self.alice) == []
 
     async def test_a_store_failure_after_an_async_rotation_leaves_no_orphan(
         self,

@@ -394,9 +394,11 @@ class DatabaseStore(Store):
         rows = (
             self._rows(self._db_for_read())
             .filter(user_id=user_id, expires__gt=timezone.now())
-            .values_list("key", *_FIELDS)
+            .values_list("key", "user_id", *_FIELDS)
         )
-        return {row[0]: self._record(row[1:]) for row in rows}
+        # Compared again here: MySQL's default collations take "alice",
+        # "Alice" and "alice " for one id, and a revoke must not.
+        return {row[0]: self._record(row[2:]) for row in rows if row[1] == user_id}
 
     @_reaching_database
     def destroy_keys(self, keys: Iterable[str]) -> int:
