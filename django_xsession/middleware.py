@@ -180,10 +180,13 @@ class _RequestState:
     session: Session
     # Whether the request carried a token, in either transport.
     had_cookie: bool
-    # Under TRANSPORT="both", whether the response may carry the token in
-    # the header: not to a request that came with the cookie alone, whose
-    # page scripts can read a response header but not an HttpOnly cookie.
-    answer_in_header: bool = True
+    # Under TRANSPORT="both": whether the request carried a session cookie,
+    # and the id its header's token verified to. A page's scripts can read a
+    # response header, never an HttpOnly cookie, and can send any header
+    # with the browser's cookie: the header answers a cookie-carrying
+    # request only for the session its own header token loaded.
+    sent_cookie: bool = False
+    header_sid: str | None = None
     # Whether the view read the session: only then does the response vary
     # on it; the middleware's own reads and decisions don't count.
     view_accessed: bool = False
@@ -212,7 +215,9 @@ class SessionMiddleware(DjangoSessionMiddleware):
             # set none; request.session still exists for AuthenticationMiddleware.
             request.session = Session(request=request)
             return []
-        header_value, values = self._token_values(request, options)
+        header_value, cookies = self._token_values(request, options)
+        values = [header_value, *cookies] if header_value else cookies
+        header_sid = None
         tokens: list[tuple[str, signing.Verified]] = []
         unverified: list[str] = []
         # The limit counts only what would cost a lookup: junk cookies set
@@ -224,6 +229,8 @@ class SessionMiddleware(DjangoSessionMiddleware):
                 # Max-Age=0 (Django's test client): no session, not an attack.
                 continue
             verified = signing.unsign(value, options.secrets)
+            if verified is not None and value == header_value:
+                header_sid = verified.sid
             if verified is None:
                 if len(unverified) < MAX_COOKIE_CANDIDATES:
                     unverified.append(value)
@@ -234,9 +241,8 @@ class SessionMiddleware(DjangoSessionMiddleware):
         request._xsession = _RequestState(  # type: ignore[attr-defined]
             session,
             had_cookie=bool(values),
-            answer_in_header=options.transport == "header"
-            or header_value
-            or not values,
+            sent_cookie=bool(cookies),
+            header_sid=header_sid,
         )
         if tokens or not (unverified and options.legacy_contrib):
             self._bad_cookies(unverified)
@@ -245,18 +251,16 @@ class SessionMiddleware(DjangoSessionMiddleware):
 
     def _token_values(
         self, request: HttpRequest, options: Options
-    ) -> tuple[bool, list[str]]:
-        """Whether the session header carries a token, and every token the
-        request carries, the header's first."""
-        values = []
+    ) -> tuple[str | None, list[str]]:
+        """The token in the session header, and those in session cookies."""
+        header_value = None
         if options.transport != "cookie":
-            header = request.headers.get(options.header, "").strip()
-            if header:
-                values.append(header)
-        header_value = bool(values)
-        if options.transport != "header":
-            values += cookie_values(request.META.get("HTTP_COOKIE", ""), options.name)
-        return header_value, values
+            header_value = request.headers.get(options.header, "").strip() or None
+        if options.transport == "header":
+            return header_value, []
+        return header_value, cookie_values(
+            request.META.get("HTTP_COOKIE", ""), options.name
+        )
 
     def _bad_cookies(self, values: list[str]) -> None:
         if values:
@@ -476,7 +480,13 @@ class SessionMiddleware(DjangoSessionMiddleware):
         options = session.options
         cookie = options.transport != "header"
         header = options.transport != "cookie"
-        answer_in_header = header and state.answer_in_header
+        answer_in_header = header and (
+            options.transport == "header"
+            or not state.sent_cookie
+            or (
+                state.header_sid is not None and state.header_sid == session._loaded_sid
+            )
+        )
         if decision.set_cookie and session.session_key is not None:
             if cookie and self._cookie_deliverable(request, session):
                 # The time the stored session has left: a cookie re-sent

@@ -325,6 +325,27 @@ class BothTransportsTests(TransportTestCase):
         assert logout.cookies[NAME].value == ""
         assert {"cookie", HEADER.lower()} <= vary(login)
 
+    def test_a_header_of_a_scripts_own_never_draws_the_cookies_token(self) -> None:
+        # A script sends any header it likes, the browser adds the cookie.
+        token = self.start(cart="apples")
+        dead = self.start(cart="pears")
+        get_store().destroy(sid_of(dead))
+        other = self.start(cart="plums")
+        self.client.cookies[NAME] = token
+
+        for header in ("garbage", dead, other):
+            with self.subTest(header=header):
+                login = self.client.get("/login/", ALICE, headers={HEADER: header})
+                # Rotated, or re-sent: alice was logged in already.
+                new = login.cookies[NAME].value
+                assert new
+                if header == other:
+                    # The session its header loaded: the answer is its own.
+                    assert login[HEADER] == new
+                else:
+                    assert HEADER not in login
+                self.client.cookies[NAME] = new
+
     def test_a_request_with_the_header_gets_its_answer_in_the_header(self) -> None:
         token = self.start(cart="apples")
 
