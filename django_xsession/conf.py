@@ -249,8 +249,7 @@ def _store_option_error(name: str, value: Any) -> str | None:
         valid = isinstance(value, str) and value in settings.CACHES
         expected = "a CACHES alias"
     elif name == "prefix":
-        # None: the store's own default.
-        valid, expected = value is None or isinstance(value, str), "a string"
+        valid, expected = isinstance(value, str), "a string"
     elif name in ("max_entries", "copy_timeout"):
         valid = isinstance(value, int) and not isinstance(value, bool) and value >= 1
         expected = "a whole number, 1 or more"
@@ -359,6 +358,8 @@ class _Reader:
             return
         bound.apply_defaults()
         for name, option in bound.arguments.items():
+            if option is signature.parameters[name].default:
+                continue  # the store's own default, which it understands
             mistake = _store_option_error(name, option)
             if mistake is not None:
                 self.problem(

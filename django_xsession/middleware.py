@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase, UpdateError
 from django.contrib.sessions.exceptions import SessionInterrupted
 from django.contrib.sessions.middleware import (
@@ -87,13 +88,13 @@ def is_secure(request: HttpRequest, proxy: bool | None) -> bool:
 
 
 def trusted_over_http(request: HttpRequest) -> bool:
-    """Whether a ``Secure`` cookie reaches the client over plain HTTP too.
+    """Whether a ``Secure`` token reaches the client over plain HTTP too.
 
-    Browsers keep and send back ``Secure`` cookies of ``localhost``, its
-    subdomains and loopback addresses over plain HTTP, and the cookie jar of
-    Django's test client (host ``testserver``) ignores ``Secure``: settings
-    with ``SESSION_COOKIE_SECURE = True`` work in development and in test
-    suites, as they do with ``django.contrib.sessions``.
+    The cookie jar of Django's test client (host ``testserver``) ignores
+    ``Secure``; with ``DEBUG`` on, browsers keep and send back ``Secure``
+    cookies of ``localhost``, its subdomains and loopback addresses over
+    plain HTTP. So settings with ``SESSION_COOKIE_SECURE = True`` work in
+    test suites and under ``runserver``, as with ``django.contrib.sessions``.
     """
     try:
         host = request.get_host().lower()
@@ -101,7 +102,12 @@ def trusted_over_http(request: HttpRequest) -> bool:
         return False
     # An IPv6 literal's colons are inside its brackets; a port follows them.
     name = host[1 : host.find("]")] if host.startswith("[") else host.rsplit(":")[0]
-    if name in ("testserver", "localhost") or name.endswith(".localhost"):
+    if name == "testserver":
+        return True
+    if not settings.DEBUG:
+        # A proxy that passes no Host on makes every request look local.
+        return False
+    if name == "localhost" or name.endswith(".localhost"):
         return True
     try:
         return ipaddress.ip_address(name).is_loopback
@@ -179,7 +185,7 @@ _GONE = _Decision()
 class _RequestState:
     session: Session
     # Whether the request carried a token, in either transport.
-    had_cookie: bool
+    had_token: bool
     # Under TRANSPORT="both": whether the request carried a session cookie,
     # and the id its header's token verified to. A page's scripts can read a
     # response header, never an HttpOnly cookie, and can send any header
@@ -240,7 +246,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
         request.session = session
         request._xsession = _RequestState(  # type: ignore[attr-defined]
             session,
-            had_cookie=bool(values),
+            had_token=bool(values),
             sent_cookie=bool(cookies),
             header_sid=header_sid,
         )
@@ -252,7 +258,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
     def _token_values(
         self, request: HttpRequest, options: Options
     ) -> tuple[str | None, list[str]]:
-        """The token in the session header, and those in session cookies."""
+        # The token in the session header, and those in session cookies.
         header_value = None
         if options.transport != "cookie":
             header_value = request.headers.get(options.header, "").strip() or None
@@ -350,7 +356,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
                 and deliverable()
             ):
                 return _Decision(write=True, set_cookie=True)
-            return _Decision(clear_cookie=state.had_cookie and not dead_token)
+            return _Decision(clear_cookie=state.had_token and not dead_token)
         if not session.is_new:
             changed = session.has_changes()
             # A view's own save() was this request's write already.
@@ -397,7 +403,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
             and deliverable()
         ):
             return _Decision(write=True, set_cookie=True)
-        return _Decision() if keep else _Decision(clear_cookie=state.had_cookie)
+        return _Decision() if keep else _Decision(clear_cookie=state.had_token)
 
     def _cookie_deliverable(self, request: HttpRequest, session: Session) -> bool:
         secure = session._cookie_attribute("secure")
@@ -684,7 +690,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
             # "degrade": the view ran on an empty session; the cookie stays,
             # unless the view ended the session (a logout): this browser at
             # least forgets it, though the store could not delete it.
-            decision = _Decision(clear_cookie=session._destroyed and state.had_cookie)
+            decision = _Decision(clear_cookie=session._destroyed and state.had_token)
             return self._send(request, response, state, decision)
         if during_save or (response.status_code >= 500 and response.status_code != 503):
             return unavailable_response(error)

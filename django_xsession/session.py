@@ -349,8 +349,10 @@ class Session(SessionBase):
         except AttributeError:
             if self.session_key is None or no_load:
                 self._session_cache = {}
-            else:
-                self._session_cache = self.load()
+                return self._session_cache
+            self._session_cache, ended = self._load()
+        for sid in ended:
+            self._destroyed_signal(sid)
         return self._session_cache
 
     _session = property(_get_session)
@@ -809,6 +811,23 @@ class Session(SessionBase):
     # Django's storage hooks.
 
     def load(self) -> dict[str, Any]:
+        data, ended = self._load()
+        for sid in ended:
+            self._destroyed_signal(sid)
+        return data
+
+    async def aload(self) -> dict[str, Any]:
+        data, ended = await self._aload()
+        for sid in ended:
+            await self._adestroyed_signal(sid)
+        return data
+
+    # load() without its session_destroyed signals, and the ids it ended on
+    # a timeout: reading the session for a request sends them once the data
+    # is in place, so a receiver that reads the session finds it loaded.
+
+    def _load(self) -> tuple[dict[str, Any], list[str]]:
+        ended: list[str] = []
         for token in self._candidate_tokens():
             verified = self._verify(token)
             if verified is None:
@@ -817,22 +836,23 @@ class Session(SessionBase):
                 record = self.store.get(verified.sid)
             except StoreUnavailable as error:
                 self._outage(error)
-                return {}
+                return {}, ended
             if record is not None and self._timed_out(record):
                 try:
                     self.store.destroy(verified.sid)
                 except StoreUnavailable as error:
                     self._outage(error)
-                    return {}
-                self._destroyed_signal(verified.sid)
+                    return {}, ended
+                ended.append(verified.sid)
                 self._timed_out_here = True
                 continue
             if record is not None:
                 self._adopt(token, verified, record)
-                return record.data
-        return self._missing()
+                return record.data, ended
+        return self._missing(), ended
 
-    async def aload(self) -> dict[str, Any]:
+    async def _aload(self) -> tuple[dict[str, Any], list[str]]:
+        ended: list[str] = []
         for token in self._candidate_tokens():
             verified = self._verify(token)
             if verified is None:
@@ -841,20 +861,20 @@ class Session(SessionBase):
                 record = await self.store.aget(verified.sid)
             except StoreUnavailable as error:
                 self._outage(error)
-                return {}
+                return {}, ended
             if record is not None and self._timed_out(record):
                 try:
                     await self.store.adestroy(verified.sid)
                 except StoreUnavailable as error:
                     self._outage(error)
-                    return {}
-                await self._adestroyed_signal(verified.sid)
+                    return {}, ended
+                ended.append(verified.sid)
                 self._timed_out_here = True
                 continue
             if record is not None:
                 self._adopt(token, verified, record)
-                return record.data
-        return self._missing()
+                return record.data, ended
+        return self._missing(), ended
 
     def exists(self, session_key: str | None) -> bool:
         sid = self._sid_of(session_key)
@@ -1393,7 +1413,11 @@ class Session(SessionBase):
             try:
                 return self._session_cache
             except AttributeError:
-                self._session_cache = await self.aload()
+                self._session_cache, ended = await self._aload()
+        # Outside the lock: a receiver that reads the session must not wait
+        # for it.
+        for sid in ended:
+            await self._adestroyed_signal(sid)
         return self._session_cache
 
     async def aget(self, key: str, default: Any = None) -> Any:

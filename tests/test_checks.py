@@ -293,6 +293,21 @@ class StoreOptionsCheckTests(CheckTestCase):
             {"STORE": {"BACKEND": "cached_db", "OPTIONS": {"prefix": 5}}},
         )
 
+    def test_e003_prefix_none_where_the_store_has_a_string_default(self) -> None:
+        for store in ("cached_db", "cache"):
+            with self.subTest(store=store):
+                self.assert_fires(
+                    "xsession.E003",
+                    "XSESSION['STORE']['OPTIONS']['prefix'] must be a string, "
+                    "not None.",
+                    {"STORE": {"BACKEND": store, "OPTIONS": {"prefix": None}}},
+                )
+        # The redis store's own default: the cache's KEY_PREFIX decides.
+        self.assert_silent(
+            "xsession.E003",
+            {"STORE": {"BACKEND": "redis", "OPTIONS": {"cache": "redis"}}},
+        )
+
     def test_e003_redis_store_on_djangos_own_redis_cache(self) -> None:
         caches = {
             **settings.CACHES,

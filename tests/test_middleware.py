@@ -888,8 +888,8 @@ class SecureTests(MiddlewareTestCase):
         response = self.client.get("/write/", {"a": "1"}, headers=headers)
         return self.cookie(response)
 
-    @override_settings(XSESSION={**MEMORY, "COOKIE": {"SECURE": True}})
-    def test_a_secure_cookie_goes_to_local_hosts_and_the_test_client_over_http(
+    @override_settings(XSESSION={**MEMORY, "COOKIE": {"SECURE": True}}, DEBUG=True)
+    def test_a_secure_cookie_goes_to_local_hosts_over_http_under_debug(
         self,
     ) -> None:
         local = ("testserver", "localhost:8000", "app.localhost", "127.0.0.2:8000")
@@ -905,7 +905,18 @@ class SecureTests(MiddlewareTestCase):
                 self.client.cookies.clear()
                 assert self.secure_cookie(host=host) is None
 
-    @override_settings(ALLOWED_HOSTS=["example.com"])
+    @override_settings(XSESSION={**MEMORY, "COOKIE": {"SECURE": True}})
+    def test_without_debug_only_the_test_client_is_trusted_over_http(self) -> None:
+        # A proxy that passes no Host on makes every request look local.
+        cookie = self.secure_cookie(host="testserver")
+        assert cookie is not None
+        assert cookie["secure"] is True
+        for host in ("localhost:8000", "127.0.0.1"):
+            with self.subTest(host=host), self.assertLogs("django_xsession"):
+                self.client.cookies.clear()
+                assert self.secure_cookie(host=host) is None
+
+    @override_settings(ALLOWED_HOSTS=["example.com"], DEBUG=True)
     def test_a_local_host_django_refuses_is_not_trusted(self) -> None:
         request = RequestFactory().get("/", headers={"host": "localhost"})
         assert not trusted_over_http(request)

@@ -6,6 +6,7 @@ and the database store. Time is Django's clock, frozen: nothing sleeps.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -337,6 +338,52 @@ class Signals(_TestCase):
         assert recorder.events == []
 
     # Receivers under ASGI, where the middleware's saves run on the event loop.
+
+    def test_a_receiver_of_a_timeout_finds_the_session_loaded(self) -> None:
+        marks: list[Any] = []
+
+        def mark(sender: Any, request: HttpRequest | None, **kwargs: Any) -> None:
+            assert request is not None
+            marks.append(request.session.get("cart"))
+            request.session["timed_out"] = "yes"
+
+        with self.xsession(IDLE_TIMEOUT=60):
+            self.start()
+            with self.clock_at(61 * SECOND), self.receiving_destroyed(mark):
+                self.client.get("/read/")
+            assert self.client.get("/read/").json() == {"timed_out": "yes"}
+
+        # The new, empty session, read once: no second load.
+        assert marks == [None]
+
+    @skipUnless(django.VERSION >= (5, 0), "async receivers need Django 5.0")
+    async def test_an_async_receiver_of_a_timeout_may_read_the_session(
+        self,
+    ) -> None:
+        async def mark(sender: Any, request: HttpRequest | None, **kwargs: Any) -> None:
+            assert request is not None
+            await request.session.aset("timed_out", "yes")
+
+        with self.xsession(IDLE_TIMEOUT=60):
+            await sync_to_async(self.start)()
+            self.async_client.cookies[NAME] = self.client.cookies[NAME].value
+            with self.clock_at(61 * SECOND), self.receiving_destroyed(mark):
+                # A receiver waiting for the load it is called from would
+                # hang the request.
+                await asyncio.wait_for(
+                    self.async_client.get("/async/session-user/"), timeout=10
+                )
+            response = await self.async_client.get("/read/")
+
+        assert response.json() == {"timed_out": "yes"}
+
+    @contextmanager
+    def receiving_destroyed(self, receive: Any) -> Iterator[None]:
+        session_destroyed.connect(receive)
+        try:
+            yield
+        finally:
+            session_destroyed.disconnect(receive)
 
     @contextmanager
     def receiving(self, receive: Any) -> Iterator[None]:

@@ -372,8 +372,11 @@ class ReadTests(CacheTestCase):
         copy = caches["default"].get(PREFIX + Store.digest(sid))
         for position, value in (
             (1, b'{"a":"stale"}'),
+            (2, None),
             (3, []),
+            (4, 7),
             (5, "7"),
+            (6, 7),
             (7, None),
         ):
             broken = [*copy[:position], value, *copy[position + 1 :]]

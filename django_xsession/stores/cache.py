@@ -230,7 +230,7 @@ class CacheStore(Store):
                 record.meta,
             )
             added = self.cache.add(key, entry.value(generation), timeout)
-            if not isinstance(added, bool):
+            if added is None:
                 # Django's cache API answers a bool. django-redis ignoring a
                 # connection error (IGNORE_EXCEPTIONS) answers None: read as
                 # a taken id, every new session would fail as a bare 500.

@@ -169,7 +169,10 @@ class CachedDatabaseStore(DatabaseStore):
         _format, text, expires, cookie, created, version, last_seen, meta = value
         if not (
             isinstance(text, str)
+            and isinstance(expires, str)
             and isinstance(cookie, dict)
+            and isinstance(created, str | None)
+            and isinstance(last_seen, str | None)
             and isinstance(meta, dict)
             and (version is None or isinstance(version, int))
         ):
