@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import import_module
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -261,7 +262,18 @@ def _store_option_error(name: str, value: Any) -> str | None:
 def _decodes_responses(cache: dict[str, Any]) -> bool:
     options = cache.get("OPTIONS")
     pool = options.get("CONNECTION_POOL_KWARGS") if isinstance(options, dict) else None
-    return isinstance(pool, dict) and bool(pool.get("decode_responses"))
+    if isinstance(pool, dict) and pool.get("decode_responses"):
+        return True
+    location = cache.get("LOCATION")
+    urls = location if isinstance(location, list | tuple) else [location]
+    for url in urls:
+        if not isinstance(url, str):
+            continue
+        # Read as redis-py's from_url() reads its query string.
+        for value in parse_qs(urlsplit(url).query).get("decode_responses", []):
+            if value.upper() not in ("0", "F", "FALSE", "N", "NO"):
+                return True
+    return False
 
 
 def is_django_redis(backend: object) -> bool:
@@ -358,9 +370,9 @@ class _Reader:
             return
         bound.apply_defaults()
         for name, option in bound.arguments.items():
-            if option is signature.parameters[name].default:
-                continue  # the store's own default, which it understands
-            mistake = _store_option_error(name, option)
+            # A store's own default needs no check: it understands it.
+            own_default = option is signature.parameters[name].default
+            mistake = None if own_default else _store_option_error(name, option)
             if mistake is not None:
                 self.problem(
                     "xsession.E003",
@@ -384,7 +396,7 @@ class _Reader:
                 self.problem(
                     "xsession.E003",
                     f"XSESSION['STORE']['OPTIONS']['cache'] ({option!r}) decodes "
-                    "Redis's replies to text (decode_responses in its "
+                    "Redis's replies to text (decode_responses in its LOCATION or "
                     "CONNECTION_POOL_KWARGS): the redis store would find no session.",
                     hint="Give the redis store a cache alias without decode_responses.",
                 )

@@ -345,11 +345,28 @@ class StoreOptionsCheckTests(CheckTestCase):
             },
         }
         store = {"BACKEND": "redis", "OPTIONS": {"cache": "decoding"}}
+        for query, decodes in (("true", True), ("1", True), ("no", False)):
+            url = f"{UNREACHABLE_REDIS}?decode_responses={query}"
+            by_url = {
+                **settings.CACHES,
+                "decoding": {
+                    "BACKEND": "django_redis.cache.RedisCache",
+                    "LOCATION": [url],
+                },
+            }
+            with self.subTest(url=url), self.settings(CACHES=by_url):
+                if decodes:
+                    self.assert_fires(
+                        "xsession.E003", "decodes Redis's replies", {"STORE": store}
+                    )
+                else:
+                    self.assert_silent("xsession.E003", {"STORE": store})
         with self.settings(CACHES=caches):
             self.assert_fires(
                 "xsession.E003",
                 "XSESSION['STORE']['OPTIONS']['cache'] ('decoding') decodes Redis's "
-                "replies to text (decode_responses in its CONNECTION_POOL_KWARGS)",
+                "replies to text (decode_responses in its LOCATION or "
+                "CONNECTION_POOL_KWARGS)",
                 {"STORE": store},
             )
             # The cache store goes through Django's cache API, which decodes.
