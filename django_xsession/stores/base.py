@@ -170,6 +170,10 @@ def parse_time(
     return conform(moment, now)
 
 
+#: What an optional time read back from ISO text may be, for ``isinstance``.
+TEXT_OR_NONE = (str, type(None))
+
+
 def iso_text(moment: datetime.datetime | None) -> str | None:
     """``moment`` as ISO 8601 text, which :func:`parse_time` reads back."""
     return None if moment is None else moment.isoformat()

@@ -6,6 +6,7 @@ import datetime
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from django.core.cache import caches
@@ -13,6 +14,7 @@ from django.core.cache.backends.base import BaseCache
 from django.utils import timezone
 
 from django_xsession.stores.base import (
+    TEXT_OR_NONE,
     CreateError,
     Delta,
     Record,
@@ -63,8 +65,8 @@ class _Entry(NamedTuple):
             and isinstance(text, str)
             and isinstance(expires, str)
             and isinstance(cookie, dict)
-            and isinstance(created, str | None)
-            and isinstance(last_seen, str | None)
+            and isinstance(created, TEXT_OR_NONE)
+            and isinstance(last_seen, TEXT_OR_NONE)
             and isinstance(meta, dict)
         ):
             return None
@@ -82,20 +84,29 @@ class _Entry(NamedTuple):
             return None
 
 
-def from_primary(cache: BaseCache) -> dict[str, Any]:
+# Cache classes that take no client to read with (all but django-redis's):
+# known after their first read, so cached_db's reads skip the lookups.
+_no_client: set[type[BaseCache]] = set()
+_NO_ARGUMENTS: Mapping[str, Any] = MappingProxyType({})
+
+
+def from_primary(cache: BaseCache) -> Mapping[str, Any]:
     """Keyword arguments that make ``cache`` read from its primary server."""
     # django-redis reads from a replica (a LOCATION after the first one,
     # Sentinel's replicas) unless handed the primary's client: a lagging
     # replica would serve a session as it was, and a save would merge onto
     # that and write it over the current one. Other caches take no client.
+    if type(cache) in _no_client:
+        return _NO_ARGUMENTS
     get_client = getattr(getattr(cache, "client", None), "get_client", None)
     if get_client is None:
-        return {}
+        _no_client.add(type(cache))
+        return _NO_ARGUMENTS
     try:
         return {"client": get_client(write=True)}
     except NotImplementedError:
         # django-redis's ShardClient: no replicas, and no client to choose.
-        return {}
+        return _NO_ARGUMENTS
 
 
 def _outage_errors() -> tuple[type[Exception], ...]:

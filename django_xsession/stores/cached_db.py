@@ -16,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from django_xsession.stores.base import (
+    TEXT_OR_NONE,
     Delta,
     Record,
     UpdateError,
@@ -171,8 +172,8 @@ class CachedDatabaseStore(DatabaseStore):
             isinstance(text, str)
             and isinstance(expires, str)
             and isinstance(cookie, dict)
-            and isinstance(created, str | None)
-            and isinstance(last_seen, str | None)
+            and isinstance(created, TEXT_OR_NONE)
+            and isinstance(last_seen, TEXT_OR_NONE)
             and isinstance(meta, dict)
             and (version is None or isinstance(version, int))
         ):
