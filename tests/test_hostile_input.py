@@ -76,7 +76,7 @@ COUNTING: dict[str, Any] = {
 # Whatever this run writes to the shared Redis is under this. Not the pid
 # alone: runs in other PID namespaces (sandboxes, containers) can share it.
 PREFIX = f"xsession-hostile-{os.getpid()}-{secrets.token_hex(4)}:"
-FRESH_ID = re.compile(r"[A-Za-z0-9_-]{32}")
+FRESH_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 TOKEN_ALPHABET = string.ascii_letters + string.digits + "-_"
 SUSPICIOUS = "django.security.SuspiciousSession"
 
