@@ -262,17 +262,20 @@ def _store_option_error(name: str, value: Any) -> str | None:
 def _decodes_responses(cache: dict[str, Any]) -> bool:
     options = cache.get("OPTIONS")
     pool = options.get("CONNECTION_POOL_KWARGS") if isinstance(options, dict) else None
-    if isinstance(pool, dict) and pool.get("decode_responses"):
-        return True
+    pooled = isinstance(pool, dict) and bool(pool.get("decode_responses"))
     location = cache.get("LOCATION")
     urls = location if isinstance(location, list | tuple) else [location]
     for url in urls:
         if not isinstance(url, str):
             continue
-        # Read as redis-py's from_url() reads its query string.
-        for value in parse_qs(urlsplit(url).query).get("decode_responses", []):
-            if value.upper() not in ("0", "F", "FALSE", "N", "NO"):
+        # As redis-py's from_url() reads it: the query's first value, over
+        # the pool's keyword arguments.
+        values = parse_qs(urlsplit(url).query).get("decode_responses")
+        if values is None:
+            if pooled:
                 return True
+        elif values[0].upper() not in ("0", "F", "FALSE", "N", "NO"):
+            return True
     return False
 
 
@@ -370,9 +373,10 @@ class _Reader:
             return
         bound.apply_defaults()
         for name, option in bound.arguments.items():
-            # A store's own default needs no check: it understands it.
-            own_default = option is signature.parameters[name].default
-            mistake = None if own_default else _store_option_error(name, option)
+            # None as the store's own default (the redis store's prefix) is
+            # the store's to read; other defaults are checked as given.
+            own_none = option is None and signature.parameters[name].default is None
+            mistake = None if own_none else _store_option_error(name, option)
             if mistake is not None:
                 self.problem(
                     "xsession.E003",

@@ -24,6 +24,7 @@ from django.contrib.sessions.exceptions import SessionInterrupted
 from django.contrib.sessions.middleware import (
     SessionMiddleware as DjangoSessionMiddleware,
 )
+from django.core import mail
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.cache import patch_cache_control, patch_vary_headers
@@ -91,10 +92,12 @@ def trusted_over_http(request: HttpRequest) -> bool:
     """Whether a ``Secure`` token reaches the client over plain HTTP too.
 
     The cookie jar of Django's test client (host ``testserver``) ignores
-    ``Secure``; with ``DEBUG`` on, browsers keep and send back ``Secure``
-    cookies of ``localhost``, its subdomains and loopback addresses over
-    plain HTTP. So settings with ``SESSION_COOKIE_SECURE = True`` work in
-    test suites and under ``runserver``, as with ``django.contrib.sessions``.
+    ``Secure``, and browsers keep and send back ``Secure`` cookies of
+    ``localhost``, its subdomains and loopback addresses over plain HTTP.
+    Local names count with ``DEBUG`` on or under Django's test environment
+    (a live server driven by a browser): settings with
+    ``SESSION_COOKIE_SECURE = True`` work in test suites and under
+    ``runserver``, as with ``django.contrib.sessions``.
     """
     try:
         host = request.get_host().lower()
@@ -104,8 +107,9 @@ def trusted_over_http(request: HttpRequest) -> bool:
     name = host[1 : host.find("]")] if host.startswith("[") else host.rsplit(":")[0]
     if name == "testserver":
         return True
-    if not settings.DEBUG:
-        # A proxy that passes no Host on makes every request look local.
+    # In production, a proxy that passes no Host on makes every request look
+    # local. setup_test_environment() gives django.core.mail an outbox.
+    if not (settings.DEBUG or hasattr(mail, "outbox")):
         return False
     if name == "localhost" or name.endswith(".localhost"):
         return True

@@ -350,9 +350,8 @@ class Session(SessionBase):
             if self.session_key is None or no_load:
                 self._session_cache = {}
                 return self._session_cache
-            self._session_cache, ended = self._load()
-        for sid in ended:
-            self._destroyed_signal(sid)
+            self._session_cache, ended, error = self._load()
+        self._loaded(ended, error)
         return self._session_cache
 
     _session = property(_get_session)
@@ -811,22 +810,34 @@ class Session(SessionBase):
     # Django's storage hooks.
 
     def load(self) -> dict[str, Any]:
-        data, ended = self._load()
-        for sid in ended:
-            self._destroyed_signal(sid)
+        data, ended, error = self._load()
+        self._loaded(ended, error)
         return data
 
     async def aload(self) -> dict[str, Any]:
-        data, ended = await self._aload()
-        for sid in ended:
-            await self._adestroyed_signal(sid)
+        data, ended, error = await self._aload()
+        await self._aloaded(ended, error)
         return data
 
-    # load() without its session_destroyed signals, and the ids it ended on
-    # a timeout: reading the session for a request sends them once the data
-    # is in place, so a receiver that reads the session finds it loaded.
+    # load() without its session_destroyed signals and its ON_STORE_ERROR,
+    # which _loaded() applies: the ids it ended on a timeout, and the store
+    # failure it met. Reading the session for a request applies them once
+    # the data is in place, so a receiver that reads the session finds it
+    # loaded, and a failure after a timeout still signals that session.
 
-    def _load(self) -> tuple[dict[str, Any], list[str]]:
+    def _loaded(self, ended: list[str], error: StoreUnavailable | None) -> None:
+        for sid in ended:
+            self._destroyed_signal(sid)
+        if error is not None:
+            self._outage(error)
+
+    async def _aloaded(self, ended: list[str], error: StoreUnavailable | None) -> None:
+        for sid in ended:
+            await self._adestroyed_signal(sid)
+        if error is not None:
+            self._outage(error)
+
+    def _load(self) -> tuple[dict[str, Any], list[str], StoreUnavailable | None]:
         ended: list[str] = []
         for token in self._candidate_tokens():
             verified = self._verify(token)
@@ -835,23 +846,23 @@ class Session(SessionBase):
             try:
                 record = self.store.get(verified.sid)
             except StoreUnavailable as error:
-                self._outage(error)
-                return {}, ended
+                return {}, ended, error
             if record is not None and self._timed_out(record):
                 try:
                     self.store.destroy(verified.sid)
                 except StoreUnavailable as error:
-                    self._outage(error)
-                    return {}, ended
+                    return {}, ended, error
                 ended.append(verified.sid)
                 self._timed_out_here = True
                 continue
             if record is not None:
                 self._adopt(token, verified, record)
-                return record.data, ended
-        return self._missing(), ended
+                return record.data, ended, None
+        return self._missing(), ended, None
 
-    async def _aload(self) -> tuple[dict[str, Any], list[str]]:
+    async def _aload(
+        self,
+    ) -> tuple[dict[str, Any], list[str], StoreUnavailable | None]:
         ended: list[str] = []
         for token in self._candidate_tokens():
             verified = self._verify(token)
@@ -860,21 +871,19 @@ class Session(SessionBase):
             try:
                 record = await self.store.aget(verified.sid)
             except StoreUnavailable as error:
-                self._outage(error)
-                return {}, ended
+                return {}, ended, error
             if record is not None and self._timed_out(record):
                 try:
                     await self.store.adestroy(verified.sid)
                 except StoreUnavailable as error:
-                    self._outage(error)
-                    return {}, ended
+                    return {}, ended, error
                 ended.append(verified.sid)
                 self._timed_out_here = True
                 continue
             if record is not None:
                 self._adopt(token, verified, record)
-                return record.data, ended
-        return self._missing(), ended
+                return record.data, ended, None
+        return self._missing(), ended, None
 
     def exists(self, session_key: str | None) -> bool:
         sid = self._sid_of(session_key)
@@ -1413,11 +1422,10 @@ class Session(SessionBase):
             try:
                 return self._session_cache
             except AttributeError:
-                self._session_cache, ended = await self._aload()
+                self._session_cache, ended, error = await self._aload()
         # Outside the lock: a receiver that reads the session must not wait
         # for it.
-        for sid in ended:
-            await self._adestroyed_signal(sid)
+        await self._aloaded(ended, error)
         return self._session_cache
 
     async def aget(self, key: str, default: Any = None) -> Any:

@@ -375,6 +375,30 @@ class StoreOptionsCheckTests(CheckTestCase):
                 {"STORE": {"BACKEND": "cache", "OPTIONS": {"cache": "decoding"}}},
             )
 
+    def test_e003_redis_store_on_a_default_cache_that_is_not_there(self) -> None:
+        with self.settings(CACHES={"redis": settings.CACHES["redis"]}):
+            self.assert_fires(
+                "xsession.E003",
+                "XSESSION['STORE']['OPTIONS']['cache'] must be a CACHES alias, "
+                "not 'default'.",
+                {"STORE": "redis"},
+            )
+
+    def test_e003_a_location_url_decides_decode_responses_over_the_pool(
+        self,
+    ) -> None:
+        caches = {
+            **settings.CACHES,
+            "decoding": {
+                "BACKEND": "django_redis.cache.RedisCache",
+                "LOCATION": f"{UNREACHABLE_REDIS}?decode_responses=false",
+                "OPTIONS": {"CONNECTION_POOL_KWARGS": {"decode_responses": True}},
+            },
+        }
+        store = {"BACKEND": "redis", "OPTIONS": {"cache": "decoding"}}
+        with self.settings(CACHES=caches):
+            self.assert_silent("xsession.E003", {"STORE": store})
+
     def test_e003_redis_store_never_connects(self) -> None:
         caches = {
             **settings.CACHES,

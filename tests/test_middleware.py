@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import base64
 import datetime
 import gc
-import string
+import hashlib
+import hmac
 import weakref
 from collections.abc import Callable
 from http.cookies import Morsel
@@ -12,6 +14,7 @@ from unittest import mock
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.sessions.exceptions import SessionInterrupted
+from django.core import mail
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.test import RequestFactory, SimpleTestCase, override_settings
 from django.utils import timezone
@@ -809,14 +812,27 @@ class ViewCallTests(MiddlewareTestCase):
                 assert self.client.get("/read/").json() == {}
 
     def test_a_token_is_only_the_one_encoding_of_its_signature(self) -> None:
-        # Characters that differ from the last one in their 2 low bits only,
-        # which a lenient decoder ignores where they carry no signature bit.
+        # The 16 characters carry the truncated HMAC bit for bit: a padded,
+        # longer or shorter signature, or the whole HMAC, is no token of it.
         token = self.start(a="1")
-        alphabet = string.ascii_uppercase + string.ascii_lowercase + "0123456789-_"
-        last = alphabet.index(token[-1])
-        first = last - last % 4
-        for variant in alphabet[first : first + 4].replace(token[-1], ""):
-            self.set_cookie(token[:-1] + variant)
+        sid, _, signature = token.rpartition(".")
+        full = base64.urlsafe_b64encode(
+            hmac.new(
+                hmac.new(
+                    get_store_secrets()[0].encode(), signing.SALT, hashlib.sha256
+                ).digest(),
+                sid.encode(),
+                hashlib.sha256,
+            ).digest()
+        )
+        assert full.decode().startswith(signature)
+        for variant in (
+            f"{token}=",
+            f"{token}A",
+            token[:-1],
+            f"{sid}.{full.decode().rstrip('=')}",
+        ):
+            self.set_cookie(variant)
             with self.subTest(variant=variant), self.assertLogs(level="WARNING"):
                 assert self.client.get("/read/").json() == {}
         self.set_cookie(token)
@@ -906,11 +922,21 @@ class SecureTests(MiddlewareTestCase):
                 assert self.secure_cookie(host=host) is None
 
     @override_settings(XSESSION={**MEMORY, "COOKIE": {"SECURE": True}})
-    def test_without_debug_only_the_test_client_is_trusted_over_http(self) -> None:
-        # A proxy that passes no Host on makes every request look local.
-        cookie = self.secure_cookie(host="testserver")
+    def test_a_live_server_test_on_localhost_gets_its_secure_cookie(self) -> None:
+        # Django's test runner turns DEBUG off; a browser drives localhost.
+        cookie = self.secure_cookie(host="localhost:8000")
         assert cookie is not None
         assert cookie["secure"] is True
+
+    @override_settings(XSESSION={**MEMORY, "COOKIE": {"SECURE": True}})
+    def test_in_production_only_the_test_clients_host_is_trusted(self) -> None:
+        # Outside Django's test environment, which gives mail an outbox.
+        outbox = mail.outbox
+        del mail.outbox
+        self.addCleanup(setattr, mail, "outbox", outbox)
+        cookie = self.secure_cookie(host="testserver")
+        assert cookie is not None
+        # A proxy that passes no Host on makes every request look local.
         for host in ("localhost:8000", "127.0.0.1"):
             with self.subTest(host=host), self.assertLogs("django_xsession"):
                 self.client.cookies.clear()

@@ -33,7 +33,7 @@ SESSION_COOKIE = "sessionid"
 TWO_WEEKS = 14 * 24 * 3600  # Django's SESSION_COOKIE_AGE, the demo's lifetime.
 THIRTY_DAYS = 30 * 24 * 3600  # The demo's "remember me".
 REQUEST_SECONDS = 30  # Generous: a login hashes with PBKDF2 on a busy machine.
-# A session id is 24 random bytes, the signature an HMAC-SHA256, both base64url.
+# A session id is 16 random bytes, the signature HMAC-SHA256 cut to 12, base64url.
 SIGNED_ID = re.compile(r"[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{16}")
 CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 LOGIN_FORM = '<form id="login" method="post" action="/login/">'

@@ -31,7 +31,7 @@ from django_xsession.signals import (
     session_revoked,
 )
 from django_xsession.stores import get_store
-from django_xsession.stores.base import Store
+from django_xsession.stores.base import Record, Store, StoreUnavailable
 
 if TYPE_CHECKING:
     _TestCase = TestCase
@@ -376,6 +376,32 @@ class Signals(_TestCase):
             response = await self.async_client.get("/read/")
 
         assert response.json() == {"timed_out": "yes"}
+
+    def test_a_timeout_is_signalled_when_the_store_fails_after_it(self) -> None:
+        with self.xsession(IDLE_TIMEOUT=60, ON_STORE_ERROR="raise"):
+            ended = self.start()
+            other = Client()
+            down = self.start(other)
+            cookie = f"{NAME}={self.client.cookies[NAME].value}; "
+            cookie += f"{NAME}={other.cookies[NAME].value}"
+            store = get_store()
+            read = store.get
+
+            def fail_on_the_second(sid: str) -> Record | None:
+                if Store.digest(sid) == down:
+                    raise StoreUnavailable("down")
+                return read(sid)
+
+            with (
+                self.clock_at(61 * SECOND),
+                recording() as recorder,
+                mock.patch.object(store, "get", fail_on_the_second),
+                self.assertLogs("django_xsession", "ERROR"),
+            ):
+                response = self.client.get("/read/", HTTP_COOKIE=cookie)
+
+        assert response.status_code == 503
+        assert recorder.events == [("destroyed", {"key_hash": ended})]
 
     @contextmanager
     def receiving_destroyed(self, receive: Any) -> Iterator[None]:

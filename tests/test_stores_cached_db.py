@@ -11,6 +11,7 @@ from unittest import mock
 
 from django.core.cache import caches
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
+from django.core.cache.backends.locmem import LocMemCache
 from django.core.exceptions import ImproperlyConfigured
 from django.test import TestCase, override_settings
 from django.utils import timezone
@@ -604,6 +605,35 @@ class OptionsTests(CacheTestCase):
     def test_an_unknown_cache_is_a_configuration_error(self) -> None:
         with self.assertRaisesMessage(ImproperlyConfigured, "'nope'"):
             CachedDatabaseStore(cache="nope")
+
+
+class SwallowingCache(LocMemCache):
+    """django-redis under IGNORE_EXCEPTIONS while Redis is down: a delete
+    neither raises nor happens, and answers None."""
+
+    def delete(self, key: Any, version: int | None = None) -> bool:
+        return None  # type: ignore[return-value]
+
+
+@override_settings(
+    CACHES={"default": {"BACKEND": f"{__name__}.SwallowingCache"}},
+    XSESSION={"STORE": "cached_db"},
+)
+class SwallowedDeleteTests(TestCase):
+    def test_a_delete_the_cache_swallowed_is_logged(self) -> None:
+        store = CachedDatabaseStore()
+        sid = new_sid()
+        now = timezone.now()
+        store.set(sid, Record(data={"a": 1}, expires=now + HOUR), create=True)
+        store.get(sid)
+
+        with self.assertLogs(LOGGER, "ERROR") as logs:
+            store.destroy(sid)
+
+        (line,) = logs.output
+        assert "did not delete" in line
+        assert "outdated copy" in line
+        assert sid not in line
 
 
 @override_settings(

@@ -84,8 +84,9 @@ class _Entry(NamedTuple):
             return None
 
 
-# Cache classes that take no client to read with (all but django-redis's):
-# known after their first read, so cached_db's reads skip the lookups.
+# Django's own cache classes, which take no client to read with: known
+# after their first read, so cached_db's reads skip the lookups. (Another
+# class may give some of its instances a client and not others.)
 _no_client: set[type[BaseCache]] = set()
 _NO_ARGUMENTS: Mapping[str, Any] = MappingProxyType({})
 
@@ -100,7 +101,8 @@ def from_primary(cache: BaseCache) -> Mapping[str, Any]:
         return _NO_ARGUMENTS
     get_client = getattr(getattr(cache, "client", None), "get_client", None)
     if get_client is None:
-        _no_client.add(type(cache))
+        if type(cache).__module__.startswith("django.core.cache."):
+            _no_client.add(type(cache))
         return _NO_ARGUMENTS
     try:
         return {"client": get_client(write=True)}

@@ -129,10 +129,20 @@ class CachedDatabaseStore(DatabaseStore):
             return _FAILED
 
     def _drop(self, key: str) -> bool:
-        return (
-            self._cache(lambda cache: cache.delete(key), "deleting", key, stale=True)
-            is not _FAILED
+        deleted = self._cache(
+            lambda cache: cache.delete(key), "deleting", key, stale=True
         )
+        if deleted is None:
+            # Django's cache API answers a bool; django-redis ignoring a
+            # connection error (IGNORE_EXCEPTIONS) answers None.
+            logger.error(
+                "Session cache %r did not delete %s; it may serve an outdated "
+                "copy until that expires",
+                self.cache,
+                key,
+            )
+            return False
+        return deleted is not _FAILED
 
     def _put(self, key: str, record: Record, raw: bytes, *, only_new: bool) -> None:
         """Cache ``record`` until it expires; drop the copy if it has expired."""
