@@ -154,13 +154,9 @@ class RedisServer:
             self.process.wait(timeout=STOP_SECONDS)
 
 
-class OwnRedis(_TestCase):
-    """Mix into a ``SimpleTestCase``: each test gets a Redis of its own, a
-    cache alias on it and the store ``backend`` on that alias."""
-
-    backend: ClassVar[str]
-    #: More of the alias's django-redis OPTIONS.
-    cache_options: ClassVar[dict[str, Any]] = {}
+class RedisServers(_TestCase):
+    """Mix in first: the class skips loudly without ``redis-server``, and a
+    test starts servers of its own with :meth:`start_server`."""
 
     @classmethod
     def setUpClass(cls) -> None:
@@ -168,14 +164,28 @@ class OwnRedis(_TestCase):
             no_redis_server()
         super().setUpClass()
 
+    def start_server(self, *arguments: str) -> RedisServer:
+        """A running ``redis-server`` in a folder of its own, killed after."""
+        assert REDIS_SERVER is not None
+        folder = tempfile.TemporaryDirectory(prefix="xsession-redis-")
+        self.addCleanup(folder.cleanup)
+        server = RedisServer(REDIS_SERVER, Path(folder.name), *arguments)
+        self.addCleanup(server.kill)
+        server.start()
+        return server
+
+
+class OwnRedis(RedisServers):
+    """Mix into a ``SimpleTestCase``: each test gets a Redis of its own, a
+    cache alias on it and the store ``backend`` on that alias."""
+
+    backend: ClassVar[str]
+    #: More of the alias's django-redis OPTIONS.
+    cache_options: ClassVar[dict[str, Any]] = {}
+
     def setUp(self) -> None:
         super().setUp()
-        assert REDIS_SERVER is not None
-        folder = tempfile.TemporaryDirectory(prefix="xsession-outage-")
-        self.addCleanup(folder.cleanup)
-        self.server = RedisServer(REDIS_SERVER, Path(folder.name))
-        self.addCleanup(self.server.kill)
-        self.server.start()
+        self.server = self.start_server()
         # An alias of its own: stores are built once per configuration.
         alias = f"outage-{self.server.port}"
         caches = {

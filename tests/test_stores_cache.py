@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import datetime
 import os
-import tempfile
 import time
 import warnings
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 from unittest import mock
 
@@ -31,14 +29,7 @@ from django_xsession.stores.base import Record, Store, StoreUnavailable, UpdateE
 from django_xsession.stores.cache import CacheStore
 from django_xsession.stores.redis import RedisStore
 from tests.store_contract import StoreContract, new_sid
-from tests.test_outage import (
-    HOST,
-    NAME,
-    REDIS_SERVER,
-    RedisServer,
-    free_port,
-    no_redis_server,
-)
+from tests.test_outage import HOST, NAME, RedisServers, free_port
 from tests.test_stores_redis import RequiresRedis, commands_sent, names, sha256
 
 if TYPE_CHECKING:
@@ -316,37 +307,17 @@ class RedisCacheRoundTripTests(RequiresRedis, SimpleTestCase):
         self.assertEqual(record.data, {"new": 2})
 
 
-class ReplicatedCacheTestCase(TestCase):
+class ReplicatedCacheTestCase(RedisServers, TestCase):
     """A store on django-redis with a replica that stopped following its
     primary (a lag that never ends) and serves what it had."""
 
     store_backend: ClassVar[str]
 
-    @classmethod
-    def setUpClass(cls) -> None:
-        if REDIS_SERVER is None:
-            no_redis_server()
-        super().setUpClass()
-
     def setUp(self) -> None:
         super().setUp()
-        assert REDIS_SERVER is not None
-        folder = tempfile.TemporaryDirectory(prefix="xsession-replica-")
-        self.addCleanup(folder.cleanup)
-        directories = [Path(folder.name, name) for name in ("primary", "replica")]
-        for directory in directories:
-            directory.mkdir()
         # No wait for more replicas before the first sync (5 seconds).
-        self.primary = RedisServer(
-            REDIS_SERVER, directories[0], "--repl-diskless-sync-delay", "0"
-        )
-        self.addCleanup(self.primary.kill)
-        self.primary.start()
-        self.replica = RedisServer(
-            REDIS_SERVER, directories[1], "--replicaof", HOST, str(self.primary.port)
-        )
-        self.addCleanup(self.replica.kill)
-        self.replica.start()
+        self.primary = self.start_server("--repl-diskless-sync-delay", "0")
+        self.replica = self.start_server("--replicaof", HOST, str(self.primary.port))
         self.wait_for_link("up")
         # An alias of its own: stores are built once per configuration.
         alias = f"replicated-{self.primary.port}"
