@@ -121,8 +121,11 @@ class DatabaseStore(Store):
     each other's keys. When nobody wrote since the session was loaded (the
     common case), one conditional ``UPDATE`` does it without a transaction.
 
-    ``using`` names the database alias; otherwise ``db_for_read`` and
-    ``db_for_write`` of the database routers decide.
+    ``using`` names the database alias; otherwise the database routers
+    decide: ``db_for_write`` for sessions, read and written, as a replica
+    that lags would serve a session as it was (a logout, a revoke not seen
+    yet) and miss one just created (a login); ``db_for_read`` for
+    :meth:`all`, :meth:`length` and :meth:`count_expired`.
     """
 
     def __init__(self, *, using: str | None = None) -> None:
@@ -193,7 +196,7 @@ class DatabaseStore(Store):
 
     @_reaching_database
     def get(self, sid: str) -> Record | None:
-        using = self._db_for_read()
+        using = self._db_for_write()
         compiled = self._compiled_get(using)
         connection = connections[using]
         now = connection.ops.adapt_datetimefield_value(timezone.now())
