@@ -122,10 +122,11 @@ class DatabaseStore(Store):
     common case), one conditional ``UPDATE`` does it without a transaction.
 
     ``using`` names the database alias; otherwise the database routers
-    decide: ``db_for_write`` for sessions, read and written, as a replica
-    that lags would serve a session as it was (a logout, a revoke not seen
-    yet) and miss one just created (a login); ``db_for_read`` for
-    :meth:`all`, :meth:`length` and :meth:`count_expired`.
+    decide: ``db_for_write`` for sessions, read, listed by user and
+    written, as a replica that lags would serve a session as it was (a
+    logout, a revoke not seen yet) and miss one just created (a login);
+    ``db_for_read`` for :meth:`all`, :meth:`length` and
+    :meth:`count_expired`.
     """
 
     def __init__(self, *, using: str | None = None) -> None:
@@ -394,8 +395,10 @@ class DatabaseStore(Store):
 
     @_reaching_database
     def user_sessions(self, user_id: str) -> dict[str, Record]:
+        # Where revoke deletes them: a lagging replica would list sessions
+        # ended already, listing after listing, and miss a login just made.
         rows = (
-            self._rows(self._db_for_read())
+            self._rows(self._db_for_write())
             .filter(user_id=user_id, expires__gt=timezone.now())
             .values_list("key", "user_id", *_FIELDS)
         )
