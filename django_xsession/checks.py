@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 from django.core.management import get_commands
+from django.db import router
 from django.utils.module_loading import import_string
 from django.views.debug import SafeExceptionReporterFilter
 
@@ -17,7 +18,9 @@ from django_xsession.conf import (
     is_django_redis,
     read_options,
 )
+from django_xsession.models import Session
 from django_xsession.stores.cache import CacheStore
+from django_xsession.stores.db import DatabaseStore
 
 OUR_ENGINE = "django_xsession.engine"
 OUR_MIDDLEWARE = "django_xsession.middleware.SessionMiddleware"
@@ -77,6 +80,21 @@ def check_settings(
                 "= False, or give the store a cache alias of its own without "
                 "it, or use the 'redis' store, which it does not affect.",
                 id="xsession.W012",
+            )
+        )
+    misrouted = _table_kept_out(options.store)
+    if misrouted is not None:
+        messages.append(
+            checks.Error(
+                f"The session store keeps sessions in database {misrouted!r}, "
+                "where the database routers' allow_migrate keeps "
+                "django_xsession's table out: migrate never creates it there, "
+                "and every request that uses a session fails.",
+                hint="Send the sessions where allow_migrate lets the table be "
+                "(XSESSION['STORE']['OPTIONS']['using'], or the routers' "
+                "db_for_write for django_xsession), or let it be in "
+                f"{misrouted!r}.",
+                id="xsession.E015",
             )
         )
     if settings.SESSION_ENGINE != OUR_ENGINE:
@@ -198,6 +216,17 @@ def _cache_ignoring_errors(store: StoreConfig) -> str | None:
     if isinstance(cache_options, Mapping):
         ignores = cache_options.get("IGNORE_EXCEPTIONS", ignores)
     return alias if ignores else None
+
+
+def _table_kept_out(store: StoreConfig) -> str | None:
+    """The database a database store uses, if migrate keeps its table out."""
+    if not issubclass(import_string(store.backend), DatabaseStore):
+        return None
+    using = store.options.get("using")
+    alias = using if isinstance(using, str) else router.db_for_write(Session)
+    if alias not in settings.DATABASES:
+        return None  # E003's
+    return None if router.allow_migrate_model(alias, Session) else alias
 
 
 def _hidden_in_error_reports(header: str) -> bool:

@@ -610,6 +610,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
             ended_legacy = self._ended_legacy(state, decision, unset)
             if ended_legacy is not None:
                 ended_legacy.delete()
+            session._end_again()
         except UpdateError:
             raise SessionInterrupted(INTERRUPTED) from None
         except StoreUnavailable as error:
@@ -662,6 +663,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
             ended_legacy = self._ended_legacy(state, decision, unset)
             if ended_legacy is not None:
                 await sync_to_async(ended_legacy.delete)()
+            await session._aend_again()
         except UpdateError:
             raise SessionInterrupted(INTERRUPTED) from None
         except StoreUnavailable as error:

@@ -250,6 +250,9 @@ class Session(SessionBase):
     _resend_cookie = False
     _candidates: tuple[str, ...] = ()
     _destroyed = False
+    # The ids this session deleted (a logout, a rotation's old id): deleted
+    # again after the view, whose transaction may have taken them back.
+    _ended: tuple[str, ...] = ()
     #: The store failure this request met, if any.
     store_error: StoreUnavailable | None = None
     #: True when ``ON_STORE_ERROR="degrade"`` left this request with an
@@ -1027,6 +1030,7 @@ class Session(SessionBase):
             except StoreUnavailable as error:
                 self._outage(error)
             else:
+                self._ended += (sid,)
                 if own:
                     self._destroyed_signal(sid)
         if own:
@@ -1048,6 +1052,7 @@ class Session(SessionBase):
             except StoreUnavailable as error:
                 self._outage(error)
             else:
+                self._ended += (sid,)
                 if own:
                     await self._adestroyed_signal(sid)
         if own:
@@ -1111,6 +1116,8 @@ class Session(SessionBase):
                     return  # degraded: the old id must outlive the failed save
             if old_sid is not None and not moved:
                 self.store.destroy(old_sid)
+            if old_sid is not None:
+                self._ended += (old_sid,)
         except StoreUnavailable as error:
             self._outage(error)
 
@@ -1132,6 +1139,8 @@ class Session(SessionBase):
                     return  # degraded: the old id must outlive the failed save
             if old_sid is not None and not moved:
                 await self.store.adestroy(old_sid)
+            if old_sid is not None:
+                self._ended += (old_sid,)
         except StoreUnavailable as error:
             self._outage(error)
 
@@ -1222,6 +1231,22 @@ class Session(SessionBase):
             return
         if held:
             await self._adestroyed_signal(sid)
+
+    def _end_again(self) -> None:
+        """Delete once more the ids this session deleted.
+
+        A transaction of the view's that rolled back (``ATOMIC_REQUESTS``
+        and a 500, say) brought them back: a logout would not have ended
+        the session, only cleared this browser's cookie.
+        """
+        ended, self._ended = self._ended, ()
+        for sid in ended:
+            self.store.destroy(sid)
+
+    async def _aend_again(self) -> None:
+        ended, self._ended = self._ended, ()
+        for sid in ended:
+            await self.store.adestroy(sid)
 
     def _unsent_rotation(self) -> str | None:
         """The id a rotation stored here, if the session still has it; forgotten."""

@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+from http.cookies import SimpleCookie
+from typing import Any
+from unittest import mock
+
 from django.contrib.auth.models import User
-from django.test import TestCase, override_settings
+from django.db import connection
+from django.test import AsyncClient, Client, TestCase, override_settings
 
 from django_xsession.stores import get_store
 from django_xsession.stores.base import Store
@@ -71,3 +76,51 @@ class AuthTests(TestCase):
         assert self.client.get("/read/").json() == {"colour": "blue"}
         self.client.get("/write/", {"size": "L"})
         assert self.client.session["size"] == "L"
+
+
+@override_settings(XSESSION={"STORE": "db"})
+class AtomicRequestsTests(TestCase):
+    """``ATOMIC_REQUESTS`` on the sessions' database: a view that raises
+    takes its writes back, the session's deletes among them."""
+
+    def setUp(self) -> None:
+        User.objects.create_user("alice", password="secret")
+        self.client = Client(raise_request_exception=False)
+        self.client.get("/login/", {"username": "alice", "password": "secret"})
+        # Another holder of the token: a stolen copy, a second tab.
+        self.copy = Client()
+        self.copy.cookies = SimpleCookie(self.client.cookies)
+
+    def atomic_requests(self) -> Any:
+        return mock.patch.dict(connection.settings_dict, {"ATOMIC_REQUESTS": True})
+
+    def test_a_logout_whose_view_raises_still_ends_the_session(self) -> None:
+        with self.atomic_requests():
+            response = self.client.get("/logout-and-raise/")
+
+        assert response.status_code == 500
+        assert response.cookies[NAME].value == ""
+        assert self.copy.get("/whoami/").content == b""
+
+    def test_a_rotation_whose_view_raises_leaves_no_session(self) -> None:
+        with self.atomic_requests():
+            response = self.client.get("/rotate-and-raise/")
+
+        assert response.status_code == 500
+        assert self.copy.get("/whoami/").content == b""
+        assert get_store().all() == {}
+
+    async def test_an_async_views_logout_rolled_back_still_ends_the_session(
+        self,
+    ) -> None:
+        # Async views cannot have ATOMIC_REQUESTS: the view rolls back itself.
+        client = AsyncClient()
+        client.cookies = SimpleCookie(self.client.cookies)
+
+        response = await client.get("/async/logout-rolled-back/")
+
+        assert response.status_code == 500
+        assert response.cookies[NAME].value == ""
+        copy = AsyncClient()
+        copy.cookies = SimpleCookie(self.copy.cookies)
+        assert (await copy.get("/whoami/")).content == b""

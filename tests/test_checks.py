@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core import checks
 from django.core.checks import CheckMessage, run_checks
 from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Model
 from django.http import HttpRequest
 from django.test import RequestFactory, SimpleTestCase, override_settings
 from django.views.debug import SafeExceptionReporterFilter
@@ -29,7 +30,7 @@ from django_xsession.stores.base import Store
 
 # Every id the tests below prove; the source must use exactly these.
 TESTED_IDS = frozenset(
-    {f"xsession.E{number:03d}" for number in range(1, 15)}
+    {f"xsession.E{number:03d}" for number in range(1, 16)}
     | {f"xsession.W{number:03d}" for number in range(1, 14)}
 )
 
@@ -1006,6 +1007,61 @@ class IgnoredCacheErrorsCheckTests(CheckTestCase):
             self.assert_silent(
                 "xsession.W012",
                 {"STORE": {"BACKEND": "cache", "OPTIONS": {"cache": "nope"}}},
+            )
+
+
+class SessionTableElsewhere:
+    """Lets migrate create django_xsession's table in "sqlite_file" only."""
+
+    def allow_migrate(self, db: str, app_label: str, **hints: Any) -> bool | None:
+        return db == "sqlite_file" if app_label == "django_xsession" else None
+
+
+class SessionsToTheirTable(SessionTableElsewhere):
+    """And sends the sessions there."""
+
+    def db_for_read(self, model: type[Model], **hints: Any) -> str | None:
+        return "sqlite_file" if model._meta.app_label == "django_xsession" else None
+
+    db_for_write = db_for_read
+
+
+class MisroutedTableCheckTests(CheckTestCase):
+    @override_settings(DATABASE_ROUTERS=[f"{__name__}.SessionTableElsewhere"])
+    def test_e015_sessions_on_a_database_migrate_keeps_their_table_out_of(
+        self,
+    ) -> None:
+        # The routers send the model nowhere: sessions go to "default".
+        message = self.assert_fires(
+            "xsession.E015",
+            "The session store keeps sessions in database 'default', where the "
+            "database routers' allow_migrate keeps django_xsession's table out",
+            {"STORE": "db"},
+        )
+        assert message.hint is not None
+        assert "XSESSION['STORE']['OPTIONS']['using']" in message.hint
+        self.assert_fires(
+            "xsession.E015",
+            "database 'default'",
+            {"STORE": {"BACKEND": "cached_db", "OPTIONS": {"using": "default"}}},
+        )
+        self.assert_silent(
+            "xsession.E015",
+            {"STORE": {"BACKEND": "db", "OPTIONS": {"using": "sqlite_file"}}},
+        )
+
+    def test_e015_not_where_the_table_is_migrated_or_no_table_is_used(self) -> None:
+        self.assert_silent("xsession.E015", {"STORE": "db"})
+        with self.settings(DATABASE_ROUTERS=[f"{__name__}.SessionsToTheirTable"]):
+            self.assert_silent("xsession.E015", {"STORE": "db"})
+            self.assert_silent("xsession.E015", {"STORE": "cached_db"})
+        with self.settings(DATABASE_ROUTERS=[f"{__name__}.SessionTableElsewhere"]):
+            self.assert_silent("xsession.E015", {"STORE": "cache"})
+            self.assert_silent("xsession.E015", {"STORE": "memory"})
+            # An unknown alias is E003's.
+            self.assert_silent(
+                "xsession.E015",
+                {"STORE": {"BACKEND": "db", "OPTIONS": {"using": "nope"}}},
             )
 
 

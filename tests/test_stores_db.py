@@ -429,6 +429,42 @@ class DatabaseChoiceTests(TestCase):
         self.assert_only_in_the_file(session)
 
 
+class LaggingReplica:
+    """Writes sessions to "sqlite_file" and reads them from "default": a
+    read replica that has not caught up (it never does)."""
+
+    def db_for_read(self, model: type[Model], **hints: Any) -> str | None:
+        return "default" if model is Session else None
+
+    def db_for_write(self, model: type[Model], **hints: Any) -> str | None:
+        return "sqlite_file" if model is Session else None
+
+
+@override_settings(DATABASE_ROUTERS=[f"{__name__}.LaggingReplica"])
+class ReplicaTests(TestCase):
+    databases = {"default", "sqlite_file"}  # noqa: RUF012
+
+    def test_the_next_request_reads_the_session_just_written(self) -> None:
+        for store in ("db", "cached_db"):
+            with self.subTest(store=store), self.settings(XSESSION={"STORE": store}):
+                self.client.get("/write/", {"a": "1"})
+
+                assert self.client.get("/read/").json() == {"a": "1"}
+
+    def test_a_session_ended_is_not_served_by_the_replica(self) -> None:
+        for store in ("db", "cached_db"):
+            with self.subTest(store=store), self.settings(XSESSION={"STORE": store}):
+                session = saved_session({"a": 1})
+                # The replica has the row; the logout has not reached it.
+                row = Session.objects.using("sqlite_file").get(
+                    key=Store.digest(session.id)
+                )
+                row.save(using="default")
+                session.delete()
+
+                assert data_of(session.session_key) == {}
+
+
 class MigrationTests(TestCase):
     def test_the_migrations_match_the_model(self) -> None:
         # Exits with status 1 when the model has changes with no migration.

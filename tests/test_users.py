@@ -42,6 +42,7 @@ from django_xsession import (
 from django_xsession.conf import get_options
 from django_xsession.engine import SessionStore
 from django_xsession.middleware import SessionMiddleware
+from django_xsession.models import Session as SessionRow
 from django_xsession.stores import get_store
 from django_xsession.stores.base import Record, Store, StoreUnavailable, UpdateError
 from tests.services import REDIS, missing, reachable
@@ -860,6 +861,34 @@ class DatabaseUserSessionTests(UserSessions, TestCase):
 @override_settings(XSESSION={"STORE": "cached_db"})
 class CachedDatabaseUserSessionTests(UserSessions, TestCase):
     pass
+
+
+@override_settings(
+    XSESSION={"STORE": "db"},
+    DATABASE_ROUTERS=["tests.test_stores_db.LaggingReplica"],
+)
+class ReplicatedDatabaseUserSessionTests(UserSessions, TestCase):
+    """Users in "default", their sessions in another database, read through
+    a replica that lags: listing and revoking must not read the replica."""
+
+    databases = {"default", "sqlite_file"}  # noqa: RUF012
+
+    def test_revoke_signals_each_session_once_and_ends_one_the_replica_lacks(
+        self,
+    ) -> None:
+        devices = self.devices()
+        # The replica has the three logins; a fourth, just now, is not on it.
+        for row in SessionRow.objects.using("sqlite_file"):
+            row.save(using="default")
+        devices["desktop"] = self.device("laptop", at=3 * MINUTE)
+
+        with recording() as recorder:
+            assert revoke(self.alice) == 4
+
+        assert sorted(recorder.sent("revoked")) == sorted(
+            Store.digest(sid_of(client)) for client in devices.values()
+        )
+        assert [whoami(client) for client in devices.values()] == [""] * 4
 
 
 @override_settings(XSESSION={"STORE": REDIS_STORE})

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import contextlib
 
+from asgiref.sync import sync_to_async
 from django.contrib import auth, messages
 from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
 from django.contrib.auth.models import AnonymousUser, User
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template import engines
@@ -119,6 +121,33 @@ def rotate_and_fail(request: HttpRequest) -> HttpResponse:
     assert isinstance(user, User)
     update_session_auth_hash(request, user)
     return HttpResponse("boom", status=500)
+
+
+def logout_and_raise(request: HttpRequest) -> HttpResponse:
+    """Log out, then fail: ``ATOMIC_REQUESTS`` rolls the view's writes back."""
+    logout(request)
+    raise RuntimeError("failed after the logout")
+
+
+def rotate_and_raise(request: HttpRequest) -> HttpResponse:
+    """Rotate a login's id, then fail, as ``logout_and_raise``."""
+    user = request.user
+    assert isinstance(user, User)
+    update_session_auth_hash(request, user)
+    raise RuntimeError("failed after the rotation")
+
+
+async def async_logout_rolled_back(request: HttpRequest) -> HttpResponse:
+    """Log out in a transaction that then rolls back (async views cannot
+    have ``ATOMIC_REQUESTS``)."""
+
+    def logout_in_a_failing_transaction() -> None:
+        with contextlib.suppress(RuntimeError), transaction.atomic():
+            logout(request)
+            raise RuntimeError("failed after the logout")
+
+    await sync_to_async(logout_in_a_failing_transaction)()
+    return HttpResponse("failed", status=500)
 
 
 async def async_rotate_and_write(request: HttpRequest) -> HttpResponse:

@@ -58,7 +58,8 @@ class CachedDatabaseStore(DatabaseStore):
     what the database returned into the cache until the session expires.
     Writes go to the database, which applies the request's delta onto the
     current row, and then put the row as it now is into the cache: the
-    cache never holds data the database did not. Every cached copy keeps
+    cache never holds data the database did not (save that a transaction
+    the write was made in may still roll back). Every cached copy keeps
     the row's version, so a save of data read from a stale copy fails the
     version check and is merged onto the row under its lock.
 

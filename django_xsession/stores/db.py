@@ -121,8 +121,12 @@ class DatabaseStore(Store):
     each other's keys. When nobody wrote since the session was loaded (the
     common case), one conditional ``UPDATE`` does it without a transaction.
 
-    ``using`` names the database alias; otherwise ``db_for_read`` and
-    ``db_for_write`` of the database routers decide.
+    ``using`` names the database alias; otherwise the database routers
+    decide: ``db_for_write`` for sessions, read, listed by user and
+    written, as a replica that lags would serve a session as it was (a
+    logout, a revoke not seen yet) and miss one just created (a login);
+    ``db_for_read`` for :meth:`all`, :meth:`length` and
+    :meth:`count_expired`.
     """
 
     def __init__(self, *, using: str | None = None) -> None:
@@ -193,7 +197,7 @@ class DatabaseStore(Store):
 
     @_reaching_database
     def get(self, sid: str) -> Record | None:
-        using = self._db_for_read()
+        using = self._db_for_write()
         compiled = self._compiled_get(using)
         connection = connections[using]
         now = connection.ops.adapt_datetimefield_value(timezone.now())
@@ -391,8 +395,10 @@ class DatabaseStore(Store):
 
     @_reaching_database
     def user_sessions(self, user_id: str) -> dict[str, Record]:
+        # Where revoke deletes them: a lagging replica would list sessions
+        # ended already, listing after listing, and miss a login just made.
         rows = (
-            self._rows(self._db_for_read())
+            self._rows(self._db_for_write())
             .filter(user_id=user_id, expires__gt=timezone.now())
             .values_list("key", "user_id", *_FIELDS)
         )
