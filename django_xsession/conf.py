@@ -621,6 +621,14 @@ class _Reader:
             "partitioned": False,
             "priority": None,
         }
+
+        def source(name: str) -> str:
+            # The setting the value came from, which the project must change:
+            # most set Django's SESSION_COOKIE_* and no XSESSION["COOKIE"].
+            if name.upper() in value or name in ("partitioned", "priority"):
+                return f"XSESSION['COOKIE'][{name.upper()!r}]"
+            return f"SESSION_COOKIE_{name.upper()}"
+
         attributes: dict[str, Any] = {}
         for name, default in defaults.items():
             try:
@@ -628,9 +636,7 @@ class _Reader:
                     name, value.get(name.upper(), default)
                 )
             except ValueError as error:
-                self.problem(
-                    "xsession.E008", f"XSESSION['COOKIE'][{name.upper()!r}] {error}"
-                )
+                self.problem("xsession.E008", f"{source(name)} {error}")
                 attributes[name] = getattr(_FALLBACK_COOKIE, name)
         samesite, secure, partitioned = (
             attributes["samesite"],
@@ -640,13 +646,13 @@ class _Reader:
         if samesite == "None" and secure is not True:
             self.problem(
                 "xsession.E009",
-                "XSESSION['COOKIE']['SAMESITE'] is 'None' but SECURE is not True.",
+                f"{source('samesite')} is 'None' but {source('secure')} is not True.",
                 hint="Browsers reject SameSite=None cookies without Secure.",
             )
         if partitioned and secure is not True:
             self.problem(
                 "xsession.E010",
-                "XSESSION['COOKIE']['PARTITIONED'] is set but SECURE is not True.",
+                f"{source('partitioned')} is set but {source('secure')} is not True.",
                 hint="Browsers reject Partitioned cookies without Secure.",
             )
         return CookieOptions(**attributes)

@@ -793,23 +793,44 @@ class CookieCheckTests(CheckTestCase):
                 self.assert_silent("xsession.E008", {})
 
     def test_e009_samesite_none_without_secure(self) -> None:
-        text = "XSESSION['COOKIE']['SAMESITE'] is 'None' but SECURE is not True."
+        text = (
+            "XSESSION['COOKIE']['SAMESITE'] is 'None' but "
+            "XSESSION['COOKIE']['SECURE'] is not True."
+        )
         message = self.assert_fires(
-            "xsession.E009", text, {"COOKIE": {"SAMESITE": "None"}}
+            "xsession.E009", text, {"COOKIE": {"SAMESITE": "none", "SECURE": False}}
         )
         assert message.hint == "Browsers reject SameSite=None cookies without Secure."
         self.assert_fires(
-            "xsession.E009", text, {"COOKIE": {"SAMESITE": "none", "SECURE": False}}
+            "xsession.E009", text, {"COOKIE": {"SAMESITE": "None", "SECURE": "auto"}}
         )
         self.assert_fires(
-            "xsession.E009", text, {"COOKIE": {"SAMESITE": "None", "SECURE": "auto"}}
+            "xsession.E009",
+            "XSESSION['COOKIE']['SAMESITE'] is 'None' but SESSION_COOKIE_SECURE "
+            "is not True.",
+            {"COOKIE": {"SAMESITE": "None"}},
         )
 
     @override_settings(SESSION_COOKIE_SAMESITE="None")
-    def test_e009_from_django_settings(self) -> None:
-        self.assert_fires("xsession.E009", "is 'None' but SECURE", {})
+    def test_e009_from_django_settings_names_them(self) -> None:
+        # As social-auth's docs have it for providers that post back (Apple):
+        # the project never wrote XSESSION["COOKIE"], so the message names
+        # what it did write.
+        self.assert_fires(
+            "xsession.E009",
+            "SESSION_COOKIE_SAMESITE is 'None' but SESSION_COOKIE_SECURE is not True.",
+            {},
+        )
         with self.settings(SESSION_COOKIE_SECURE=True):
             self.assert_silent("xsession.E009", {})
+
+    def test_e008_names_the_django_setting_a_bad_value_came_from(self) -> None:
+        with self.settings(SESSION_COOKIE_SAMESITE="Sometimes"):
+            self.assert_fires(
+                "xsession.E008", "SESSION_COOKIE_SAMESITE must be 'Lax'", {}
+            )
+        with self.settings(SESSION_COOKIE_PATH="/a b"):
+            self.assert_fires("xsession.E008", "SESSION_COOKIE_PATH must start", {})
 
     def test_e009_not_with_secure(self) -> None:
         self.assert_silent(
@@ -818,13 +839,18 @@ class CookieCheckTests(CheckTestCase):
         self.assert_silent("xsession.E009", {"COOKIE": {"SAMESITE": "Lax"}})
 
     def test_e010_partitioned_without_secure(self) -> None:
-        text = "XSESSION['COOKIE']['PARTITIONED'] is set but SECURE is not True."
         message = self.assert_fires(
-            "xsession.E010", text, {"COOKIE": {"PARTITIONED": True}}
+            "xsession.E010",
+            "XSESSION['COOKIE']['PARTITIONED'] is set but SESSION_COOKIE_SECURE "
+            "is not True.",
+            {"COOKIE": {"PARTITIONED": True}},
         )
         assert message.hint == "Browsers reject Partitioned cookies without Secure."
         self.assert_fires(
-            "xsession.E010", text, {"COOKIE": {"PARTITIONED": True, "SECURE": "auto"}}
+            "xsession.E010",
+            "XSESSION['COOKIE']['PARTITIONED'] is set but "
+            "XSESSION['COOKIE']['SECURE'] is not True.",
+            {"COOKIE": {"PARTITIONED": True, "SECURE": "auto"}},
         )
 
     def test_e010_not_with_secure_or_unpartitioned(self) -> None:
