@@ -130,7 +130,9 @@ class SessionCookie:
             return None
         stored = self._stored_expiry()
         if stored is None:
-            return self._session.get_expiry_age()
+            # set_expiry() takes a float (social-auth passes one): whole
+            # seconds, as the cookie's Max-Age and later requests have it.
+            return math.ceil(self._session.get_expiry_age())
         return max(0, math.ceil((stored - timezone.now()).total_seconds()))
 
     @max_age.setter
@@ -147,11 +149,11 @@ class SessionCookie:
         expiry = self._session.get("_session_expiry")
         if expiry == 0:
             return None
-        if isinstance(expiry, int):
-            return expiry
+        if isinstance(expiry, int | float):
+            return math.ceil(expiry)
         if self._session.get_expire_at_browser_close():
             return None
-        return self._session.get_expiry_age()
+        return math.ceil(self._session.get_expiry_age())
 
     @property
     def expires(self) -> datetime.datetime | None:

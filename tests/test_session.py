@@ -220,6 +220,15 @@ class CookieAttributeTests(SessionTestCase):
         with self.assertRaises(ValueError):
             session.cookie.max_age = 0
 
+    def test_a_float_expiry_reads_back_in_whole_seconds(self) -> None:
+        session = SessionStore()
+        # django-stubs says int; social-auth's SESSION_EXPIRATION passes a float.
+        session.set_expiry(3599.25)  # type: ignore[arg-type]
+        assert session.cookie.max_age == 3600
+        assert type(session.cookie.max_age) is int
+        assert session.cookie.original_max_age == 3600
+        assert type(session.cookie.original_max_age) is int
+
     def test_setting_expires(self) -> None:
         session = SessionStore()
         moment = timezone.now() + datetime.timedelta(days=3)
