@@ -67,9 +67,10 @@ def _forgetter() -> Callable[[list[str]], None] | None:
 
 
 def _database(*, write: bool = False) -> str:
-    """The alias the database store reads (or writes) sessions in.
+    """The alias the admin lists (or deletes) sessions in.
 
-    Its ``using`` option, else Django's router, as the store itself does.
+    The store's ``using`` option, else Django's router: a listing may come
+    from a replica, as it only shows; deletions go where the store writes.
     """
     using: str | None = getattr(get_store(), "using", None)
     if using:
