@@ -8,10 +8,13 @@ file database ("sqlite_file") rather than the in-memory one.
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, ClassVar
 
-from django.db import connections
+from django.db import connections, transaction
 from django.test import TransactionTestCase, override_settings
 
 from django_xsession.engine import SessionStore
@@ -123,3 +126,117 @@ class PostgresNoLostUpdatesTests(RequiresDatabases, NoLostUpdates, TransactionTe
 class MariaDBNoLostUpdatesTests(RequiresDatabases, NoLostUpdates, TransactionTestCase):
     alias = "mariadb"
     databases = {"default", "mariadb"}  # noqa: RUF012
+
+
+# How long a test waits for the other connection's statement to queue.
+WAIT_SECONDS = 10
+
+
+@contextlib.contextmanager
+def saving_meanwhile(alias: str, token: str, key: str) -> Iterator[None]:
+    """Another request's save of ``key`` into ``token``'s session, in flight.
+
+    Its transaction holds the row's lock until a statement of the block
+    waits for that lock (or ``WAIT_SECONDS`` pass), then commits.
+    """
+    locked = threading.Event()
+    errors: list[BaseException] = []
+
+    def save() -> None:
+        try:
+            with transaction.atomic(using=alias):
+                other = loaded(token)
+                other[key] = True
+                other.save()
+                locked.set()
+                deadline = time.monotonic() + WAIT_SECONDS
+                with connections[alias].cursor() as cursor:
+                    while time.monotonic() < deadline:
+                        cursor.execute("SELECT 1 FROM pg_locks WHERE NOT granted")
+                        if cursor.fetchone():
+                            break
+                        time.sleep(0.01)
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            locked.set()
+            connections.close_all()
+
+    thread = threading.Thread(target=save)
+    thread.start()
+    locked.wait()
+    try:
+        yield
+    finally:
+        thread.join()
+    assert errors == []
+
+
+class PostgresStricterIsolationTests(RequiresDatabases, TransactionTestCase):
+    """PostgreSQL set to REPEATABLE READ (or SERIALIZABLE) in ``OPTIONS``.
+
+    There a transaction that waited for a row a concurrent one then wrote is
+    rolled back ("could not serialize access"), where the store's own
+    transactions, which lock the row before reading it, need READ COMMITTED.
+    """
+
+    databases = {"default", "postgres"}  # noqa: RUF012
+
+    def setUp(self) -> None:
+        super().setUp()
+        from django.db.backends.postgresql.psycopg_any import IsolationLevel
+
+        store = {"BACKEND": "db", "OPTIONS": {"using": "postgres"}}
+        settings = override_settings(XSESSION={"STORE": store})
+        settings.enable()
+        self.addCleanup(settings.disable)
+        options = connections["postgres"].settings_dict["OPTIONS"]
+        options["isolation_level"] = IsolationLevel.REPEATABLE_READ
+        connections["postgres"].close()
+        self.addCleanup(connections["postgres"].close)
+        self.addCleanup(options.pop, "isolation_level")
+        session = SessionStore()
+        session["start"] = True
+        session.save()
+        token = session.session_key
+        assert token is not None
+        self.token = token
+
+    def test_a_save_merging_onto_a_row_being_written_keeps_both_changes(
+        self,
+    ) -> None:
+        first = loaded(self.token)
+        first["a"] = 1
+        moved = loaded(self.token)
+        moved["b"] = 2
+        moved.save()  # first's version is stale: its save merges under the lock
+
+        with saving_meanwhile("postgres", self.token, "c"):
+            first.save()
+
+        assert data_of(self.token) == {"start": True, "a": 1, "b": 2, "c": True}
+
+    def test_a_logout_while_the_session_is_being_saved_ends_it(self) -> None:
+        with saving_meanwhile("postgres", self.token, "c"):
+            loaded(self.token).flush()
+
+        assert SessionStore().exists(self.token) is False
+
+    def test_a_save_merging_with_autocommit_off_runs_in_the_callers_transaction(
+        self,
+    ) -> None:
+        connection = connections["postgres"]
+        first = loaded(self.token)
+        first["a"] = 1
+        moved = loaded(self.token)
+        moved["b"] = 2
+        moved.save()
+        connection.set_autocommit(False)
+        self.addCleanup(connection.set_autocommit, True)
+        self.addCleanup(connection.rollback)
+
+        loaded(self.token)  # a query: the transaction's level is set
+        first.save()
+        connection.commit()
+
+        assert data_of(self.token) == {"start": True, "a": 1, "b": 2}

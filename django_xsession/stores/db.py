@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import functools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -257,7 +258,7 @@ class DatabaseStore(Store):
                 # The row held the version this request loaded: now it holds
                 # exactly the request's data.
                 return replace(record, raw=None, version=record.version + 1)
-        with transaction.atomic(using=using):
+        with self._transaction(using):
             # Writing first takes the row's (SQLite: the database's) write
             # lock before the data is read, on every database.
             if not rows.filter(key=key, expires__gt=now).update(
@@ -280,6 +281,30 @@ class DatabaseStore(Store):
                 data=self._encode(data, record), user_id=user_of(data)
             )
             return merged
+
+    @contextlib.contextmanager
+    def _transaction(self, using: str) -> Iterator[None]:
+        """``transaction.atomic``; on PostgreSQL at READ COMMITTED, if outermost.
+
+        Each write here waits for the row's lock, then works on the row as
+        the write that held it left it: READ COMMITTED's way. PostgreSQL at
+        REPEATABLE READ or SERIALIZABLE (``OPTIONS["isolation_level"]``, or
+        ``default_transaction_isolation`` on the server) rolls back instead
+        whenever the row it waited for was written, so the saves, logouts
+        and revokes of a busy session would fail. Inside the caller's
+        transaction the level is the caller's.
+        """
+        connection = connections[using]
+        # Off inside the caller's atomic block, and always under AUTOCOMMIT
+        # off: the caller's transaction is open, too late to set its level.
+        outermost = connection.get_autocommit()
+        with transaction.atomic(using=using):
+            if outermost and connection.vendor == "postgresql":
+                # Always said: the level in force may come from the server,
+                # the database or the role, which Django does not know.
+                with connection.cursor() as cursor:
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            yield
 
     def _update_version(
         self,
@@ -351,14 +376,15 @@ class DatabaseStore(Store):
 
     @_reaching_database
     def destroy(self, sid: str) -> bool:
-        rows = self._rows(self._db_for_write()).filter(key=self.digest(sid))
-        deleted, _ = rows.delete()
+        using = self._db_for_write()
+        with self._transaction(using):
+            deleted, _ = self._rows(using).filter(key=self.digest(sid)).delete()
         return deleted > 0
 
     @_reaching_database
     def replace(self, old_sid: str, sid: str, record: Record) -> bool:
         using = self._db_for_write()
-        with transaction.atomic(using=using):
+        with self._transaction(using):
             # One transaction: readers see the old row or the new one, and
             # a concurrent delete of the old row waits for it.
             rows = self._rows(using).filter(key=self.digest(old_sid))
@@ -402,9 +428,9 @@ class DatabaseStore(Store):
 
     @_reaching_database
     def destroy_keys(self, keys: Iterable[str]) -> int:
-        deleted, _ = (
-            self._rows(self._db_for_write()).filter(key__in=list(keys)).delete()
-        )
+        using = self._db_for_write()
+        with self._transaction(using):
+            deleted, _ = self._rows(using).filter(key__in=list(keys)).delete()
         return deleted
 
     @_reaching_database
@@ -458,7 +484,7 @@ class DatabaseStore(Store):
                 f"DELETE FROM {table} WHERE {key} IN "
                 f"(SELECT {key} FROM {table} WHERE {expires} <= %s LIMIT %s)"
             )
-        with transaction.atomic(using=using), connection.cursor() as cursor:
+        with self._transaction(using), connection.cursor() as cursor:
             cursor.execute(
                 sql, [connection.ops.adapt_datetimefield_value(now), batch_size]
             )
