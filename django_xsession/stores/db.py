@@ -92,24 +92,58 @@ _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
 
+# PostgreSQL's serialization_failure and deadlock_detected (SQLSTATEs), and
+# MySQL's and MariaDB's ER_LOCK_DEADLOCK: the database rolled the whole
+# transaction back for a concurrent one's sake, and it may simply run again.
+_CONFLICT_SQLSTATES = frozenset({"40001", "40P01"})
+_CONFLICT_MYSQL_CODES = frozenset({1213})
+# Runs of a method the database keeps rolling back so, in all.
+_CONFLICT_ATTEMPTS = 5
+
+
+def _conflict(error: Exception) -> bool:
+    """Whether ``error`` is a deadlock or a serialization failure."""
+    # Django's wrapper keeps the driver's args and chains the driver's error.
+    cause = error.__cause__
+    sqlstate = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+    return sqlstate in _CONFLICT_SQLSTATES or (
+        bool(error.args) and error.args[0] in _CONFLICT_MYSQL_CODES
+    )
+
+
 def _reaching_database(
     method: Callable[Concatenate[DatabaseStore, _P], _T],
 ) -> Callable[Concatenate[DatabaseStore, _P], _T]:
-    """Report a database that cannot be reached as :class:`StoreUnavailable`."""
+    """Report a database that cannot be reached as :class:`StoreUnavailable`.
+
+    A deadlock or a serialization failure is no outage: the method runs
+    again, unless it ran inside the caller's transaction, which only the
+    caller can run again.
+    """
 
     @functools.wraps(method)
     def reaching(store: DatabaseStore, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
-        try:
-            return method(store, *args, **kwargs)
-        except (OperationalError, InterfaceError) as error:
-            if "no such table" in str(error):
-                # SQLite's word for a migration not run: a mistake to fix,
-                # not an outage to wait out (other databases raise
-                # ProgrammingError for it).
-                raise
-            raise StoreUnavailable(
-                f"The session database is unreachable: {error}"
-            ) from error
+        attempt = 1
+        while True:
+            try:
+                return method(store, *args, **kwargs)
+            except (OperationalError, InterfaceError) as error:
+                if "no such table" in str(error):
+                    # SQLite's word for a migration not run: a mistake to
+                    # fix, not an outage to wait out (other databases raise
+                    # ProgrammingError for it).
+                    raise
+                if not _conflict(error):
+                    raise StoreUnavailable(
+                        f"The session database is unreachable: {error}"
+                    ) from error
+                if attempt == _CONFLICT_ATTEMPTS or store._in_callers_transaction():
+                    raise StoreUnavailable(
+                        "The session database rolled back a session statement "
+                        "for a concurrent transaction's sake (a deadlock or a "
+                        f"serialization failure), {attempt} time(s): {error}"
+                    ) from error
+                attempt += 1
 
     return reaching
 
@@ -137,6 +171,13 @@ class DatabaseStore(Store):
 
     def _db_for_write(self) -> str:
         return self.using or router.db_for_write(Session)
+
+    def _in_callers_transaction(self) -> bool:
+        # Autocommit is off inside an atomic block, and under AUTOCOMMIT off.
+        return not all(
+            connections[using].get_autocommit()
+            for using in {self._db_for_read(), self._db_for_write()}
+        )
 
     def _rows(self, using: str) -> QuerySet[Session]:
         return Session.objects.using(using)
