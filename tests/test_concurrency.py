@@ -8,14 +8,20 @@ file database ("sqlite_file") rather than the in-memory one.
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, ClassVar
 
-from django.db import connections
+from django.db import connections, transaction
+from django.db.models import F
 from django.test import TransactionTestCase, override_settings
 
 from django_xsession.engine import SessionStore
-from tests.test_stores_db import RequiresDatabases, data_of, loaded
+from django_xsession.models import Session
+from django_xsession.stores.base import Store, StoreUnavailable
+from tests.test_stores_db import TABLE, RequiresDatabases, data_of, loaded
 
 if TYPE_CHECKING:
     from django.test import SimpleTestCase
@@ -123,3 +129,233 @@ class PostgresNoLostUpdatesTests(RequiresDatabases, NoLostUpdates, TransactionTe
 class MariaDBNoLostUpdatesTests(RequiresDatabases, NoLostUpdates, TransactionTestCase):
     alias = "mariadb"
     databases = {"default", "mariadb"}  # noqa: RUF012
+
+
+# How long a test waits for the other connection's statement to queue.
+WAIT_SECONDS = 10
+# A statement of another connection waiting for a lock, on each database.
+WAITING = {
+    "postgresql": "SELECT 1 FROM pg_locks WHERE NOT granted",
+    "mysql": "SELECT 1 FROM information_schema.innodb_trx "
+    "WHERE trx_state = 'LOCK WAIT'",
+}
+
+
+def wait_for_a_waiter(alias: str) -> None:
+    """Return once a statement waits for a lock (or ``WAIT_SECONDS`` pass)."""
+    connection = connections[alias]
+    deadline = time.monotonic() + WAIT_SECONDS
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(WAITING[connection.vendor])
+            if cursor.fetchone():
+                return
+            # InnoDB refreshes innodb_trx only once nobody has read it for
+            # 0.1 s: polling faster would read the same snapshot for ever.
+            time.sleep(0.15)
+
+
+@contextlib.contextmanager
+def saving_meanwhile(alias: str, token: str, key: str) -> Iterator[None]:
+    """Another request's save of ``key`` into ``token``'s session, in flight.
+
+    Its transaction holds the row's lock until a statement of the block
+    waits for that lock (or ``WAIT_SECONDS`` pass), then commits.
+    """
+    locked = threading.Event()
+    errors: list[BaseException] = []
+
+    def save() -> None:
+        try:
+            with transaction.atomic(using=alias):
+                other = loaded(token)
+                other[key] = True
+                other.save()
+                locked.set()
+                wait_for_a_waiter(alias)
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            locked.set()
+            connections.close_all()
+
+    thread = threading.Thread(target=save)
+    thread.start()
+    locked.wait()
+    try:
+        yield
+    finally:
+        thread.join()
+    assert errors == []
+
+
+@contextlib.contextmanager
+def deadlocking(alias: str, token: str) -> Iterator[None]:
+    """Another transaction that deadlocks with the block's write of ``token``.
+
+    It holds a shared lock on the session's row, waits for the block to ask
+    for the row's write lock, then asks for it too. Having written another
+    row first, it weighs more: the database rolls the block's statement
+    back, and this transaction then writes and commits.
+    """
+    locked = threading.Event()
+    errors: list[BaseException] = []
+    rows = Session.objects.using(alias)
+    digest = Store.digest(loaded(token).id)
+    bystander = SessionStore()
+    bystander["bystander"] = True
+    bystander.save()
+    quote = connections[alias].ops.quote_name
+    share = f"SELECT 1 FROM {quote(TABLE)} WHERE {quote('key')} = %s LOCK IN SHARE MODE"
+
+    def write() -> None:
+        try:
+            with transaction.atomic(using=alias):
+                rows.filter(key=Store.digest(bystander.id)).update(
+                    version=F("version") + 1
+                )
+                with connections[alias].cursor() as cursor:
+                    cursor.execute(share, [digest])
+                locked.set()
+                wait_for_a_waiter(alias)
+                rows.filter(key=digest).update(version=F("version") + 1)
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            locked.set()
+            connections.close_all()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    locked.wait()
+    try:
+        yield
+    finally:
+        thread.join()
+    assert errors == []
+
+
+class PostgresStricterIsolationTests(RequiresDatabases, TransactionTestCase):
+    """PostgreSQL set to REPEATABLE READ (or SERIALIZABLE) in ``OPTIONS``.
+
+    There a transaction that waited for a row a concurrent one then wrote is
+    rolled back ("could not serialize access"), where the store's own
+    transactions, which lock the row before reading it, need READ COMMITTED.
+    """
+
+    databases = {"default", "postgres"}  # noqa: RUF012
+
+    def setUp(self) -> None:
+        super().setUp()
+        from django.db.backends.postgresql.psycopg_any import IsolationLevel
+
+        store = {"BACKEND": "db", "OPTIONS": {"using": "postgres"}}
+        settings = override_settings(XSESSION={"STORE": store})
+        settings.enable()
+        self.addCleanup(settings.disable)
+        options = connections["postgres"].settings_dict["OPTIONS"]
+        options["isolation_level"] = IsolationLevel.REPEATABLE_READ
+        connections["postgres"].close()
+        self.addCleanup(connections["postgres"].close)
+        self.addCleanup(options.pop, "isolation_level")
+        session = SessionStore()
+        session["start"] = True
+        session.save()
+        token = session.session_key
+        assert token is not None
+        self.token = token
+
+    def test_a_save_merging_onto_a_row_being_written_keeps_both_changes(
+        self,
+    ) -> None:
+        first = loaded(self.token)
+        first["a"] = 1
+        moved = loaded(self.token)
+        moved["b"] = 2
+        moved.save()  # first's version is stale: its save merges under the lock
+
+        with saving_meanwhile("postgres", self.token, "c"):
+            first.save()
+
+        assert data_of(self.token) == {"start": True, "a": 1, "b": 2, "c": True}
+
+    def test_a_logout_while_the_session_is_being_saved_ends_it(self) -> None:
+        with saving_meanwhile("postgres", self.token, "c"):
+            loaded(self.token).flush()
+
+        assert SessionStore().exists(self.token) is False
+
+    def test_a_save_merging_with_autocommit_off_runs_in_the_callers_transaction(
+        self,
+    ) -> None:
+        connection = connections["postgres"]
+        first = loaded(self.token)
+        first["a"] = 1
+        moved = loaded(self.token)
+        moved["b"] = 2
+        moved.save()
+        connection.set_autocommit(False)
+        self.addCleanup(connection.set_autocommit, True)
+        self.addCleanup(connection.rollback)
+
+        loaded(self.token)  # a query: the transaction's level is set
+        first.save()
+        connection.commit()
+
+        assert data_of(self.token) == {"start": True, "a": 1, "b": 2}
+
+    def test_a_touch_while_the_session_is_being_saved_is_retried(self) -> None:
+        # REPEATABLE READ set on the server (default_transaction_isolation),
+        # which single statements outside a transaction run at too.
+        with connections["postgres"].cursor() as cursor:
+            cursor.execute("SET default_transaction_isolation = 'repeatable read'")
+        session = loaded(self.token)
+
+        with saving_meanwhile("postgres", self.token, "c"):
+            touched = session.touch()
+
+        assert touched is True
+        assert data_of(self.token) == {"start": True, "c": True}
+
+
+class MariaDBDeadlockTests(RequiresDatabases, TransactionTestCase):
+    databases = {"default", "mariadb"}  # noqa: RUF012
+
+    def setUp(self) -> None:
+        super().setUp()
+        store = {"BACKEND": "db", "OPTIONS": {"using": "mariadb"}}
+        settings = override_settings(XSESSION={"STORE": store})
+        settings.enable()
+        self.addCleanup(settings.disable)
+        session = SessionStore()
+        session["start"] = True
+        session.save()
+        token = session.session_key
+        assert token is not None
+        self.token = token
+
+    def test_a_save_the_database_rolls_back_in_a_deadlock_is_run_again(
+        self,
+    ) -> None:
+        first = loaded(self.token)
+        first["a"] = 1
+
+        with deadlocking("mariadb", self.token):
+            first.save()
+
+        assert data_of(self.token) == {"start": True, "a": 1}
+
+    def test_a_deadlock_in_the_callers_transaction_is_left_to_the_caller(
+        self,
+    ) -> None:
+        first = loaded(self.token)
+        first["a"] = 1
+
+        with (
+            deadlocking("mariadb", self.token),
+            self.assertRaises(StoreUnavailable),
+            transaction.atomic(using="mariadb"),
+        ):
+            first.save()
+
+        assert data_of(self.token) == {"start": True}

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import functools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -91,24 +92,58 @@ _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
 
+# PostgreSQL's serialization_failure and deadlock_detected (SQLSTATEs), and
+# MySQL's and MariaDB's ER_LOCK_DEADLOCK: the database rolled the whole
+# transaction back for a concurrent one's sake, and it may simply run again.
+_CONFLICT_SQLSTATES = frozenset({"40001", "40P01"})
+_CONFLICT_MYSQL_CODES = frozenset({1213})
+# Runs of a method the database keeps rolling back so, in all.
+_CONFLICT_ATTEMPTS = 5
+
+
+def _conflict(error: Exception) -> bool:
+    """Whether ``error`` is a deadlock or a serialization failure."""
+    # Django's wrapper keeps the driver's args and chains the driver's error.
+    cause = error.__cause__
+    sqlstate = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+    return sqlstate in _CONFLICT_SQLSTATES or (
+        bool(error.args) and error.args[0] in _CONFLICT_MYSQL_CODES
+    )
+
+
 def _reaching_database(
     method: Callable[Concatenate[DatabaseStore, _P], _T],
 ) -> Callable[Concatenate[DatabaseStore, _P], _T]:
-    """Report a database that cannot be reached as :class:`StoreUnavailable`."""
+    """Report a database that cannot be reached as :class:`StoreUnavailable`.
+
+    A deadlock or a serialization failure is no outage: the method runs
+    again, unless it ran inside the caller's transaction, which only the
+    caller can run again.
+    """
 
     @functools.wraps(method)
     def reaching(store: DatabaseStore, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
-        try:
-            return method(store, *args, **kwargs)
-        except (OperationalError, InterfaceError) as error:
-            if "no such table" in str(error):
-                # SQLite's word for a migration not run: a mistake to fix,
-                # not an outage to wait out (other databases raise
-                # ProgrammingError for it).
-                raise
-            raise StoreUnavailable(
-                f"The session database is unreachable: {error}"
-            ) from error
+        attempt = 1
+        while True:
+            try:
+                return method(store, *args, **kwargs)
+            except (OperationalError, InterfaceError) as error:
+                if "no such table" in str(error):
+                    # SQLite's word for a migration not run: a mistake to
+                    # fix, not an outage to wait out (other databases raise
+                    # ProgrammingError for it).
+                    raise
+                if not _conflict(error):
+                    raise StoreUnavailable(
+                        f"The session database is unreachable: {error}"
+                    ) from error
+                if attempt == _CONFLICT_ATTEMPTS or store._in_callers_transaction():
+                    raise StoreUnavailable(
+                        "The session database rolled back a session statement "
+                        "for a concurrent transaction's sake (a deadlock or a "
+                        f"serialization failure), {attempt} time(s): {error}"
+                    ) from error
+                attempt += 1
 
     return reaching
 
@@ -140,6 +175,13 @@ class DatabaseStore(Store):
 
     def _db_for_write(self) -> str:
         return self.using or router.db_for_write(Session)
+
+    def _in_callers_transaction(self) -> bool:
+        # Autocommit is off inside an atomic block, and under AUTOCOMMIT off.
+        return not all(
+            connections[using].get_autocommit()
+            for using in {self._db_for_read(), self._db_for_write()}
+        )
 
     def _rows(self, using: str) -> QuerySet[Session]:
         return Session.objects.using(using)
@@ -261,7 +303,7 @@ class DatabaseStore(Store):
                 # The row held the version this request loaded: now it holds
                 # exactly the request's data.
                 return replace(record, raw=None, version=record.version + 1)
-        with transaction.atomic(using=using):
+        with self._transaction(using):
             # Writing first takes the row's (SQLite: the database's) write
             # lock before the data is read, on every database.
             if not rows.filter(key=key, expires__gt=now).update(
@@ -284,6 +326,30 @@ class DatabaseStore(Store):
                 data=self._encode(data, record), user_id=user_of(data)
             )
             return merged
+
+    @contextlib.contextmanager
+    def _transaction(self, using: str) -> Iterator[None]:
+        """``transaction.atomic``; on PostgreSQL at READ COMMITTED, if outermost.
+
+        Each write here waits for the row's lock, then works on the row as
+        the write that held it left it: READ COMMITTED's way. PostgreSQL at
+        REPEATABLE READ or SERIALIZABLE (``OPTIONS["isolation_level"]``, or
+        ``default_transaction_isolation`` on the server) rolls back instead
+        whenever the row it waited for was written, so the saves, logouts
+        and revokes of a busy session would fail. Inside the caller's
+        transaction the level is the caller's.
+        """
+        connection = connections[using]
+        # Off inside the caller's atomic block, and always under AUTOCOMMIT
+        # off: the caller's transaction is open, too late to set its level.
+        outermost = connection.get_autocommit()
+        with transaction.atomic(using=using):
+            if outermost and connection.vendor == "postgresql":
+                # Always said: the level in force may come from the server,
+                # the database or the role, which Django does not know.
+                with connection.cursor() as cursor:
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            yield
 
     def _update_version(
         self,
@@ -355,14 +421,15 @@ class DatabaseStore(Store):
 
     @_reaching_database
     def destroy(self, sid: str) -> bool:
-        rows = self._rows(self._db_for_write()).filter(key=self.digest(sid))
-        deleted, _ = rows.delete()
+        using = self._db_for_write()
+        with self._transaction(using):
+            deleted, _ = self._rows(using).filter(key=self.digest(sid)).delete()
         return deleted > 0
 
     @_reaching_database
     def replace(self, old_sid: str, sid: str, record: Record) -> bool:
         using = self._db_for_write()
-        with transaction.atomic(using=using):
+        with self._transaction(using):
             # One transaction: readers see the old row or the new one, and
             # a concurrent delete of the old row waits for it.
             rows = self._rows(using).filter(key=self.digest(old_sid))
@@ -408,9 +475,9 @@ class DatabaseStore(Store):
 
     @_reaching_database
     def destroy_keys(self, keys: Iterable[str]) -> int:
-        deleted, _ = (
-            self._rows(self._db_for_write()).filter(key__in=list(keys)).delete()
-        )
+        using = self._db_for_write()
+        with self._transaction(using):
+            deleted, _ = self._rows(using).filter(key__in=list(keys)).delete()
         return deleted
 
     @_reaching_database
@@ -464,7 +531,7 @@ class DatabaseStore(Store):
                 f"DELETE FROM {table} WHERE {key} IN "
                 f"(SELECT {key} FROM {table} WHERE {expires} <= %s LIMIT %s)"
             )
-        with transaction.atomic(using=using), connection.cursor() as cursor:
+        with self._transaction(using), connection.cursor() as cursor:
             cursor.execute(
                 sql, [connection.ops.adapt_datetimefield_value(now), batch_size]
             )
