@@ -344,13 +344,14 @@ class Session(SessionBase):
 
     def _get_session(self, no_load: bool = False) -> dict[str, Any]:
         self.accessed = True
-        try:
+        # Looked up, not caught: every request's first read would raise.
+        data: dict[str, Any] = self.__dict__.get("_session_cache", _NOT_GIVEN)
+        if data is not _NOT_GIVEN:
+            return data
+        if self.session_key is None or no_load:
+            self._session_cache = {}
             return self._session_cache
-        except AttributeError:
-            if self.session_key is None or no_load:
-                self._session_cache = {}
-                return self._session_cache
-            self._session_cache, ended, error = self._load()
+        self._session_cache, ended, error = self._load()
         self._loaded(ended, error)
         return self._session_cache
 
@@ -1407,10 +1408,9 @@ class Session(SessionBase):
 
     async def _aget_session(self, no_load: bool = False) -> dict[str, Any]:
         self.accessed = True
-        try:
-            return self._session_cache
-        except AttributeError:
-            pass
+        data: dict[str, Any] = self.__dict__.get("_session_cache", _NOT_GIVEN)
+        if data is not _NOT_GIVEN:
+            return data
         if self.session_key is None or no_load:
             self._session_cache = {}
             return self._session_cache
