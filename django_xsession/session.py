@@ -58,6 +58,11 @@ COOKIE_ATTRIBUTES = frozenset(
 
 # Values a view cannot change in place.
 _IMMUTABLE = frozenset({str, int, float, bool, type(None)})
+# Types whose equal values the serializer writes alike (float's 0.0 and
+# -0.0 it does not): most of a session's values, compared at once.
+_PLAIN = frozenset({str, int, bool, type(None)})
+# A tuple: isinstance() with list | tuple would build the union on every call.
+_SEQUENCES = (list, tuple)
 
 
 def _identical(a: Any, b: Any) -> bool:
@@ -65,9 +70,11 @@ def _identical(a: Any, b: Any) -> bool:
     ``-0.0``, differ: the serializer writes each its own way."""
     if type(a) is not type(b):
         return False
+    if type(a) in _PLAIN:
+        return bool(a == b)
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(_identical(a[k], b[k]) for k in a)
-    if isinstance(a, list | tuple):
+    if isinstance(a, _SEQUENCES):
         return len(a) == len(b) and all(map(_identical, a, b))
     if isinstance(a, float):
         return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
