@@ -328,24 +328,6 @@ class SessionMiddleware(DjangoSessionMiddleware):
             # session changes nothing: its old cookie and row stay for the
             # next request, whatever the view did to the data.
             return _Decision()
-
-        def deliverable() -> bool:
-            # Asked last, where it decides: it may look at the request's scheme.
-            # The header transports follow the cookie's Secure too: a token
-            # must not travel in clear text either way.
-            if self._cookie_deliverable(request, session):
-                return True
-            # Django would send the cookie anyway; a proxy that ends TLS
-            # unannounced is the usual cause, and nothing else would say so.
-            store_logger.warning(
-                "A Secure session cookie cannot go out on the plain-HTTP request "
-                "%r: the session is neither stored nor sent. Behind a proxy that "
-                "ends TLS, set SECURE_PROXY_SSL_HEADER or XSESSION['PROXY'] = True.",
-                # repr: a path is the client's, and must not forge log lines.
-                request.path,
-            )
-            return False
-
         if session.is_empty():
             # A token that verifies but finds no session may be one a
             # concurrent login just replaced: a cookie answering it, new or
@@ -357,7 +339,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
                 and not session._destroyed
                 and not dead_token
                 and ok
-                and deliverable()
+                and self._deliverable(request, session)
             ):
                 return _Decision(write=True, set_cookie=True)
             return _Decision(clear_cookie=state.had_token and not dead_token)
@@ -387,11 +369,12 @@ class SessionMiddleware(DjangoSessionMiddleware):
                     )
                     or session.cookie_changed()
                 )
-                and deliverable(),
+                and self._deliverable(request, session),
             )
         if session.is_stored:
             return _Decision(
-                write=ok and session.has_changes(), set_cookie=ok and deliverable()
+                write=ok and session.has_changes(),
+                set_cookie=ok and self._deliverable(request, session),
             )
         # A new id, the view's read or its data's. As when empty above, junk
         # and the cookie of a session this request ended go, and a verified
@@ -404,10 +387,27 @@ class SessionMiddleware(DjangoSessionMiddleware):
         if (
             ok
             and (session.has_changes() or (options.save_uninitialized and not keep))
-            and deliverable()
+            and self._deliverable(request, session)
         ):
             return _Decision(write=True, set_cookie=True)
         return _Decision() if keep else _Decision(clear_cookie=state.had_token)
+
+    def _deliverable(self, request: HttpRequest, session: Session) -> bool:
+        # Asked last in each decision, where it decides: it may look at the
+        # request's scheme. The header transports follow the cookie's Secure
+        # too: a token must not travel in clear text either way.
+        if self._cookie_deliverable(request, session):
+            return True
+        # Django would send the cookie anyway; a proxy that ends TLS
+        # unannounced is the usual cause, and nothing else would say so.
+        store_logger.warning(
+            "A Secure session cookie cannot go out on the plain-HTTP request "
+            "%r: the session is neither stored nor sent. Behind a proxy that "
+            "ends TLS, set SECURE_PROXY_SSL_HEADER or XSESSION['PROXY'] = True.",
+            # repr: a path is the client's, and must not forge log lines.
+            request.path,
+        )
+        return False
 
     def _cookie_deliverable(self, request: HttpRequest, session: Session) -> bool:
         secure = session._cookie_attribute("secure")

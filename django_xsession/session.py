@@ -58,6 +58,11 @@ COOKIE_ATTRIBUTES = frozenset(
 
 # Values a view cannot change in place.
 _IMMUTABLE = frozenset({str, int, float, bool, type(None)})
+# Types whose equal values the serializer writes alike (float's 0.0 and
+# -0.0 it does not): most of a session's values, compared at once.
+_PLAIN = frozenset({str, int, bool, type(None)})
+# A tuple: isinstance() with list | tuple would build the union on every call.
+_SEQUENCES = (list, tuple)
 
 
 def _identical(a: Any, b: Any) -> bool:
@@ -65,9 +70,11 @@ def _identical(a: Any, b: Any) -> bool:
     ``-0.0``, differ: the serializer writes each its own way."""
     if type(a) is not type(b):
         return False
+    if type(a) in _PLAIN:
+        return bool(a == b)
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(_identical(a[k], b[k]) for k in a)
-    if isinstance(a, list | tuple):
+    if isinstance(a, _SEQUENCES):
         return len(a) == len(b) and all(map(_identical, a, b))
     if isinstance(a, float):
         return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
@@ -349,13 +356,14 @@ class Session(SessionBase):
 
     def _get_session(self, no_load: bool = False) -> dict[str, Any]:
         self.accessed = True
-        try:
+        # Looked up, not caught: every request's first read would raise.
+        data: dict[str, Any] = self.__dict__.get("_session_cache", _NOT_GIVEN)
+        if data is not _NOT_GIVEN:
+            return data
+        if self.session_key is None or no_load:
+            self._session_cache = {}
             return self._session_cache
-        except AttributeError:
-            if self.session_key is None or no_load:
-                self._session_cache = {}
-                return self._session_cache
-            self._session_cache, ended, error = self._load()
+        self._session_cache, ended, error = self._load()
         self._loaded(ended, error)
         return self._session_cache
 
@@ -1434,10 +1442,9 @@ class Session(SessionBase):
 
     async def _aget_session(self, no_load: bool = False) -> dict[str, Any]:
         self.accessed = True
-        try:
-            return self._session_cache
-        except AttributeError:
-            pass
+        data: dict[str, Any] = self.__dict__.get("_session_cache", _NOT_GIVEN)
+        if data is not _NOT_GIVEN:
+            return data
         if self.session_key is None or no_load:
             self._session_cache = {}
             return self._session_cache

@@ -264,6 +264,9 @@ class Store:
         return ({}, None) if data is None else (data, encoded)
 
     @staticmethod
+    # A request digests its session's id once per store call and signal, and
+    # the next request of that client does again: a lookup costs a sixth.
+    @lru_cache(maxsize=10_000)
     def digest(sid: str) -> str:
         """The key a session is stored under: SHA-256 of its id, in hex."""
         return hashlib.sha256(sid.encode()).hexdigest()
