@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, ClassVar
 
 from django.db import connections, transaction
@@ -156,30 +156,28 @@ def wait_for_a_waiter(alias: str) -> None:
 
 
 @contextlib.contextmanager
-def saving_meanwhile(alias: str, token: str, key: str) -> Iterator[None]:
-    """Another request's save of ``key`` into ``token``'s session, in flight.
+def in_another_transaction(
+    alias: str, body: Callable[[threading.Event], None]
+) -> Iterator[None]:
+    """``body`` in a transaction of another thread, the block run meanwhile.
 
-    Its transaction holds the row's lock until a statement of the block
-    waits for that lock (or ``WAIT_SECONDS`` pass), then commits.
+    The block starts once ``body`` sets the event it is given (or ends);
+    the transaction commits when ``body`` returns.
     """
     locked = threading.Event()
     errors: list[BaseException] = []
 
-    def save() -> None:
+    def run() -> None:
         try:
             with transaction.atomic(using=alias):
-                other = loaded(token)
-                other[key] = True
-                other.save()
-                locked.set()
-                wait_for_a_waiter(alias)
+                body(locked)
         except BaseException as error:
             errors.append(error)
         finally:
             locked.set()
             connections.close_all()
 
-    thread = threading.Thread(target=save)
+    thread = threading.Thread(target=run)
     thread.start()
     locked.wait()
     try:
@@ -187,6 +185,25 @@ def saving_meanwhile(alias: str, token: str, key: str) -> Iterator[None]:
     finally:
         thread.join()
     assert errors == []
+
+
+@contextlib.contextmanager
+def saving_meanwhile(alias: str, token: str, key: str) -> Iterator[None]:
+    """Another request's save of ``key`` into ``token``'s session, in flight.
+
+    Its transaction holds the row's lock until a statement of the block
+    waits for that lock (or ``WAIT_SECONDS`` pass), then commits.
+    """
+
+    def save(locked: threading.Event) -> None:
+        other = loaded(token)
+        other[key] = True
+        other.save()
+        locked.set()
+        wait_for_a_waiter(alias)
+
+    with in_another_transaction(alias, save):
+        yield
 
 
 @contextlib.contextmanager
@@ -198,8 +215,6 @@ def deadlocking(alias: str, token: str) -> Iterator[None]:
     row first, it weighs more: the database rolls the block's statement
     back, and this transaction then writes and commits.
     """
-    locked = threading.Event()
-    errors: list[BaseException] = []
     rows = Session.objects.using(alias)
     digest = Store.digest(loaded(token).id)
     bystander = SessionStore()
@@ -208,31 +223,16 @@ def deadlocking(alias: str, token: str) -> Iterator[None]:
     quote = connections[alias].ops.quote_name
     share = f"SELECT 1 FROM {quote(TABLE)} WHERE {quote('key')} = %s LOCK IN SHARE MODE"
 
-    def write() -> None:
-        try:
-            with transaction.atomic(using=alias):
-                rows.filter(key=Store.digest(bystander.id)).update(
-                    version=F("version") + 1
-                )
-                with connections[alias].cursor() as cursor:
-                    cursor.execute(share, [digest])
-                locked.set()
-                wait_for_a_waiter(alias)
-                rows.filter(key=digest).update(version=F("version") + 1)
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            locked.set()
-            connections.close_all()
+    def write(locked: threading.Event) -> None:
+        rows.filter(key=Store.digest(bystander.id)).update(version=F("version") + 1)
+        with connections[alias].cursor() as cursor:
+            cursor.execute(share, [digest])
+        locked.set()
+        wait_for_a_waiter(alias)
+        rows.filter(key=digest).update(version=F("version") + 1)
 
-    thread = threading.Thread(target=write)
-    thread.start()
-    locked.wait()
-    try:
+    with in_another_transaction(alias, write):
         yield
-    finally:
-        thread.join()
-    assert errors == []
 
 
 class PostgresStricterIsolationTests(RequiresDatabases, TransactionTestCase):
