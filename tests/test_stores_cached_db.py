@@ -6,6 +6,7 @@ import datetime
 import json
 import pickle
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 from unittest import mock
 
@@ -518,16 +519,87 @@ class KeepInStepTests(CacheTestCase):
         self.assertIsNone(self.copy_of(sid))
         self.assertIsNotNone(self.copy_of(other))
 
-    def test_touch_moves_the_expiry_of_the_copy(self) -> None:
+    def test_touch_moves_the_expiry_the_copy_is_served_with(self) -> None:
         sid = self.create({"a": 1})
+        copy = self.copy(sid)
         later = self.now + 5 * HOUR
+        before = timezone.now()
 
         self.assertTrue(self.store.touch(sid, later))
 
-        self.assert_cache_matches_the_row(sid)
-        self.assertEqual(self.copy(sid)["expires"], later)
         with self.assertNumQueries(0):
-            self.store.get(sid)
+            got = self.store.get(sid)
+        assert got is not None and got.last_seen is not None
+        self.assertEqual(got.expires, later)
+        self.assertEqual(self.row_of(sid)["expires"], later)
+        self.assertGreaterEqual(got.last_seen, before)
+        self.assertEqual(got.data, {"a": 1})
+        self.assertEqual(self.copy(sid), copy)
+
+    def test_a_touch_never_puts_back_data_a_save_replaced(self) -> None:
+        sid = self.create({"a": 1})
+        loaded = self.store.get(sid)
+        assert loaded is not None
+        cache = caches["default"]
+        read_cache = cache.get
+
+        def save_after_the_touch_read(key: str, *args: Any, **kwargs: Any) -> Any:
+            # Another request saves between the touch's read of the copy
+            # and its write to the cache.
+            value = read_cache(key, *args, **kwargs)
+            self.store.set(
+                sid,
+                replace(loaded, data={"a": 2}, raw=None),
+                delta=Delta({"a": 2}, frozenset()),
+            )
+            return value
+
+        with mock.patch.object(cache, "get", side_effect=save_after_the_touch_read):
+            self.assertTrue(self.store.touch(sid, self.now + 5 * HOUR))
+
+        got = self.store.get(sid)
+        assert got is not None
+        self.assertEqual(got.data, {"a": 2})
+        self.assertEqual(got.expires, self.row_of(sid)["expires"])
+        self.assert_cache_matches_the_row(sid)
+
+    def test_a_touch_applies_to_the_copy_it_touched_only(self) -> None:
+        sid = self.create({"a": 1})
+        self.store.touch(sid, self.now + 5 * HOUR)
+        loaded = self.store.get(sid)
+        assert loaded is not None
+
+        self.store.set(
+            sid,
+            replace(loaded, data={"a": 2}, raw=None, expires=self.now + 2 * HOUR),
+            delta=Delta({"a": 2}, frozenset()),
+        )
+
+        with self.assertNumQueries(0):
+            got = self.store.get(sid)
+        assert got is not None
+        self.assertEqual(got.data, {"a": 2})
+        self.assertEqual(got.expires, self.now + 2 * HOUR)
+        self.assertEqual(self.row_of(sid)["expires"], self.now + 2 * HOUR)
+
+    def test_a_touch_to_a_past_expiry_drops_the_copy(self) -> None:
+        sid = self.create({"a": 1})
+
+        self.assertTrue(self.store.touch(sid, self.now - SECOND))
+
+        self.assertIsNone(self.copy_of(sid))
+        self.assertIsNone(self.store.get(sid))
+
+    def test_a_touch_without_a_copy_caches_nothing(self) -> None:
+        sid = self.create({"a": 1})
+        caches["default"].clear()
+
+        self.assertTrue(self.store.touch(sid, self.now + 5 * HOUR))
+
+        self.assertEqual(self.entries(), {})
+        got = self.store.get(sid)
+        assert got is not None
+        self.assertEqual(got.expires, self.now + 5 * HOUR)
 
     def test_touch_of_a_deleted_row_drops_its_copy(self) -> None:
         sid = self.create({"a": 1})
@@ -553,6 +625,7 @@ class KeepInStepTests(CacheTestCase):
 
     def test_forget_deletes_the_copies_of_rows_deleted_directly(self) -> None:
         revoked, kept = self.create({"a": 1}), self.create({"b": 2})
+        self.store.touch(revoked, self.now + 5 * HOUR)
         keys = [Store.digest(revoked)]
         Session.objects.filter(key__in=keys).delete()
 
@@ -560,6 +633,10 @@ class KeepInStepTests(CacheTestCase):
 
         self.assertIsNone(self.store.get(revoked))
         self.assertIsNotNone(self.copy_of(kept))
+        self.assertEqual(
+            list(self.entries()),
+            [caches["default"].make_key(PREFIX + Store.digest(kept))],
+        )
 
 
 class AtRestTests(CacheTestCase):
@@ -570,12 +647,14 @@ class AtRestTests(CacheTestCase):
         token = session.session_key
         assert token is not None
         loaded(token)
+        self.assertTrue(loaded(token).touch())
 
         entries = self.entries()
 
+        key = PREFIX + Store.digest(session.id)
         self.assertEqual(
-            list(entries),
-            [caches["default"].make_key(PREFIX + Store.digest(session.id))],
+            sorted(entries),
+            [caches["default"].make_key(name) for name in (key, key + ":touched")],
         )
         for key, value in entries.items():
             for secret in (session.id, token):

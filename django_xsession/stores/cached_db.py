@@ -7,7 +7,6 @@ import enum
 import logging
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from typing import Any, Literal, TypeVar
 
 from django.conf import settings
@@ -39,6 +38,13 @@ _FORMAT = 4
 # Rows clear() deletes, with their cached copies, at a time: well under
 # every database's limit of parameters in one statement.
 _CLEAR_BATCH = 500
+# What ends the key of a copy's touch (see touch()).
+_TOUCHED = ":touched"
+
+
+def _is_copy(value: Any) -> bool:
+    """Whether a cached value has the layout of a copy."""
+    return isinstance(value, list) and len(value) == 8 and value[0] == _FORMAT
 
 
 class _Failed(enum.Enum):
@@ -53,7 +59,7 @@ class CachedDatabaseStore(DatabaseStore):
     """:class:`DatabaseStore` with a copy of each session in a Django cache.
 
     ``cache`` names the cache (an alias of ``CACHES``), ``prefix`` starts its
-    keys, which end with the hashed id only; ``using`` is as for
+    keys, which hold the hashed id only; ``using`` is as for
     :class:`DatabaseStore`. Reads try the cache, then the database, and put
     what the database returned into the cache until the session expires.
     Writes go to the database, which applies the request's delta onto the
@@ -61,7 +67,10 @@ class CachedDatabaseStore(DatabaseStore):
     cache never holds data the database did not (save that a transaction
     the write was made in may still roll back). Every cached copy keeps
     the row's version, so a save of data read from a stale copy fails the
-    version check and is merged onto the row under its lock.
+    version check and is merged onto the row under its lock. A touch
+    never rewrites a copy: it leaves the new expiry and last-seen time
+    beside it, tagged with the copy's version, and reads apply them to that
+    version only, so a touch cannot put back data a save replaced.
 
     The cache is an accelerator, never a dependency: when it raises, the
     failure is logged to ``django_xsession.stores.cached_db`` and the
@@ -100,6 +109,10 @@ class CachedDatabaseStore(DatabaseStore):
     def cache_key(self, digest: str) -> str:
         """The cache key of the session stored under ``digest``."""
         return self.prefix + digest
+
+    def touch_key(self, digest: str) -> str:
+        """The cache key of the last touch of the copy under ``digest``."""
+        return self.prefix + digest + _TOUCHED
 
     # Cache access: every failure is logged and reported as _FAILED.
 
@@ -174,11 +187,22 @@ class CachedDatabaseStore(DatabaseStore):
                 stale=True,
             )
 
-    def _copy(self, key: str, value: Any, now: datetime.datetime) -> Record | None:
-        """The record in a cached value, or ``None`` if it is not one."""
-        if not (isinstance(value, list) and len(value) == 8 and value[0] == _FORMAT):
+    def _copy(
+        self, key: str, value: Any, touched: Any, now: datetime.datetime
+    ) -> Record | None:
+        """The record in a cached value, as ``touched`` last touched it, or
+        ``None`` if it is not one."""
+        if not _is_copy(value):
             return None
         _format, text, expires, cookie, created, version, last_seen, meta = value
+        if (
+            isinstance(touched, list)
+            and len(touched) == 4
+            and touched[:2] == [version, created]
+            and all(isinstance(time, str) for time in touched[2:])
+        ):
+            # A touch of this very copy: a save since then made a new one.
+            expires, last_seen = touched[2:]
         if not (
             isinstance(text, str)
             and isinstance(expires, str)
@@ -226,16 +250,19 @@ class CachedDatabaseStore(DatabaseStore):
     # The Store API.
 
     def get(self, sid: str) -> Record | None:
-        key = self.cache_key(self.digest(sid))
-        value = self._cache(
-            lambda cache: cache.get(key, **from_primary(cache)), "reading", key
+        digest = self.digest(sid)
+        key = self.cache_key(digest)
+        keys = (key, self.touch_key(digest))
+        values = self._cache(
+            lambda cache: cache.get_many(keys, **from_primary(cache)), "reading", key
         )
-        if value is _FAILED:
+        if values is _FAILED:
             # Down: spare the request a second wait for it.
             return super().get(sid)
+        value = values.get(key)
         if value is not None:
             now = timezone.now()
-            copy = self._copy(key, value, now)
+            copy = self._copy(key, value, values.get(keys[1]), now)
             if copy is not None and copy.expires > now:
                 return copy
             # Expired or unreadable: out of the way of the add() below.
@@ -288,26 +315,36 @@ class CachedDatabaseStore(DatabaseStore):
         return held
 
     def touch(self, sid: str, expires: datetime.datetime) -> bool:
-        key = self.cache_key(self.digest(sid))
+        digest = self.digest(sid)
+        key = self.cache_key(digest)
         if not super().touch(sid, expires):
             self._drop(key)
             return False
-        # The data and version did not change: the copy, if current, only
-        # needs the new expiry. Rolling sessions touch on every request, so
-        # dropping the copy instead would send every read to the database.
+        # Rolling sessions touch on every request, so dropping the copy would
+        # send every read to the database; rewriting it with the new expiry
+        # would put back the data it holds over a save made since it was
+        # read. The touch goes beside it, for its version only.
         value = self._cache(
             lambda cache: cache.get(key, **from_primary(cache)), "reading", key
         )
         if value is _FAILED or value is None:
             return True
         now = timezone.now()
-        copy = self._copy(key, value, now)
-        if copy is None or copy.raw is None or copy.expires <= now:
-            # Not worth reviving: the next read caches the row afresh.
+        seconds = (expires - now).total_seconds()
+        if not _is_copy(value) or seconds <= 0:
+            # Not worth keeping: the next read caches the row afresh.
             self._drop(key)
             return True
-        touched = replace(copy, expires=expires, last_seen=now)
-        self._put(key, touched, copy.raw, only_new=False)
+        touched = [value[5], value[4], expires.isoformat(), now.isoformat()]
+        touch_key = self.touch_key(digest)
+        # Whole seconds, for memcached, as for the copy.
+        timeout = min(math.ceil(seconds), self.copy_timeout)
+        self._cache(
+            lambda cache: cache.set(touch_key, touched, timeout),
+            "writing",
+            touch_key,
+            stale=True,
+        )
         return True
 
     def clear(self) -> None:
@@ -335,11 +372,15 @@ class CachedDatabaseStore(DatabaseStore):
         ``keys`` are the digests the rows are stored under, as
         :meth:`~django_xsession.stores.base.Store.all` returns them.
         """
-        cache_keys = [self.cache_key(key) for key in keys]
+        cache_keys = [
+            cache_key
+            for key in keys
+            for cache_key in (self.cache_key(key), self.touch_key(key))
+        ]
         if cache_keys:
             self._cache(
                 lambda cache: cache.delete_many(cache_keys),
                 "deleting",
-                f"{len(cache_keys)} keys",
+                f"{len(cache_keys) // 2} copies",
                 stale=True,
             )
