@@ -1,9 +1,10 @@
 """No lost updates: concurrent saves of one session keep each other's changes.
 
 Each database runs the same tests through the session API, with the db store
-on that database alone. The threaded test needs committed data and one
-connection per thread, hence ``TransactionTestCase`` and, for SQLite, the
-file database ("sqlite_file") rather than the in-memory one.
+on that database alone, then with the cached_db store in front of it. The
+threaded test needs committed data and one connection per thread, hence
+``TransactionTestCase`` and, for SQLite, the file database ("sqlite_file")
+rather than the in-memory one.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, ClassVar
 
+from django.core.cache import caches
 from django.db import connections, transaction
 from django.db.models import F
 from django.test import TransactionTestCase, override_settings
@@ -42,10 +44,12 @@ class NoLostUpdates(_TestCase):
     """
 
     alias: ClassVar[str]
+    backend: ClassVar[str] = "db"
 
     def setUp(self) -> None:
         super().setUp()
-        store = {"BACKEND": "db", "OPTIONS": {"using": self.alias}}
+        caches["default"].clear()
+        store = {"BACKEND": self.backend, "OPTIONS": {"using": self.alias}}
         settings = override_settings(XSESSION={"STORE": store})
         settings.enable()
         self.addCleanup(settings.disable)
@@ -129,6 +133,19 @@ class PostgresNoLostUpdatesTests(RequiresDatabases, NoLostUpdates, TransactionTe
 class MariaDBNoLostUpdatesTests(RequiresDatabases, NoLostUpdates, TransactionTestCase):
     alias = "mariadb"
     databases = {"default", "mariadb"}  # noqa: RUF012
+
+
+# cached_db: the loads come from the cached copy, which must follow the row.
+class SQLiteCachedNoLostUpdatesTests(SQLiteNoLostUpdatesTests):
+    backend = "cached_db"
+
+
+class PostgresCachedNoLostUpdatesTests(PostgresNoLostUpdatesTests):
+    backend = "cached_db"
+
+
+class MariaDBCachedNoLostUpdatesTests(MariaDBNoLostUpdatesTests):
+    backend = "cached_db"
 
 
 # How long a test waits for the other connection's statement to queue.
