@@ -303,7 +303,9 @@ class CachedDatabaseStore(DatabaseStore):
 
     def destroy(self, sid: str) -> bool:
         # The row first: deleting the copy first would let a read in
-        # between cache the row again.
+        # between cache the row again. A touch key is left to time out: it
+        # applies to a copy of this row's version only, and costs a round
+        # trip to delete on every logout.
         held = super().destroy(sid)
         self._drop(self.cache_key(self.digest(sid)))
         return held
