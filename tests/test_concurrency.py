@@ -23,6 +23,7 @@ from django.test import TransactionTestCase, override_settings
 from django_xsession.engine import SessionStore
 from django_xsession.models import Session
 from django_xsession.stores.base import Store, StoreUnavailable
+from django_xsession.stores.db import DatabaseStore
 from tests.test_stores_db import TABLE, RequiresDatabases, data_of, loaded
 
 if TYPE_CHECKING:
@@ -320,6 +321,31 @@ class PostgresStricterIsolationTests(RequiresDatabases, TransactionTestCase):
         connection.commit()
 
         assert data_of(self.token) == {"start": True, "a": 1, "b": 2}
+
+    def test_the_stores_own_transactions_run_at_read_committed(self) -> None:
+        # Retries would mostly hide a wrong level: ask the server.
+        store = DatabaseStore(using="postgres")
+
+        with (
+            store._transaction("postgres"),
+            connections["postgres"].cursor() as cursor,
+        ):
+            cursor.execute("SHOW transaction_isolation")
+            (level,) = cursor.fetchone()
+
+        assert level == "read committed"
+
+    def test_the_connections_own_level_outlives_a_store_transaction(self) -> None:
+        loaded(self.token).flush()  # a delete, in a transaction of the store's
+
+        with (
+            transaction.atomic(using="postgres"),
+            connections["postgres"].cursor() as cursor,
+        ):
+            cursor.execute("SHOW transaction_isolation")
+            (level,) = cursor.fetchone()
+
+        assert level == "repeatable read"
 
     def test_a_touch_while_the_session_is_being_saved_is_retried(self) -> None:
         # REPEATABLE READ set on the server (default_transaction_isolation),
