@@ -25,7 +25,13 @@ from django.utils import timezone
 
 from django_xsession.engine import SessionStore
 from django_xsession.stores import get_store
-from django_xsession.stores.base import Record, Store, StoreUnavailable, UpdateError
+from django_xsession.stores.base import (
+    Delta,
+    Record,
+    Store,
+    StoreUnavailable,
+    UpdateError,
+)
 from django_xsession.stores.cache import CacheStore
 from django_xsession.stores.redis import RedisStore
 from tests.store_contract import StoreContract, new_sid
@@ -183,6 +189,90 @@ class UnknownEntryTests(SimpleTestCase):
             self.assert_a_miss([*entry[:position], value, *entry[position + 1 :]])
 
 
+class TouchTests(SimpleTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.store = CacheStore()
+        self.store.clear()
+        self.sid = new_sid()
+        self.now = timezone.now().replace(microsecond=0)
+        self.store.set(self.sid, Record({"a": 1}, self.now + HOUR), create=True)
+
+    def test_a_touch_never_puts_back_data_a_save_replaced(self) -> None:
+        cache = caches["default"]
+        read = cache.get_many
+        loaded = self.store.get(self.sid)
+        assert loaded is not None
+        saved: list[bool] = []
+
+        def save_after_the_touch_read(*args: Any, **kwargs: Any) -> Any:
+            # Another request saves between the touch's read of the entry
+            # and its writes.
+            found = read(*args, **kwargs)
+            if not saved:
+                saved.append(True)
+                self.store.set(
+                    self.sid,
+                    Record({"a": 1, "b": 2}, self.now + HOUR),
+                    delta=Delta({"b": 2}, frozenset()),
+                )
+            return found
+
+        with mock.patch.object(
+            cache, "get_many", side_effect=save_after_the_touch_read
+        ):
+            assert self.store.touch(self.sid, self.now + 5 * HOUR)
+
+        record = self.store.get(self.sid)
+        assert record is not None
+        assert record.data == {"a": 1, "b": 2}
+
+    def test_a_touch_keeps_the_entry_as_long_as_the_session(self) -> None:
+        cache = caches["default"]
+        key = cache.make_key(f"xsession:c:{sha256(self.sid)}")
+
+        assert self.store.touch(self.sid, self.now + 5 * HOUR)
+
+        kept_until = cache._expire_info[key]  # type: ignore[attr-defined]
+        assert kept_until >= (self.now + 5 * HOUR).timestamp() - 1
+        record = self.store.get(self.sid)
+        assert record is not None and record.last_seen is not None
+        assert record.expires == self.now + 5 * HOUR
+        assert record.last_seen >= self.now
+
+    def test_a_save_after_a_touch_keeps_its_own_expiry(self) -> None:
+        assert self.store.touch(self.sid, self.now + 5 * HOUR)
+
+        self.store.set(
+            self.sid,
+            Record({"a": 2}, self.now + 2 * HOUR),
+            delta=Delta({"a": 2}, frozenset()),
+        )
+
+        record = self.store.get(self.sid)
+        assert record is not None
+        assert record.data == {"a": 2}
+        assert record.expires == self.now + 2 * HOUR
+
+    def test_a_save_that_keeps_the_expiry_keeps_its_last_seen_time(self) -> None:
+        # A fixed expiry (IDLE_TIMEOUT's refresh touches with it too): the
+        # earlier touch still names the saved entry, and must not take its
+        # last-seen time back.
+        assert self.store.touch(self.sid, self.now + HOUR)
+        later = timezone.now() + HOUR
+
+        self.store.set(
+            self.sid,
+            Record({"a": 2}, self.now + HOUR, last_seen=later),
+            delta=Delta({"a": 2}, frozenset()),
+        )
+
+        record = self.store.get(self.sid)
+        assert record is not None
+        assert record.last_seen == later
+        assert record.expires == self.now + HOUR
+
+
 class CacheKeys(_TestCase):
     """What the store leaves in its cache; mix into a ``SimpleTestCase``."""
 
@@ -230,14 +320,18 @@ class CacheKeys(_TestCase):
             session = SessionStore()
             session["note"] = "hello"
             session.save()
-            assert SessionStore(session.session_key)["note"] == "hello"
+            again = SessionStore(session.session_key)
+            assert again["note"] == "hello"
+            assert again.touch()
         token, sid = session.session_key, session.id
         assert token is not None
         signature = token.rpartition(".")[2]
 
         stored = dict(self.stored())
 
-        assert self.cache.make_key(f"{self.prefix}{sha256(sid)}").encode() in stored
+        entry_key = f"{self.prefix}{sha256(sid)}"
+        assert self.cache.make_key(entry_key).encode() in stored
+        assert self.cache.make_key(f"{entry_key}:touched").encode() in stored
         for key, value in stored.items():
             for secret in (sid, token, signature):
                 assert secret.encode() not in key, key
@@ -278,6 +372,18 @@ class RedisCacheRoundTripTests(RequiresRedis, SimpleTestCase):
             self.store.set(new_sid(), Record({"a": 1}, self.expires), create=True)
 
         self.assertEqual(names(sent), ["MGET", "SET"])
+
+    def test_a_touch_reads_then_writes_no_entry(self) -> None:
+        sid = new_sid()
+        self.store.set(sid, Record({"a": 1}, self.expires), create=True)
+
+        with commands_sent(RedisStore(cache="redis").client) as sent:
+            assert self.store.touch(sid, self.expires + HOUR)
+
+        # The entry's own key is only given a longer timeout.
+        self.assertEqual(names(sent), ["MGET", "PEXPIRE", "SET"])
+        entry_key = caches["redis"].make_key(f"{REDIS_PREFIX}{sha256(sid)}")
+        self.assertEqual(sent[2][1], f"{entry_key}:touched")
 
     def test_a_new_session_replaces_an_entry_of_an_old_generation(self) -> None:
         sid = new_sid()

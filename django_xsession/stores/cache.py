@@ -35,6 +35,10 @@ from django_xsession.stores.base import (
 _FORMAT = 1
 
 
+# What ends the key of an entry's last touch (see CacheStore.touch()).
+_TOUCHED = ":touched"
+
+
 class _Entry(NamedTuple):
     raw: bytes
     expires: datetime.datetime
@@ -42,6 +46,9 @@ class _Entry(NamedTuple):
     created: datetime.datetime | None
     last_seen: datetime.datetime | None
     meta: Mapping[str, str]
+    # The entry as a save wrote it, which a touch names: its creation and
+    # expiry times as stored. A save gives each entry an expiry of its own.
+    written: tuple[str | None, str] | None = None
 
     def value(self, generation: int) -> list[Any]:
         return [
@@ -56,10 +63,14 @@ class _Entry(NamedTuple):
         ]
 
     @classmethod
-    def of(cls, value: Any, generation: int, now: datetime.datetime) -> _Entry | None:
+    def of(
+        cls, value: Any, touched: Any, generation: int, now: datetime.datetime
+    ) -> _Entry | None:
+        """The entry in a cached value, as ``touched`` last touched it."""
         if not (isinstance(value, list) and len(value) == 8 and value[0] == _FORMAT):
             return None
         _format, written_in, text, expires, cookie, created, last_seen, meta = value
+        written = (created, expires)
         if not (
             written_in == generation
             and isinstance(text, str)
@@ -71,14 +82,31 @@ class _Entry(NamedTuple):
         ):
             return None
         try:
-            return cls(
+            entry = cls(
                 text.encode("latin-1"),
                 parse_time(expires, now),
                 cookie,
                 parse_time(created, now),
                 parse_time(last_seen, now),
                 meta,
+                written,
             )
+            if (
+                isinstance(touched, list)
+                and len(touched) == 4
+                and touched[:2] == list(written)
+                and all(isinstance(time, str) for time in touched[2:])
+            ):
+                # Later times only: a save that kept this expiry (a fixed
+                # one) wrote a later last-seen time than the touch before it.
+                seen = parse_time(touched[3], now)
+                entry = entry._replace(
+                    expires=max(entry.expires, parse_time(touched[2], now)),
+                    last_seen=seen
+                    if entry.last_seen is None
+                    else max(entry.last_seen, seen),
+                )
+            return entry
         except ValueError:
             # A character beyond Latin-1, or a time that is no ISO 8601.
             return None
@@ -182,13 +210,16 @@ class CacheStore(Store):
     def _fetch(self, key: str) -> tuple[_Entry | None, int, bool]:
         """:meth:`_live`, and whether the cache holds anything under ``key``."""
         cache = self.cache
-        found = cache.get_many([key, self._generation_key], **from_primary(cache))
+        touch_key = key + _TOUCHED
+        found = cache.get_many(
+            [key, self._generation_key, touch_key], **from_primary(cache)
+        )
         generation: int = found.get(self._generation_key, 0)
         value = found.get(key)
         if value is None:
             return None, generation, False
         now = timezone.now()
-        entry = _Entry.of(value, generation, now)
+        entry = _Entry.of(value, found.get(touch_key), generation, now)
         if entry is None or entry.expires <= now:
             return None, generation, True
         return entry, generation, True
@@ -279,11 +310,18 @@ class CacheStore(Store):
     def touch(self, sid: str, expires: datetime.datetime) -> bool:
         key = self._key(sid)
         with self._reaching():
-            entry, generation = self._live(key)
+            entry, _ = self._live(key)
             if entry is None:
                 return False
-            touched = entry._replace(expires=expires, last_seen=timezone.now())
-            self.cache.set(key, touched.value(generation), self._timeout(expires))
+            assert entry.written is not None  # as every entry read has
+            # Rewriting the entry with the new expiry would put back the data
+            # it holds over a save made since it was read: the touch goes
+            # beside it, for that entry only, and the entry is kept as long.
+            timeout = self._timeout(expires)
+            if not self.cache.touch(key, timeout):
+                return False
+            stamp = [*entry.written, expires.isoformat(), timezone.now().isoformat()]
+            self.cache.set(key + _TOUCHED, stamp, timeout)
         return True
 
     def all(self) -> dict[str, Record]:
