@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import pickle
@@ -600,6 +601,58 @@ class KeepInStepTests(CacheTestCase):
         got = self.store.get(sid)
         assert got is not None
         self.assertEqual(got.expires, self.now + 5 * HOUR)
+
+    def test_a_touch_older_than_the_cached_row_does_not_win(self) -> None:
+        sid = self.create({"a": 1})
+        self.assertTrue(self.store.touch(sid, self.now + 2 * HOUR))
+        # The copy leaves the cache (copy_timeout, or evicted) before the
+        # touch key written after it; a touch meanwhile finds no copy to tag.
+        caches["default"].delete(PREFIX + Store.digest(sid))
+        self.assertTrue(self.store.touch(sid, self.now + 5 * HOUR))
+        row_seen = Session.objects.get(key=Store.digest(sid)).last_seen
+
+        self.store.get(sid)  # a miss: caches the row as it is now
+        got = self.store.get(sid)
+
+        assert got is not None
+        self.assertEqual(got.expires, self.now + 5 * HOUR)
+        self.assertEqual(got.last_seen, row_seen)
+
+    @override_settings(
+        XSESSION={"STORE": "cached_db", "IDLE_TIMEOUT": 250, "TOUCH_AFTER": 60}
+    )
+    def test_an_active_user_is_not_timed_out_by_an_old_touch(self) -> None:
+        # copy_timeout is 300 s: the copy leaves the cache by its own timeout
+        # between a request's load and its refresh.
+        start = timezone.now()
+        started = time.time()
+
+        def at(seconds: float) -> contextlib.ExitStack:
+            stack = contextlib.ExitStack()
+            moment = start + datetime.timedelta(seconds=seconds)
+            stack.enter_context(
+                mock.patch("django.utils.timezone.now", return_value=moment)
+            )
+            stack.enter_context(mock.patch("time.time", return_value=started + seconds))
+            return stack
+
+        with at(0):
+            session = saved_session({"user": "alice"})
+            token = session.session_key
+        with at(200):
+            request = loaded(token)
+            self.assertTrue(request.refresh())  # a touch key: seen at 200
+        with at(299):
+            request = loaded(token)  # the copy's last second
+        with at(301):
+            self.assertTrue(request.refresh())  # the row: seen at 301
+        with at(310):
+            self.assertEqual(loaded(token).get("user"), "alice")  # cached again
+        with at(455):
+            # 154 s after the row's last-seen time: inside IDLE_TIMEOUT.
+            self.assertEqual(loaded(token).get("user"), "alice")
+
+        self.assertTrue(Session.objects.filter(key=Store.digest(session.id)).exists())
 
     def test_touch_of_a_deleted_row_drops_its_copy(self) -> None:
         sid = self.create({"a": 1})

@@ -16,7 +16,7 @@ import datetime
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, ClassVar, overload
@@ -168,6 +168,22 @@ def parse_time(
         # conform()'s own first test, spared its call: every read parses three.
         return moment
     return conform(moment, now)
+
+
+def touched_times(
+    expires: datetime.datetime,
+    last_seen: datetime.datetime | None,
+    stamp: Sequence[str],
+    now: datetime.datetime,
+) -> tuple[datetime.datetime, datetime.datetime]:
+    """``expires`` and ``last_seen`` moved on by a touch's ``stamp``.
+
+    ``stamp`` holds the touch's expiry and time as ISO 8601 text. Later
+    times only: the stamp may be older than what it is applied to (a save
+    that kept the tag it names, a row cached again since).
+    """
+    moved, seen = (parse_time(text, now) for text in stamp)
+    return max(expires, moved), seen if last_seen is None else max(last_seen, seen)
 
 
 #: What an optional time read back from ISO text may be, for ``isinstance``.

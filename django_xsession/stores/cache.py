@@ -24,6 +24,7 @@ from django_xsession.stores.base import (
     iso_text,
     parse_time,
     session_serializer,
+    touched_times,
 )
 
 # An entry's layout, its first item: an entry of any other layout (an older
@@ -97,15 +98,12 @@ class _Entry(NamedTuple):
                 and touched[:2] == list(written)
                 and all(isinstance(time, str) for time in touched[2:])
             ):
-                # Later times only: a save that kept this expiry (a fixed
-                # one) wrote a later last-seen time than the touch before it.
-                seen = parse_time(touched[3], now)
-                entry = entry._replace(
-                    expires=max(entry.expires, parse_time(touched[2], now)),
-                    last_seen=seen
-                    if entry.last_seen is None
-                    else max(entry.last_seen, seen),
+                # The touch of this entry, or of one a save that kept its
+                # expiry (a fixed one) wrote over.
+                until, seen = touched_times(
+                    entry.expires, entry.last_seen, touched[2:], now
                 )
+                entry = entry._replace(expires=until, last_seen=seen)
             return entry
         except ValueError:
             # A character beyond Latin-1, or a time that is no ISO 8601.

@@ -21,6 +21,7 @@ from django_xsession.stores.base import (
     UpdateError,
     iso_text,
     parse_time,
+    touched_times,
 )
 from django_xsession.stores.cache import from_primary
 from django_xsession.stores.db import _FIELDS, DatabaseStore
@@ -69,8 +70,9 @@ class CachedDatabaseStore(DatabaseStore):
     the row's version, so a save of data read from a stale copy fails the
     version check and is merged onto the row under its lock. A touch
     never rewrites a copy: it leaves the new expiry and last-seen time
-    beside it, tagged with the copy's version, and reads apply them to that
-    version only, so a touch cannot put back data a save replaced.
+    beside it, tagged with the copy's version, and reads apply them, where
+    later, to copies of that version only, so a touch cannot put back data
+    a save replaced.
 
     The cache is an accelerator, never a dependency: when it raises, the
     failure is logged to ``django_xsession.stores.cached_db`` and the
@@ -195,14 +197,16 @@ class CachedDatabaseStore(DatabaseStore):
         if not _is_copy(value):
             return None
         _format, text, expires, cookie, created, version, last_seen, meta = value
-        if (
-            isinstance(touched, list)
+        # A touch of this very copy, or of one cached from the same row
+        # before: a save since then made a new version.
+        stamp = (
+            touched[2:]
+            if isinstance(touched, list)
             and len(touched) == 4
             and touched[:2] == [version, created]
             and all(isinstance(time, str) for time in touched[2:])
-        ):
-            # A touch of this very copy: a save since then made a new one.
-            expires, last_seen = touched[2:]
+            else None
+        )
         if not (
             isinstance(text, str)
             and isinstance(expires, str)
@@ -216,15 +220,18 @@ class CachedDatabaseStore(DatabaseStore):
         try:
             raw = text.encode("latin-1")
             data = self.serializer.loads(raw)
+            until, seen = parse_time(expires, now), parse_time(last_seen, now)
+            if stamp is not None:
+                until, seen = touched_times(until, seen, stamp, now)
             # The cache decodes a fresh value on every get: no copying.
             record = Record(
                 data=data,
-                expires=parse_time(expires, now),
+                expires=until,
                 cookie=cookie,
                 created=parse_time(created, now),
                 raw=raw,
                 version=version,
-                last_seen=parse_time(last_seen, now),
+                last_seen=seen,
                 meta=meta,
             )
         except Exception:
