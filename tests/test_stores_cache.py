@@ -254,6 +254,33 @@ class TouchTests(SimpleTestCase):
         assert record.data == {"a": 2}
         assert record.expires == self.now + 2 * HOUR
 
+    def test_a_refresh_with_the_expiry_it_loaded_keeps_a_later_one(self) -> None:
+        # IDLE_TIMEOUT's refresh touches with the expiry its request loaded;
+        # another request saved a later one meanwhile.
+        self.store.set(
+            self.sid,
+            Record({"a": 1, "b": 2}, self.now + 5 * HOUR),
+            delta=Delta({"b": 2}, frozenset()),
+        )
+
+        assert self.store.touch(self.sid, self.now + HOUR)
+
+        record = self.store.get(self.sid)
+        assert record is not None
+        assert record.expires == self.now + 5 * HOUR
+        key = caches["default"].make_key(f"xsession:c:{sha256(self.sid)}")
+        kept_until = caches["default"]._expire_info[key]  # type: ignore[attr-defined]
+        assert kept_until >= (self.now + 5 * HOUR).timestamp() - 1
+
+    def test_a_touch_never_takes_back_an_earlier_touchs_expiry(self) -> None:
+        assert self.store.touch(self.sid, self.now + 5 * HOUR)
+
+        assert self.store.touch(self.sid, self.now + HOUR)
+
+        record = self.store.get(self.sid)
+        assert record is not None
+        assert record.expires == self.now + 5 * HOUR
+
     def test_a_save_that_keeps_the_expiry_keeps_its_last_seen_time(self) -> None:
         # A fixed expiry (IDLE_TIMEOUT's refresh touches with it too): the
         # earlier touch still names the saved entry, and must not take its

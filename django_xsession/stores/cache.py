@@ -315,6 +315,9 @@ class CacheStore(Store):
             # Rewriting the entry with the new expiry would put back the data
             # it holds over a save made since it was read: the touch goes
             # beside it, for that entry only, and the entry is kept as long.
+            # Never shorter than the entry has: a refresh carries the expiry
+            # its request loaded, which a save since may have moved on.
+            expires = max(expires, entry.expires)
             timeout = self._timeout(expires)
             if not self.cache.touch(key, timeout):
                 return False
