@@ -14,12 +14,14 @@ from django.views.debug import SafeExceptionReporterFilter
 
 from django_xsession.conf import (
     STORE_ALIASES,
+    Options,
     StoreConfig,
     is_django_redis,
     read_options,
 )
 from django_xsession.models import Session
 from django_xsession.stores.cache import CacheStore
+from django_xsession.stores.cached_db import COPY_TIMEOUT, CachedDatabaseStore
 from django_xsession.stores.db import DatabaseStore
 
 OUR_ENGINE = "django_xsession.engine"
@@ -95,6 +97,19 @@ def check_settings(
                 "db_for_write for django_xsession), or let it be in "
                 f"{misrouted!r}.",
                 id="xsession.E015",
+            )
+        )
+    reach = _copies_reach(options)
+    if reach is not None:
+        messages.append(
+            checks.Warning(
+                f"XSESSION['IDLE_TIMEOUT'] ({options.idle_timeout}) is not above "
+                f"what a cached_db copy's times can lag the row ({reach} s: "
+                "copy_timeout plus TOUCH_AFTER): when the cache evicts a copy's "
+                "touch key, an active user can be taken for idle and logged out.",
+                hint="Lower XSESSION['STORE']['OPTIONS']['copy_timeout'] (or "
+                "TOUCH_AFTER), raise IDLE_TIMEOUT, or use the 'db' store.",
+                id="xsession.W014",
             )
         )
     if settings.SESSION_ENGINE != OUR_ENGINE:
@@ -216,6 +231,19 @@ def _cache_ignoring_errors(store: StoreConfig) -> str | None:
     if isinstance(cache_options, Mapping):
         ignores = cache_options.get("IGNORE_EXCEPTIONS", ignores)
     return alias if ignores else None
+
+
+def _copies_reach(options: Options) -> int | None:
+    """How far a cached_db copy's times may lag, if IDLE_TIMEOUT is not above it."""
+    if options.idle_timeout is None or not issubclass(
+        import_string(options.store.backend), CachedDatabaseStore
+    ):
+        return None
+    copy_timeout = options.store.options.get("copy_timeout", COPY_TIMEOUT)
+    if not isinstance(copy_timeout, int):
+        return None
+    reach = copy_timeout + options.touch_after
+    return reach if options.idle_timeout <= reach else None
 
 
 def _table_kept_out(store: StoreConfig) -> str | None:

@@ -31,7 +31,7 @@ from django_xsession.stores.base import Store
 # Every id the tests below prove; the source must use exactly these.
 TESTED_IDS = frozenset(
     {f"xsession.E{number:03d}" for number in range(1, 16)}
-    | {f"xsession.W{number:03d}" for number in range(1, 14)}
+    | {f"xsession.W{number:03d}" for number in range(1, 15)}
 )
 
 SECURE_COOKIE = {"SECURE": True}
@@ -658,6 +658,38 @@ class TouchAfterCheckTests(CheckTestCase):
         self.assert_silent("xsession.W006", {"IDLE_TIMEOUT": 600, "TOUCH_AFTER": 60})
         self.assert_silent("xsession.W006", {"TOUCH_AFTER": 60})
         self.assert_silent("xsession.W006", {"IDLE_TIMEOUT": 600})
+
+
+class CopyLagCheckTests(CheckTestCase):
+    text = "is not above what a cached_db copy's times can lag the row"
+
+    def test_w014_idle_timeout_within_copy_timeout_and_touch_after(self) -> None:
+        for xsession, reach in (
+            ({"STORE": "cached_db", "IDLE_TIMEOUT": 300}, 300),
+            (
+                {
+                    "STORE": {"BACKEND": "cached_db", "OPTIONS": {"copy_timeout": 60}},
+                    "IDLE_TIMEOUT": 90,
+                    "TOUCH_AFTER": 30,
+                },
+                90,
+            ),
+        ):
+            message = self.assert_fires("xsession.W014", self.text, xsession)
+            assert f"({reach} s:" in message.msg
+
+    def test_w014_not_when_above_or_without_a_copy(self) -> None:
+        self.assert_silent("xsession.W014", {"STORE": "cached_db", "IDLE_TIMEOUT": 301})
+        self.assert_silent(
+            "xsession.W014",
+            {
+                "STORE": {"BACKEND": "cached_db", "OPTIONS": {"COPY_TIMEOUT": 60}},
+                "IDLE_TIMEOUT": 120,
+                "TOUCH_AFTER": 30,
+            },
+        )
+        self.assert_silent("xsession.W014", {"STORE": "cached_db"})
+        self.assert_silent("xsession.W014", {"STORE": "db", "IDLE_TIMEOUT": 60})
 
 
 class GenIdCheckTests(CheckTestCase):

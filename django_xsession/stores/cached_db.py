@@ -39,6 +39,8 @@ _FORMAT = 4
 # Rows clear() deletes, with their cached copies, at a time: well under
 # every database's limit of parameters in one statement.
 _CLEAR_BATCH = 500
+#: Seconds a copy is served at most, unless ``copy_timeout`` says otherwise.
+COPY_TIMEOUT = 300
 # What ends the key of a copy's touch (see touch()).
 _TOUCHED = ":touched"
 
@@ -96,7 +98,7 @@ class CachedDatabaseStore(DatabaseStore):
         cache: str = "default",
         using: str | None = None,
         prefix: str = "xsession:cdb:",
-        copy_timeout: int = 300,
+        copy_timeout: int = COPY_TIMEOUT,
     ) -> None:
         super().__init__(using=using)
         if cache not in settings.CACHES:
