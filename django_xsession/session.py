@@ -1243,20 +1243,24 @@ class Session(SessionBase):
             await self._adestroyed_signal(sid)
 
     def _end_again(self) -> None:
-        """Delete once more the ids this session deleted.
+        """Delete once more the ids this session deleted, on a store whose
+        writes join the caller's transaction.
 
         A transaction of the view's that rolled back (``ATOMIC_REQUESTS``
         and a 500, say) brought them back: a logout would not have ended
         the session, only cleared this browser's cookie.
         """
-        ended, self._ended = self._ended, ()
-        for sid in ended:
+        for sid in self._deletes_to_repeat():
             self.store.destroy(sid)
 
     async def _aend_again(self) -> None:
-        ended, self._ended = self._ended, ()
-        for sid in ended:
+        for sid in self._deletes_to_repeat():
             await self.store.adestroy(sid)
+
+    def _deletes_to_repeat(self) -> tuple[str, ...]:
+        """The ids this session deleted, if a rollback may have undone that."""
+        ended, self._ended = self._ended, ()
+        return ended if self.store.joins_callers_transaction else ()
 
     def _unsent_rotation(self) -> str | None:
         """The id a rotation stored here, if the session still has it; forgotten."""

@@ -592,6 +592,17 @@ class RedisRoundTripTests(RedisTestCase):
         assert NAME in response.cookies
         assert names(read) == ["HGETALL", "EVALSHA"]
 
+    def test_a_logout_costs_a_load_and_one_delete(self) -> None:
+        # No second delete after the view: Redis has no transaction of the
+        # view's to roll the first one back.
+        self.start(a="1")
+
+        with commands_sent(self.served.client) as logout:
+            response = self.client.get("/logout/")
+
+        assert response.cookies[NAME].value == ""
+        assert names(logout) == ["HGETALL", "EVALSHA"]
+
     def test_a_new_session_costs_one_command(self) -> None:
         self.start(warm="up")
         self.client.cookies.clear()

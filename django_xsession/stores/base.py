@@ -252,6 +252,10 @@ class Store:
     #: Whether the backend drops expired sessions on its own (a TTL, a cache
     #: timeout): ``manage.py clearsessions`` then has nothing to do.
     expires_by_itself: ClassVar[bool] = False
+    #: Whether the backend's writes join a database transaction the caller
+    #: has open, and roll back with it: the middleware then deletes the
+    #: sessions a request ended once more after the view.
+    joins_callers_transaction: ClassVar[bool] = False
 
     def decode(self, encoded: bytes) -> dict[str, Any] | None:
         """Stored data as a dict; ``None``, logged, if it does not decode to one.
