@@ -5,6 +5,7 @@ from typing import Any
 from unittest import mock
 
 from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.db import connection
 from django.test import AsyncClient, Client, TestCase, override_settings
 
@@ -124,3 +125,30 @@ class AtomicRequestsTests(TestCase):
         copy = AsyncClient()
         copy.cookies = SimpleCookie(self.copy.cookies)
         assert (await copy.get("/whoami/")).content == b""
+
+
+@override_settings(
+    CACHES={
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "database": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "xsession_test_cache",
+        },
+    },
+    XSESSION={"STORE": {"BACKEND": "cache", "OPTIONS": {"cache": "database"}}},
+)
+class DatabaseCacheAtomicRequestsTests(AtomicRequestsTests):
+    """The cache store on Django's DatabaseCache, whose deletes run on the
+    view's connection and roll back with ATOMIC_REQUESTS as the db store's."""
+
+    def setUp(self) -> None:
+        call_command("createcachetable", "xsession_test_cache", verbosity=0)
+        super().setUp()
+
+    def test_a_rotation_whose_view_raises_leaves_no_session(self) -> None:
+        # A cache cannot list its sessions: the other token is the witness.
+        with self.atomic_requests():
+            response = self.client.get("/rotate-and-raise/")
+
+        assert response.status_code == 500
+        assert self.copy.get("/whoami/").content == b""

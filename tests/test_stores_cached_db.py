@@ -564,17 +564,21 @@ class KeepInStepTests(CacheTestCase):
         self.assertEqual(got.expires, self.row_of(sid)["expires"])
         self.assert_cache_matches_the_row(sid)
 
+    def save_a_2(self, sid: str, expires: datetime.datetime) -> None:
+        """Another request's save of ``{"a": 2}`` with ``expires``."""
+        loaded = self.store.get(sid)
+        assert loaded is not None
+        self.store.set(
+            sid,
+            replace(loaded, data={"a": 2}, raw=None, expires=expires),
+            delta=Delta({"a": 2}, frozenset()),
+        )
+
     def test_a_touch_applies_to_the_copy_it_touched_only(self) -> None:
         sid = self.create({"a": 1})
         self.store.touch(sid, self.now + 5 * HOUR)
-        loaded = self.store.get(sid)
-        assert loaded is not None
 
-        self.store.set(
-            sid,
-            replace(loaded, data={"a": 2}, raw=None, expires=self.now + 2 * HOUR),
-            delta=Delta({"a": 2}, frozenset()),
-        )
+        self.save_a_2(sid, self.now + 2 * HOUR)
 
         with self.assertNumQueries(0):
             got = self.store.get(sid)
@@ -653,6 +657,21 @@ class KeepInStepTests(CacheTestCase):
             self.assertEqual(loaded(token).get("user"), "alice")
 
         self.assertTrue(Session.objects.filter(key=Store.digest(session.id)).exists())
+
+    def test_a_touch_after_a_save_is_served_as_the_row_has_it(self) -> None:
+        # An IDLE_TIMEOUT refresh carries the expiry its request loaded,
+        # over a later one a save wrote meanwhile: the row takes the touch's,
+        # and the copy must say the same.
+        sid = self.create({"a": 1})
+        self.save_a_2(sid, self.now + 5 * HOUR)
+
+        self.assertTrue(self.store.touch(sid, self.now + HOUR))
+
+        with self.assertNumQueries(0):
+            got = self.store.get(sid)
+        assert got is not None
+        self.assertEqual(got.expires, self.row_of(sid)["expires"])
+        self.assertEqual(got.data, {"a": 2})
 
     def test_touch_of_a_deleted_row_drops_its_copy(self) -> None:
         sid = self.create({"a": 1})

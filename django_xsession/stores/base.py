@@ -175,15 +175,18 @@ def touched_times(
     last_seen: datetime.datetime | None,
     stamp: Sequence[str],
     now: datetime.datetime,
-) -> tuple[datetime.datetime, datetime.datetime]:
-    """``expires`` and ``last_seen`` moved on by a touch's ``stamp``.
+) -> tuple[datetime.datetime, datetime.datetime | None]:
+    """``expires`` and ``last_seen``, or the touch's in ``stamp`` if it came later.
 
-    ``stamp`` holds the touch's expiry and time as ISO 8601 text. Later
-    times only: the stamp may be older than what it is applied to (a save
-    that kept the tag it names, a row cached again since).
+    ``stamp`` holds the touch's expiry and time as ISO 8601 text. It may be
+    older than what it is applied to (a save that kept the tag it names, a
+    row cached again since), whose last-seen time then says so: the later
+    write wins, as it does where the store keeps the session.
     """
     moved, seen = (parse_time(text, now) for text in stamp)
-    return max(expires, moved), seen if last_seen is None else max(last_seen, seen)
+    if last_seen is not None and seen <= last_seen:
+        return expires, last_seen
+    return moved, seen
 
 
 #: What an optional time read back from ISO text may be, for ``isinstance``.
@@ -252,10 +255,18 @@ class Store:
     #: Whether the backend drops expired sessions on its own (a TTL, a cache
     #: timeout): ``manage.py clearsessions`` then has nothing to do.
     expires_by_itself: ClassVar[bool] = False
-    #: Whether the backend's writes join a database transaction the caller
-    #: has open, and roll back with it: the middleware then deletes the
-    #: sessions a request ended once more after the view.
-    joins_callers_transaction: ClassVar[bool] = False
+
+    @property
+    def joins_callers_transaction(self) -> bool:
+        """Whether the backend's writes join a database transaction the
+        caller has open, and roll back with it.
+
+        The middleware then deletes the sessions a request ended once more
+        after the view. ``True`` unless a store knows better: a repeated
+        delete costs a round trip, a missed one leaves a session alive
+        after its logout.
+        """
+        return True
 
     def decode(self, encoded: bytes) -> dict[str, Any] | None:
         """Stored data as a dict; ``None``, logged, if it does not decode to one.

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.db import DatabaseCache
 from django.utils import timezone
 
 from django_xsession.stores.base import (
@@ -179,6 +180,12 @@ class CacheStore(Store):
     @property
     def cache(self) -> BaseCache:
         return caches[self.cache_alias]
+
+    @property
+    def joins_callers_transaction(self) -> bool:
+        # Django's DatabaseCache writes through the ORM, on the view's
+        # connection; every other cache is a server of its own.
+        return isinstance(self.cache, DatabaseCache)
 
     @property
     def _generation_key(self) -> str:

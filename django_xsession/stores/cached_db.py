@@ -72,9 +72,9 @@ class CachedDatabaseStore(DatabaseStore):
     the row's version, so a save of data read from a stale copy fails the
     version check and is merged onto the row under its lock. A touch
     never rewrites a copy: it leaves the new expiry and last-seen time
-    beside it, tagged with the copy's version, and reads apply them, where
-    later, to copies of that version only, so a touch cannot put back data
-    a save replaced.
+    beside it, tagged with the copy's version, and reads apply them to a
+    copy of that version when the touch came after the copy's last write,
+    so a touch cannot put back data a save replaced.
 
     The cache is an accelerator, never a dependency: when it raises, the
     failure is logged to ``django_xsession.stores.cached_db`` and the

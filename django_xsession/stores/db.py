@@ -164,8 +164,6 @@ class DatabaseStore(Store):
     :meth:`count_expired`.
     """
 
-    joins_callers_transaction = True
-
     def __init__(self, *, using: str | None = None) -> None:
         self.using = using
         self._selects: dict[str, _CompiledSelect] = {}

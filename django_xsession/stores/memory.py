@@ -57,6 +57,9 @@ class MemoryStore(Store):
     entry goes first.
     """
 
+    # A dict: no transaction of the caller's to roll a delete back.
+    joins_callers_transaction = False
+
     def __init__(self, *, max_entries: int = 10_000) -> None:
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")

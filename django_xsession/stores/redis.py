@@ -231,6 +231,7 @@ class RedisStore(Store):
     """
 
     expires_by_itself = True
+    joins_callers_transaction = False
 
     def __init__(self, *, cache: str = "default", prefix: str | None = None) -> None:
         self.cache = cache
