@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -240,9 +241,9 @@ def _copies_reach(options: Options) -> int | None:
     ):
         return None
     copy_timeout = options.store.options.get("copy_timeout", COPY_TIMEOUT)
-    if not isinstance(copy_timeout, int):
+    if isinstance(copy_timeout, bool) or not isinstance(copy_timeout, int | float):
         return None
-    reach = copy_timeout + options.touch_after
+    reach = math.ceil(copy_timeout) + options.touch_after
     return reach if options.idle_timeout <= reach else None
 
 

@@ -674,6 +674,16 @@ class CopyLagCheckTests(CheckTestCase):
                 },
                 90,
             ),
+            (
+                {
+                    "STORE": {
+                        "BACKEND": "cached_db",
+                        "OPTIONS": {"copy_timeout": 119.5},
+                    },
+                    "IDLE_TIMEOUT": 120,
+                },
+                120,
+            ),
         ):
             message = self.assert_fires("xsession.W014", self.text, xsession)
             assert f"({reach} s:" in message.msg
