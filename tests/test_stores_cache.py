@@ -20,6 +20,7 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
 from django.test import Client, SimpleTestCase, TestCase, override_settings
 from django.utils import timezone
 
@@ -298,6 +299,31 @@ class TouchTests(SimpleTestCase):
         assert record is not None
         assert record.last_seen == later
         assert record.expires == self.now + HOUR
+
+
+class UntouchableCache(LocMemCache):
+    """A third-party backend that never implemented ``touch()``."""
+
+    def touch(self, key: Any, timeout: Any = None, version: Any = None) -> bool:
+        raise NotImplementedError
+
+
+@override_settings(
+    CACHES={"default": {"BACKEND": f"{__name__}.UntouchableCache"}},
+)
+class UntouchableCacheTests(SimpleTestCase):
+    def test_a_touch_rewrites_the_entry_on_a_cache_without_touch(self) -> None:
+        store = CacheStore()
+        sid = new_sid()
+        now = timezone.now().replace(microsecond=0)
+        store.set(sid, Record({"a": 1}, now + HOUR), create=True)
+
+        assert store.touch(sid, now + 5 * HOUR)
+
+        record = store.get(sid)
+        assert record is not None
+        assert record.expires == now + 5 * HOUR
+        assert record.data == {"a": 1}
 
 
 class CacheKeys(_TestCase):

@@ -315,7 +315,7 @@ class CacheStore(Store):
     def touch(self, sid: str, expires: datetime.datetime) -> bool:
         key = self._key(sid)
         with self._reaching():
-            entry, _ = self._live(key)
+            entry, generation = self._live(key)
             if entry is None:
                 return False
             assert entry.written is not None  # as every entry read has
@@ -326,7 +326,16 @@ class CacheStore(Store):
             # its request loaded, which a save since may have moved on.
             expires = max(expires, entry.expires)
             timeout = self._timeout(expires)
-            if not self.cache.touch(key, timeout):
+            try:
+                extended = self.cache.touch(key, timeout)
+            except NotImplementedError:
+                # A backend without touch() (Django's own all have one): the
+                # entry rewritten, as before, racing saves and all.
+                now = timezone.now()
+                touched = entry._replace(expires=expires, last_seen=now)
+                self.cache.set(key, touched.value(generation), timeout)
+                return True
+            if not extended:
                 return False
             stamp = [*entry.written, expires.isoformat(), timezone.now().isoformat()]
             self.cache.set(key + _TOUCHED, stamp, timeout)
