@@ -37,6 +37,22 @@ THREADS = 8
 INCREMENTS = 50
 
 
+def started_on(test: SimpleTestCase, alias: str, backend: str = "db") -> str:
+    """Sessions from ``backend`` on database ``alias`` for ``test``; the token
+    of one saved holding ``{"start": True}``."""
+    caches["default"].clear()
+    store = {"BACKEND": backend, "OPTIONS": {"using": alias}}
+    settings = override_settings(XSESSION={"STORE": store})
+    settings.enable()
+    test.addCleanup(settings.disable)
+    session = SessionStore()
+    session["start"] = True
+    session.save()
+    token = session.session_key
+    assert token is not None
+    return token
+
+
 class NoLostUpdates(_TestCase):
     """Mix into a ``TransactionTestCase`` whose ``databases`` hold ``alias``.
 
@@ -49,15 +65,7 @@ class NoLostUpdates(_TestCase):
 
     def setUp(self) -> None:
         super().setUp()
-        caches["default"].clear()
-        store = {"BACKEND": self.backend, "OPTIONS": {"using": self.alias}}
-        settings = override_settings(XSESSION={"STORE": store})
-        settings.enable()
-        self.addCleanup(settings.disable)
-        session = SessionStore()
-        session["start"] = True
-        session.save()
-        self.token = session.session_key
+        self.token = started_on(self, self.alias, self.backend)
 
     def test_different_keys_changed_by_two_loaded_sessions_are_both_kept(
         self,
@@ -267,21 +275,12 @@ class PostgresStricterIsolationTests(RequiresDatabases, TransactionTestCase):
         super().setUp()
         from django.db.backends.postgresql.psycopg_any import IsolationLevel
 
-        store = {"BACKEND": "db", "OPTIONS": {"using": "postgres"}}
-        settings = override_settings(XSESSION={"STORE": store})
-        settings.enable()
-        self.addCleanup(settings.disable)
         options = connections["postgres"].settings_dict["OPTIONS"]
         options["isolation_level"] = IsolationLevel.REPEATABLE_READ
         connections["postgres"].close()
         self.addCleanup(connections["postgres"].close)
         self.addCleanup(options.pop, "isolation_level")
-        session = SessionStore()
-        session["start"] = True
-        session.save()
-        token = session.session_key
-        assert token is not None
-        self.token = token
+        self.token = started_on(self, "postgres")
 
     def test_a_save_merging_onto_a_row_being_written_keeps_both_changes(
         self,
@@ -366,16 +365,7 @@ class MariaDBDeadlockTests(RequiresDatabases, TransactionTestCase):
 
     def setUp(self) -> None:
         super().setUp()
-        store = {"BACKEND": "db", "OPTIONS": {"using": "mariadb"}}
-        settings = override_settings(XSESSION={"STORE": store})
-        settings.enable()
-        self.addCleanup(settings.disable)
-        session = SessionStore()
-        session["start"] = True
-        session.save()
-        token = session.session_key
-        assert token is not None
-        self.token = token
+        self.token = started_on(self, "mariadb")
 
     def test_a_save_the_database_rolls_back_in_a_deadlock_is_run_again(
         self,
