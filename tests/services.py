@@ -16,6 +16,8 @@ REQUIRED = os.environ.get("XSESSION_REQUIRE_SERVICES") == "1"
 POSTGRES = ("127.0.0.1", 5432)
 MARIADB = ("127.0.0.1", 3306)
 REDIS = ("127.0.0.1", 6379)
+# The suite's own Redis database; another number lets a second run go alongside.
+REDIS_DB = int(os.environ.get("XSESSION_TEST_REDIS_DB", "13"))
 
 
 def reachable(address: tuple[str, int]) -> bool:

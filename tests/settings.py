@@ -4,7 +4,7 @@ import os
 import sys
 from pathlib import Path
 
-from tests.services import MARIADB, POSTGRES, REDIS, reachable
+from tests.services import MARIADB, POSTGRES, REDIS, REDIS_DB, reachable
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -70,10 +70,10 @@ if reachable(MARIADB):
 
 CACHES: dict[str, dict[str, object]] = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    # Database 13 of the machine's Redis: the suite's own, flushed by nobody else.
+    # A database of the machine's Redis that is the suite's own.
     "redis": {
         "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": f"redis://{REDIS[0]}:{REDIS[1]}/13",
+        "LOCATION": f"redis://{REDIS[0]}:{REDIS[1]}/{REDIS_DB}",
         "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 2},
     },
 }
