@@ -1036,12 +1036,13 @@ class Session(SessionBase):
         sid = self._current_sid() if own else self._sid_of(session_key)
         if sid is not None and not self.store_unavailable:
             try:
-                self.store.destroy(sid)
+                held = self.store.destroy(sid)
             except StoreUnavailable as error:
                 self._outage(error)
             else:
                 self._ended += (sid,)
-                if own:
+                # Ended elsewhere meanwhile (a revoke): that sent its signal.
+                if own and held:
                     self._destroyed_signal(sid)
         if own:
             self._forget()
@@ -1058,12 +1059,13 @@ class Session(SessionBase):
         sid = self._current_sid() if own else self._sid_of(session_key)
         if sid is not None and not self.store_unavailable:
             try:
-                await self.store.adestroy(sid)
+                held = await self.store.adestroy(sid)
             except StoreUnavailable as error:
                 self._outage(error)
             else:
                 self._ended += (sid,)
-                if own:
+                # Ended elsewhere meanwhile (a revoke): that sent its signal.
+                if own and held:
                     await self._adestroyed_signal(sid)
         if own:
             self._forget()

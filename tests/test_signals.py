@@ -337,6 +337,37 @@ class Signals(_TestCase):
             clients[0].get("/whoami/")
         assert recorder.events == []
 
+    def test_a_logout_after_revoking_its_own_session_sends_no_destroyed(
+        self,
+    ) -> None:
+        clients = [Client() for _ in range(2)]
+        for client in clients:
+            client.get("/login/", ALICE)
+        both = {hash_of(client) for client in clients}
+
+        with recording() as recorder:
+            response = clients[0].get("/sessions/revoke-all-then-logout/")
+
+        assert response.json() == {"ended": 2}
+        assert sorted(name for name, _ in recorder.events) == ["revoked", "revoked"]
+        assert {kwargs["key_hash"] for _, kwargs in recorder.events} == both
+
+    async def test_an_async_logout_after_revoking_its_own_session_sends_no_destroyed(
+        self,
+    ) -> None:
+        await sync_to_async(self.client.get)("/login/", ALICE)
+        own = hash_of(self.client)
+        self.async_client.cookies[NAME] = self.client.cookies[NAME].value
+
+        with recording() as recorder:
+            response = await self.async_client.get(
+                "/async/sessions/revoke-all-then-logout/"
+            )
+
+        assert response.json() == {"ended": 1}
+        assert [name for name, _ in recorder.events] == ["revoked"]
+        assert recorder.sent("revoked") == [own]
+
     # Receivers under ASGI, where the middleware's saves run on the event loop.
 
     def test_a_receiver_of_a_timeout_finds_the_session_loaded(self) -> None:

@@ -60,6 +60,7 @@ urlpatterns += [
     path("async/session-user/", views.async_session_user),
     path("sessions/current/", views.current_sessions),
     path("sessions/revoke-others/", views.revoke_others),
+    path("sessions/revoke-all-then-logout/", views.revoke_all_then_logout),
     path("sessions/rotate-while-revoked/", views.rotate_while_revoked),
     path("sessions/password/", views.change_password_and_revoke_others),
     path("sessions/password-with-poll/", views.change_password_with_poll),
@@ -67,6 +68,10 @@ urlpatterns += [
     path("rotate-then-delete-old/", views.rotate_then_delete_old),
     path("async/sessions/current/", views.async_current_sessions),
     path("async/sessions/revoke-others/", views.async_revoke_others),
+    path(
+        "async/sessions/revoke-all-then-logout/",
+        views.async_revoke_all_then_logout,
+    ),
 ]
 
 urlpatterns += [path("async/clear-unread/", views.async_clear_unread)]

@@ -305,6 +305,13 @@ def revoke_others(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"ended": revoke(request.user, keep=request.session)})
 
 
+def revoke_all_then_logout(request: HttpRequest) -> HttpResponse:
+    """Log out everywhere: this session is ended by the revoke already."""
+    ended = revoke(request.user)
+    logout(request)
+    return JsonResponse({"ended": ended})
+
+
 async def _session_user(request: HttpRequest) -> User | AnonymousUser:
     """The user the session is logged in as, read through the async session
     API (``request.auser()`` needs Django 5.0)."""
@@ -382,6 +389,12 @@ def rotate_then_delete_old(request: HttpRequest) -> HttpResponse:
 
 async def async_revoke_others(request: HttpRequest) -> HttpResponse:
     ended = await arevoke(await _session_user(request), keep=request.session)
+    return JsonResponse({"ended": ended})
+
+
+async def async_revoke_all_then_logout(request: HttpRequest) -> HttpResponse:
+    ended = await arevoke(await _session_user(request))
+    await request.session.aflush()
     return JsonResponse({"ended": ended})
 
 
