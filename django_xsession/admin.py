@@ -78,27 +78,56 @@ def _database(*, write: bool = False) -> str:
     return router.db_for_write(Session) if write else router.db_for_read(Session)
 
 
-def _delete(queryset: QuerySet[Session], request: HttpRequest) -> int:
-    """Delete the sessions of ``queryset`` and their cached copies, as
-    ``revoke`` ends them (``session_revoked`` included); say how many."""
+def _live() -> Q:
+    """Rows of sessions that have not ended: neither past their stored expiry
+    nor past ``IDLE_TIMEOUT`` or ``ABSOLUTE_TIMEOUT``, which end them first."""
+    now = timezone.now()
+    live = Q(expires__gt=now)
+    options = get_options()
+    if options.idle_timeout is not None:
+        live &= Q(last_seen__gt=now - datetime.timedelta(seconds=options.idle_timeout))
+    if options.absolute_timeout is not None:
+        live &= Q(
+            created__gt=now - datetime.timedelta(seconds=options.absolute_timeout)
+        )
+    return live
+
+
+def _delete(queryset: QuerySet[Session], request: HttpRequest) -> tuple[int, int]:
+    """Delete the sessions of ``queryset`` and their cached copies; end the
+    live ones as ``revoke`` does (``session_revoked`` included).
+
+    Returns how many live sessions were ended and how many rows of ended
+    ones were deleted besides.
+    """
     forget = _forgetter()
+    # Rows the store does not read (a store other than the database's)
+    # hold no live session: deleting them ends nothing.
+    serving = isinstance(get_store(), DatabaseStore)
     # Listed where they are deleted: a replica that lags would list them
     # again and again.
     rows = queryset.using(_database(write=True)).order_by()
-    deleted: list[tuple[str, str | None]] = []
+    ended: list[tuple[str, str | None]] = []
+    removed = 0
     # Rows first, copies after: a request between the two finds no row to
     # cache again.
     while found := list(rows.values_list("key", "user_id")[:_FORGET_BATCH]):
         keys = [key for key, _user in found]
+        live = (
+            set(rows.filter(_live(), key__in=keys).values_list("key", flat=True))
+            if serving
+            else set()
+        )
         rows.filter(key__in=keys).delete()
         if forget is not None:
             forget(keys)
-        deleted += found
-    for key_hash, user_id in deleted:
+        ended += [(key, user_id) for key, user_id in found if key in live]
+        removed += len(found) - len(live)
+    for key_hash, user_id in ended:
         session_revoked.send(
             sender=SessionInfo, key_hash=key_hash, user_id=user_id, request=request
         )
-    return len(deleted)
+    return len(ended), removed
 
 
 # Session keys whose values are credentials: Django's auth hash, CSRF secret
@@ -292,22 +321,11 @@ class ExpiryFilter(admin.SimpleListFilter):
     def queryset(
         self, request: HttpRequest, queryset: QuerySet[Any]
     ) -> QuerySet[Any] | None:
-        now = timezone.now()
-        live = Q(expires__gt=now)
-        options = get_options()
         # Ended as the session layer ends them, not only by stored expiry.
-        if options.idle_timeout is not None:
-            live &= Q(
-                last_seen__gt=now - datetime.timedelta(seconds=options.idle_timeout)
-            )
-        if options.absolute_timeout is not None:
-            live &= Q(
-                created__gt=now - datetime.timedelta(seconds=options.absolute_timeout)
-            )
         if self.value() == "live":
-            return queryset.filter(live)
+            return queryset.filter(_live())
         if self.value() == "expired":
-            return queryset.exclude(live)
+            return queryset.exclude(_live())
         return queryset
 
 
@@ -431,12 +449,22 @@ class SessionAdmin(_ModelAdmin):
         else:
             for obj in queryset:
                 self.log_deletion(request, obj, str(obj))  # type: ignore[attr-defined]
-        revoked = _delete(queryset, request)
-        self.message_user(
-            request,
-            ngettext(
-                "Revoked %(count)d session.", "Revoked %(count)d sessions.", revoked
+        revoked, removed = _delete(queryset, request)
+        said = []
+        if revoked or not removed:
+            said.append(
+                ngettext(
+                    "Revoked %(count)d session.", "Revoked %(count)d sessions.", revoked
+                )
+                % {"count": revoked}
             )
-            % {"count": revoked},
-            messages.SUCCESS,
-        )
+        if removed:
+            said.append(
+                ngettext(
+                    "Deleted %(count)d session that had ended already.",
+                    "Deleted %(count)d sessions that had ended already.",
+                    removed,
+                )
+                % {"count": removed}
+            )
+        self.message_user(request, " ".join(said), messages.SUCCESS)

@@ -42,7 +42,8 @@ class SessionInfo:
     ``handle`` identifies the session for :func:`revoke`; it is derived from
     the stored hash of the id, so it reveals nothing that opens the session.
     ``ip`` and ``user_agent`` are what the session was last saved from, when
-    ``XSESSION["RECORD_METADATA"]`` is on.
+    ``XSESSION["RECORD_METADATA"]`` is on. ``last_seen`` is its last save,
+    or its last refresh under ``ROLLING`` or ``IDLE_TIMEOUT``.
     """
 
     handle: str
@@ -85,7 +86,7 @@ def _infos(records: dict[str, Record]) -> list[SessionInfo]:
 
 
 def sessions_of(user: Any) -> list[SessionInfo]:
-    """The user's live sessions, the most recently used first."""
+    """The user's live sessions, the most recently seen first."""
     return _infos(_live(get_store().user_sessions(_user_id(user))))
 
 

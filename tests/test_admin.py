@@ -83,6 +83,13 @@ class AdminTestCase(TestCase):
     def listed(self, response: Response) -> set[str]:
         return {row.pk for row in response.context["cl"].result_list}
 
+    def log_in_on_the_database_store(self) -> set[str]:
+        """Log the admin in again, for a test run with ``STORE = "db"``; the
+        rows that adds (the admin's own session)."""
+        before = set(Session.objects.values_list("pk", flat=True))
+        self.client.force_login(self.admin)
+        return set(Session.objects.values_list("pk", flat=True)) - before
+
 
 class SessionAdminTests(AdminTestCase):
     def test_admin_checks_pass(self) -> None:
@@ -269,10 +276,8 @@ class SessionAdminTests(AdminTestCase):
         assert idle.pk not in live
         assert self.listed(self.changelist(status="expired")) == {idle.pk}
 
-    def test_revoke_deletes_the_selected_sessions_only(self) -> None:
-        first = add_session("alice's", self.alice)
-        second = add_session("a visitor's")
-        kept = add_session("root's", self.admin)
+    def revoked_signals(self) -> list[tuple[str, str | None]]:
+        """Every ``session_revoked`` sent from now on, as (key hash, user id)."""
         revoked: list[tuple[str, str | None]] = []
 
         def receive(sender: Any, key_hash: str, user_id: str | None, **_: Any) -> None:
@@ -280,19 +285,68 @@ class SessionAdminTests(AdminTestCase):
 
         session_revoked.connect(receive)
         self.addCleanup(session_revoked.disconnect, receive)
-        response = self.client.post(
+        return revoked
+
+    def revoke(self, *rows: Session) -> Response:
+        return self.client.post(
             CHANGELIST,
-            {"action": "revoke", "_selected_action": [first.pk, second.pk]},
+            {"action": "revoke", "_selected_action": [row.pk for row in rows]},
             follow=True,
         )
 
+    @override_settings(XSESSION={"STORE": "db"})
+    def test_revoke_deletes_the_selected_sessions_only(self) -> None:
+        own = self.log_in_on_the_database_store()
+        first = add_session("alice's", self.alice)
+        second = add_session("a visitor's")
+        kept = add_session("root's", self.admin)
+        revoked = self.revoked_signals()
+
+        response = self.revoke(first, second)
+
         self.assertContains(response, "Revoked 2 sessions.")
-        assert set(Session.objects.values_list("pk", flat=True)) == {kept.pk}
+        assert set(Session.objects.values_list("pk", flat=True)) == {kept.pk} | own
         assert sorted(revoked) == sorted(
             [(first.pk, str(self.alice.pk)), (second.pk, None)]
         )
         logged = LogEntry.objects.filter(action_flag=DELETION)
         assert set(logged.values_list("object_id", flat=True)) == {first.pk, second.pk}
+
+    @override_settings(XSESSION={"STORE": "db", "IDLE_TIMEOUT": 60})
+    def test_revoking_sessions_that_had_ended_deletes_them_unsignalled(
+        self,
+    ) -> None:
+        own = self.log_in_on_the_database_store()
+        live = add_session("live", self.alice)
+        expired = add_session("expired", self.alice, lasts=-datetime.timedelta(hours=1))
+        idle = add_session("idle", self.alice)
+        Session.objects.filter(pk=idle.pk).update(
+            last_seen=timezone.now() - datetime.timedelta(minutes=5)
+        )
+        revoked = self.revoked_signals()
+
+        response = self.revoke(live, expired, idle)
+
+        self.assertContains(
+            response,
+            "Revoked 1 session. Deleted 2 sessions that had ended already.",
+        )
+        assert revoked == [(live.pk, str(self.alice.pk))]
+        assert set(Session.objects.values_list("pk", flat=True)) == own
+
+    def test_revoking_rows_another_store_does_not_read_ends_no_session(
+        self,
+    ) -> None:
+        # The suite's store is memory: the table's rows are leftovers.
+        leftover = add_session("alice's", self.alice)
+        revoked = self.revoked_signals()
+
+        response = self.revoke(leftover)
+
+        self.assertContains(response, "Deleted 1 session that had ended already.")
+        self.assertNotContains(response, "Revoked")
+        assert revoked == []
+        assert not Session.objects.exists()
 
     def test_revoke_is_offered(self) -> None:
         add_session("alice's", self.alice)
@@ -425,7 +479,7 @@ class ForgettingStoreTests(TestCase):
                 follow=True,
             )
 
-        self.assertContains(response, "Revoked 5 sessions.")
+        self.assertContains(response, "Deleted 5 sessions that had ended already.")
         assert not Session.objects.exists()
         assert self.forgotten() == sorted(keys)
         assert [len(batch) for batch in self.store.forgotten] == [2, 2, 1]
@@ -590,7 +644,9 @@ class SessionsPerUserTests(AdminTestCase):
 
         assert self.listed(response) == self.alices
 
+    @override_settings(XSESSION={"STORE": "db"})
     def test_revoking_a_users_sessions_from_their_list(self) -> None:
+        own = self.log_in_on_the_database_store()
         response = self.client.post(
             f"{CHANGELIST}?user_id__exact={self.alice.pk}",
             {
@@ -604,7 +660,7 @@ class SessionsPerUserTests(AdminTestCase):
         self.assertContains(response, "Revoked 2 sessions.")
         assert (
             set(Session.objects.values_list("pk", flat=True))
-            == self.roots | self.visitors
+            == self.roots | self.visitors | own
         )
 
 
