@@ -49,7 +49,7 @@ logger = logging.getLogger("django.security.SuspiciousSession")
 store_logger = logging.getLogger("django_xsession")
 
 _NOT_GIVEN: Any = object()
-_VALID_ID = re.compile(r"^[A-Za-z0-9_\-.~]{8,256}$")
+_VALID_ID = re.compile(r"[A-Za-z0-9_\-.~]{8,256}")
 _CREATE_ATTEMPTS = 100
 COOKIE_ATTRIBUTES = frozenset(
     {"path", "domain", "secure", "httponly", "samesite", "partitioned", "priority"}
@@ -431,7 +431,7 @@ class Session(SessionBase):
             self._use_id(await sync_to_async(generate)(self.request))
 
     def _use_id(self, sid: Any) -> None:
-        if not isinstance(sid, str) or not _VALID_ID.match(sid):
+        if not isinstance(sid, str) or not _VALID_ID.fullmatch(sid):
             raise ImproperlyConfigured(
                 "XSESSION['GENID'] must return 8 to 256 URL-safe characters."
             )

@@ -15,6 +15,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.sessions.exceptions import SessionInterrupted
 from django.core import mail
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.test import RequestFactory, SimpleTestCase, override_settings
 from django.utils import timezone
@@ -1051,7 +1052,34 @@ def an_id_taken_once(request: object) -> str:
     return signing.new_id()
 
 
+_made_id: list[object] = []
+
+
+def the_id_made(request: object) -> object:
+    """Whatever the test put in ``_made_id``."""
+    return _made_id[-1]
+
+
 class GenIdTests(MiddlewareTestCase):
+    @override_settings(
+        XSESSION={**MEMORY, "GENID": "tests.test_middleware.the_id_made"}
+    )
+    def test_an_id_no_cookie_could_carry_is_refused(self) -> None:
+        # A trailing newline, say from an id read off a file, was taken: its
+        # cookie never verified, and every request made a new session.
+        for bad in ("7-chars", "a" * 257, "with space", "from-a-file\n", 12345678):
+            _made_id.append(bad)
+            with (
+                self.subTest(bad=bad),
+                self.assertRaisesMessage(
+                    ImproperlyConfigured, "must return 8 to 256 URL-safe characters"
+                ),
+            ):
+                self.client.get("/write/", {"a": "1"})
+        _made_id.append("eight-ok")
+        assert self.client.get("/write/", {"a": "1"}).status_code == 200
+        assert self.sid_of(self.client.cookies[NAME].value) == "eight-ok"
+
     @override_settings(XSESSION={**MEMORY, "GENID": "tests.test_middleware.fixed_id"})
     def test_genid_makes_new_ids(self) -> None:
         token = self.start(a="1")
