@@ -128,7 +128,8 @@ def check_settings(
                 f"XSESSION['NAME'] ({options.name!r}) differs from "
                 f"SESSION_COOKIE_NAME ({settings.SESSION_COOKIE_NAME!r}).",
                 hint="Django's test client and Channels' AuthMiddlewareStack read "
-                "SESSION_COOKIE_NAME; set that instead of NAME.",
+                "SESSION_COOKIE_NAME; set that instead of NAME. LEGACY_CONTRIB "
+                "finds django.contrib.sessions cookies under NAME only.",
                 id="xsession.W004",
             )
         )

@@ -202,6 +202,9 @@ class _RequestState:
     view_accessed: bool = False
     # A django.contrib.sessions session copied into ours, deleted once saved.
     legacy: SessionBase | None = None
+    # A django.contrib.sessions key whose session is gone: moved into ours
+    # by a concurrent request, whose new cookie a clearing one would wipe.
+    dead_legacy: bool = False
 
 
 class SessionMiddleware(DjangoSessionMiddleware):
@@ -276,27 +279,34 @@ class SessionMiddleware(DjangoSessionMiddleware):
         if values:
             logger.warning("Session cookie with a bad signature ignored.")
 
+    def _adopted(
+        self, state: _RequestState, values: list[str], found: SessionBase | None
+    ) -> None:
+        state.legacy = found
+        if found is None:
+            shaped = [value for value in values if legacy.looks_legacy(value)]
+            state.dead_legacy = bool(shaped)
+            self._bad_cookies([value for value in values if value not in shaped])
+
     def process_request(self, request: HttpRequest) -> None:
         legacy_values = self._start(request)
         if legacy_values:
             state = self._state(request)
             assert state is not None
-            state.legacy = legacy.adopt(
+            found = legacy.adopt(
                 state.session, legacy_values, state.session.options.legacy_engine
             )
-            if state.legacy is None:
-                self._bad_cookies(legacy_values)
+            self._adopted(state, legacy_values, found)
 
     async def aprocess_request(self, request: HttpRequest) -> None:
         legacy_values = self._start(request)
         if legacy_values:
             state = self._state(request)
             assert state is not None
-            state.legacy = await sync_to_async(legacy.adopt)(
+            found = await sync_to_async(legacy.adopt)(
                 state.session, legacy_values, state.session.options.legacy_engine
             )
-            if state.legacy is None:
-                self._bad_cookies(legacy_values)
+            self._adopted(state, legacy_values, found)
 
     def _state(self, request: HttpRequest) -> _RequestState | None:
         state = request.__dict__.get("_xsession")
@@ -330,10 +340,13 @@ class SessionMiddleware(DjangoSessionMiddleware):
             return _Decision()
         if session.is_empty():
             # A token that verifies but finds no session may be one a
-            # concurrent login just replaced: a cookie answering it, new or
+            # concurrent login just replaced (and a legacy key one that a
+            # concurrent request moved): a cookie answering it, new or
             # clearing, could reach the browser after the login's and wipe
             # it. Only junk, and a session this request ended, are cleared.
-            dead_token = bool(session._candidates) and not session._ended_here
+            dead_token = (
+                bool(session._candidates) or state.dead_legacy
+            ) and not session._ended_here
             if (
                 options.save_uninitialized
                 and not session._destroyed
