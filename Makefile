@@ -1,10 +1,13 @@
 # Every target builds its own virtualenv, so a fresh clone needs nothing else.
 PYTHON ?= python3
-# Another interpreter gets its own virtualenv unless VENV says otherwise.
-VENV ?= $(if $(filter python3,$(PYTHON)),.venv,.venv-$(notdir $(PYTHON)))
 DJANGO ?=
+# DJANGO as a file name can hold it.
+DJANGO_TAG := $(subst /,_,$(subst :,_,$(subst ~,_,$(subst =,_,$(subst >,_,$(subst <,_,$(DJANGO)))))))
+# Another interpreter, or another Django, gets its own virtualenv unless
+# VENV says otherwise: a plain `make test` afterwards must not run on it.
+VENV ?= $(if $(filter python3,$(PYTHON)),.venv,.venv-$(notdir $(PYTHON)))$(if $(DJANGO),-$(DJANGO_TAG))
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(subst /,_,$(subst :,_,$(subst ~,_,$(subst =,_,$(subst >,_,$(subst <,_,$(DJANGO)))))))
+STAMP := $(VENV)/.installed-$(DJANGO_TAG)
 
 .PHONY: demo test matrix lint typecheck bench loadtest fuzz clean
 
