@@ -380,6 +380,20 @@ class StoreContract(_TestCase):
 
         self.assertEqual(self.data_of(sid), {"a": 0, "b": 1})
 
+    def test_a_key_removed_and_set_again_under_another_type_keeps_the_new_value(
+        self,
+    ) -> None:
+        # Stored keys come back as text: a view that read {"7": 1}, cleared
+        # the session and set session[7] removes "7" and sets 7, one key.
+        sid = self.create({"7": 1, "a": 1})
+        changed: dict[Any, int] = {7: 3}
+
+        self.store.set(
+            sid, self.record(changed), delta=Delta(changed, frozenset({"7", "a"}))
+        )
+
+        self.assertEqual(self.data_of(sid), {"7": 3})
+
     def test_delta_update_adds_new_keys_next_to_concurrent_ones(self) -> None:
         sid = self.create({})
         first = self.load(sid)

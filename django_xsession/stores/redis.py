@@ -127,12 +127,11 @@ local function in_chunks(command, first, last)
     redis.call(command, key, unpack(ARGV, start, math.min(start + 999, last)))
   end
 end
-local i = 8
-local pairs_count = tonumber(ARGV[7])
-in_chunks('HSET', i, i + 2 * pairs_count - 1)
-i = i + 2 * pairs_count
-local removed_count = tonumber(ARGV[i])
-in_chunks('HDEL', i + 1, i + removed_count)
+local removed_at = 8 + 2 * tonumber(ARGV[7])
+-- Removals first, as Delta.apply does them: a key removed and set again
+-- under another type ("7" loaded, 7 set) is one field, and keeps the value.
+in_chunks('HDEL', removed_at + 1, removed_at + tonumber(ARGV[removed_at]))
+in_chunks('HSET', 8, removed_at - 1)
 redis.call('PEXPIREAT', key, ARGV[2])
 local new_user = user_of(redis.call('HGET', key, ARGV[6]))
 if old_user and old_user ~= new_user then
