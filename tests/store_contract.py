@@ -250,6 +250,48 @@ class StoreContract(_TestCase):
         self.assertEqual(set(listed), {Store.digest(sid) for sid in alices})
         self.assertEqual(sorted(record.data["n"] for record in listed.values()), [0, 1])
 
+    def test_a_binary_serializers_sessions_are_listed_and_ended_by_user(
+        self,
+    ) -> None:
+        def user_sessions() -> dict[str, Record]:
+            return self.store.user_sessions("7")
+
+        with self.settings(SESSION_SERIALIZER=f"{__name__}.PickleSerializer"):
+            self.store = self.make_store()
+            if not self.can_list(user_sessions):
+                return
+            # The id as contrib.auth stores it (text) and as an int: both
+            # are the user sessions_of looks up as "7".
+            kept = self.create({"_auth_user_id": 7, "n": 0})
+            logged_in = self.create({"n": 0})
+            rotated = self.create({"_auth_user_id": "bob"})
+
+            # A save that leaves the user alone keeps the session listed.
+            self.save_delta(kept, self.load(kept), {"_auth_user_id": 7, "n": 1})
+            self.assertIs(self.store.touch(kept, self.now + 2 * HOUR), True)
+            self.save_delta(
+                logged_in, self.load(logged_in), {"_auth_user_id": "7", "n": 0}
+            )
+            moved = new_sid()
+            rotation = self.record({"_auth_user_id": "bob"})
+            self.assertIs(self.store.replace(rotated, moved, rotation), True)
+
+            listed = user_sessions()
+            self.assertEqual(set(listed), {Store.digest(kept), Store.digest(logged_in)})
+            self.assertEqual(
+                listed[Store.digest(kept)].data, {"_auth_user_id": 7, "n": 1}
+            )
+            self.assertEqual(
+                set(self.store.user_sessions("bob")), {Store.digest(moved)}
+            )
+
+            # A logout leaves the list; a revoke ends the rest.
+            self.save_delta(logged_in, self.load(logged_in), {"n": 0})
+            self.assertEqual(set(user_sessions()), {Store.digest(kept)})
+            self.assertEqual(self.store.destroy_keys(user_sessions()), 1)
+            self.assertEqual(user_sessions(), {})
+            self.assertIsNone(self.store.get(kept))
+
     def test_created_record_reads_back_equal(self) -> None:
         sid = new_sid()
         record = Record(

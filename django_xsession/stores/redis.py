@@ -24,6 +24,7 @@ from django_xsession.stores.base import (
     parse_time,
     session_serializer,
     suspicious,
+    user_of,
 )
 
 if TYPE_CHECKING:
@@ -43,10 +44,12 @@ CREATED = "m:created"
 LAST_SEEN = "m:seen"
 # Record.meta's keys, stored as "m:meta:<name>".
 META = "m:meta:"
-USER_FIELD = DATA + AUTH_USER_KEY
+# The session's user as sessions_of looks it up, plain text: the scripts
+# that keep the per-user index read it, and cannot decode every serializer.
+USER = "m:user"
 # The same names as they come back from Redis.
-_DATA, _EXPIRES, _COOKIE, _CREATED, _LAST_SEEN, _META = (
-    name.encode() for name in (DATA, EXPIRES, COOKIE, CREATED, LAST_SEEN, META)
+_DATA, _EXPIRES, _COOKIE, _CREATED, _LAST_SEEN, _META, _USER = (
+    name.encode() for name in (DATA, EXPIRES, COOKIE, CREATED, LAST_SEEN, META, USER)
 )
 # A data key can hold a lone surrogate (JSON's "\ud800" decodes to one),
 # which strict UTF-8 refuses: field names pass it through both ways.
@@ -63,22 +66,9 @@ def _field(key: Any) -> bytes:
     return _DATA + name.encode("utf-8", _KEY_ERRORS)
 
 
-# Lua shared by the scripts: the user of a session, from its encoded value,
-# and the per-user index, a sorted set of session hashes scored by expiry.
+# Lua shared by the scripts: the per-user index, a sorted set of session
+# hashes scored by expiry.
 _USER_INDEX = """
--- The same text as str() of the id in Python (what sessions_of looks up).
-local function user_of(value)
-  if not value then return nil end
-  local ok, decoded = pcall(cjson.decode, value)
-  if not ok then return nil end
-  local kind = type(decoded)
-  if kind == 'string' then return decoded end
-  -- A number's JSON text is Python's str() of it: cjson's double would
-  -- round an id of 15 digits or more (a snowflake id) to 14.
-  if kind == 'number' then return value end
-  if kind == 'boolean' then return decoded and 'True' or 'False' end
-  return nil
-end
 local function expire_with_latest(key)
   local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
   if last[2] then redis.call('PEXPIREAT', key, last[2]) end
@@ -111,14 +101,14 @@ elseif exists == 0 then
 end
 if mode == 'move' then
   local moved = KEYS[2]
-  local moved_user = user_of(redis.call('HGET', moved, ARGV[6]))
+  local moved_user = redis.call('HGET', moved, ARGV[6])
   if redis.call('DEL', moved) == 0 then return 'gone' end
   -- A session's key ends with its digest, 64 hex digits.
   if moved_user then unindex(ARGV[4], moved_user, string.sub(moved, -64)) end
   mode = 'create'
 end
 local old_user = nil
-if mode ~= 'create' then old_user = user_of(redis.call('HGET', key, ARGV[6])) end
+if mode ~= 'create' then old_user = redis.call('HGET', key, ARGV[6]) end
 if mode == 'replace' then redis.call('DEL', key) end
 -- unpack() gives a few thousand values at most: ARGV[first..last] goes in
 -- chunks, of an even size so that HSET's fields stay with their values.
@@ -133,7 +123,7 @@ local removed_at = 8 + 2 * tonumber(ARGV[7])
 in_chunks('HDEL', removed_at + 1, removed_at + tonumber(ARGV[removed_at]))
 in_chunks('HSET', 8, removed_at - 1)
 redis.call('PEXPIREAT', key, ARGV[2])
-local new_user = user_of(redis.call('HGET', key, ARGV[6]))
+local new_user = redis.call('HGET', key, ARGV[6])
 if old_user and old_user ~= new_user then
   unindex(ARGV[4], old_user, ARGV[5])
 end
@@ -163,7 +153,7 @@ local key = KEYS[1]
 if redis.call('EXISTS', key) == 0 then return 0 end
 redis.call('HSET', key, 'm:expires', ARGV[2], 'm:seen', ARGV[6])
 redis.call('PEXPIREAT', key, ARGV[1])
-local user = user_of(redis.call('HGET', key, 'd:_auth_user_id'))
+local user = redis.call('HGET', key, 'm:user')
 if user then index(ARGV[4], user, ARGV[5], ARGV[1], ARGV[3]) end
 return 1
 """
@@ -184,7 +174,7 @@ return found
 _DESTROY = (
     _USER_INDEX
     + """
-local user = user_of(redis.call('HGET', KEYS[1], 'd:_auth_user_id'))
+local user = redis.call('HGET', KEYS[1], 'm:user')
 local deleted = redis.call('DEL', KEYS[1])
 if user then unindex(ARGV[1], user, ARGV[2]) end
 return deleted
@@ -199,7 +189,7 @@ _CLEAR = (
     _USER_INDEX
     + """
 for _, key in ipairs(KEYS) do
-  local user = user_of(redis.call('HGET', key, ARGV[2]))
+  local user = redis.call('HGET', key, ARGV[2])
   if user then redis.call('UNLINK', ARGV[1] .. user) end
   redis.call('UNLINK', key)
 end
@@ -386,12 +376,22 @@ class RedisStore(Store):
             pairs += [META + name, text]
         for name, value in changed.items():
             pairs += [_field(name), dumps(value)]
+        deleted = [_field(name) for name in removed]
+        # An update that leaves the user alone leaves the stored one: a
+        # concurrent login or logout may have changed it since this loaded.
+        user = user_of(changed)
+        if user is not None:
+            pairs += [USER, user]
+        elif mode == "update" and (
+            AUTH_USER_KEY in changed or AUTH_USER_KEY in removed
+        ):
+            deleted.append(_USER)
         expires_ms = _ms(record.expires)
         keys = [self.session_key(digest)]
         if moved is not None:
             keys.append(self.session_key(self.digest(moved)))
         args: list[Any]
-        if mode == "create" and AUTH_USER_KEY not in record.data:
+        if mode == "create" and user is None:
             script = self._script(_CREATE_ANONYMOUS)
             args = [expires_ms, *pairs]
         else:
@@ -402,11 +402,11 @@ class RedisStore(Store):
                 _ms(now),
                 self.user_prefix,
                 digest,
-                USER_FIELD,
+                USER,
                 len(pairs) // 2,
                 *pairs,
-                len(removed),
-                *[_field(name) for name in removed],
+                len(deleted),
+                *deleted,
             ]
         outcome = self._run(lambda: script(keys=keys, args=args))
         if outcome == b"taken":
@@ -510,10 +510,10 @@ class RedisStore(Store):
             for key in self._scan(self._session_pattern()):
                 batch.append(key)
                 if len(batch) == 1000:
-                    script(keys=batch, args=[self.user_prefix, USER_FIELD])
+                    script(keys=batch, args=[self.user_prefix, USER])
                     batch = []
             if batch:
-                script(keys=batch, args=[self.user_prefix, USER_FIELD])
+                script(keys=batch, args=[self.user_prefix, USER])
 
         self._run(unlink_all)
 
