@@ -19,8 +19,11 @@ from django_xsession.models import Session as SessionRow
 from django_xsession.session import SessionTooLarge
 from django_xsession.stores import get_store
 from django_xsession.stores.base import Store, session_serializer
+from django_xsession.stores.redis import RedisStore
+from tests.test_stores_redis import REDIS_STORE, RequiresRedis
 
 DB: dict[str, Any] = {"STORE": "db"}
+HOUR = datetime.timedelta(hours=1)
 
 
 @override_settings(XSESSION=DB)
@@ -65,6 +68,89 @@ class CorruptDataTests(TestCase):
         assert response.status_code == 200
         row = SessionRow.objects.get(key=Store.digest(sid))
         assert row.data == '{"fresh":"yes"}'
+
+
+@override_settings(XSESSION=REDIS_STORE)
+class CorruptRedisMetaTests(RequiresRedis, SimpleTestCase):
+    """A session hash whose meta fields something else wrote: never a 5xx."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        store = get_store()
+        assert isinstance(store, RedisStore)
+        self.store = store
+        store.clear()
+        self.addCleanup(store.clear)
+
+    def stored_with(self, fields: dict[bytes, bytes]) -> str:
+        """A session of data ``{"a": 1}`` whose hash has ``fields`` over its
+        own; the client carries its token. Return the id."""
+        sid = signing.new_id()
+        now = timezone.now()
+        mapping = {
+            b"d:a": b"1",
+            b"m:expires": (now + HOUR).isoformat().encode(),
+            b"m:created": now.isoformat().encode(),
+            b"m:seen": now.isoformat().encode(),
+            b"m:meta:user_agent": b"curl/8.5",
+            **fields,
+        }
+        key = self.store.session_key(Store.digest(sid))
+        self.store.client.hset(key, mapping=mapping)  # type: ignore[arg-type]
+        self.store.client.pexpire(key, HOUR)
+        self.client.cookies["sessionid"] = signing.sign(sid, get_options().secrets)
+        return sid
+
+    def read(self) -> Any:
+        with self.assertLogs("django.security.SuspiciousSession", "WARNING") as logs:
+            response = self.client.get("/read/")
+        assert response.status_code == 200
+        assert all("corrupted" in line for line in logs.output), logs.output
+        return response.json()
+
+    def test_a_corrupt_expiry_is_a_missing_session(self) -> None:
+        for expires, use_tz in (
+            (b"tomorrow", True),
+            (b"\xff\xfe", True),
+            (b"2026-13-45T00:00:00", True),
+            # Out of range once made naive for a deploy without USE_TZ.
+            (b"0001-01-01T00:00:00+14:00", False),
+        ):
+            with self.subTest(expires=expires), self.settings(USE_TZ=use_tz):
+                sid = self.stored_with({b"m:expires": expires})
+                token = self.client.cookies["sessionid"].value
+
+                assert self.read() == {}
+
+                response = self.client.get("/write/", {"k": "v"})
+                assert response.status_code == 200
+                # A new session, under a new id: the stored hash is left.
+                assert response.cookies["sessionid"].value != token
+                assert (
+                    self.store.client.hget(
+                        self.store.session_key(Store.digest(sid)), "m:expires"
+                    )
+                    == expires
+                )
+
+    def test_corrupt_created_and_last_seen_times_are_dropped(self) -> None:
+        sid = self.stored_with({b"m:created": b"yesterday", b"m:seen": b"\xff"})
+
+        assert self.read() == {"a": 1}
+
+        record = self.store.get(sid)
+        assert record is not None
+        assert (record.created, record.last_seen) == (None, None)
+        assert self.client.get("/write/", {"k": "v"}).json() == {"a": 1, "k": "v"}
+
+    def test_undecodable_metadata_is_dropped(self) -> None:
+        sid = self.stored_with({b"m:meta:ip": b"\xff", b"m:meta:\xfe": b"x"})
+
+        assert self.read() == {"a": 1}
+
+        record = self.store.get(sid)
+        assert record is not None
+        assert record.meta == {"user_agent": "curl/8.5"}
 
 
 @override_settings(XSESSION=DB)

@@ -207,6 +207,22 @@ def _ms(moment: datetime.datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+# What parse_time() raises for bytes that are no ISO 8601 time (undecodable
+# ones too), or for a time out of range once moved to the USE_TZ in force.
+_BAD_TIME = (ValueError, OverflowError)
+
+
+def _optional_time(
+    text: bytes | None, now: datetime.datetime
+) -> datetime.datetime | None:
+    """A creation or last-seen time; ``None``, logged, if it is corrupt."""
+    try:
+        return parse_time(text, now)
+    except _BAD_TIME:
+        suspicious.warning("Session metadata corrupted: a time is treated as absent.")
+        return None
+
+
 class RedisStore(Store):
     """Sessions in Redis hashes, with Redis's own TTL as their expiry.
 
@@ -289,7 +305,13 @@ class RedisStore(Store):
         if expires_raw is None:
             return None
         now = timezone.now()
-        expires = parse_time(expires_raw, now)
+        try:
+            expires = parse_time(expires_raw, now)
+        except _BAD_TIME:
+            suspicious.warning(
+                "Session expiry corrupted: the session is treated as absent."
+            )
+            return None
         if expires <= now:
             return None
         loads = self.serializer.loads
@@ -305,7 +327,12 @@ class RedisStore(Store):
                         "Session data corrupted: a key is treated as absent."
                     )
             elif name.startswith(_META):
-                meta[name[len(_META) :].decode()] = value.decode()
+                try:
+                    meta[name[len(_META) :].decode()] = value.decode()
+                except UnicodeDecodeError:
+                    suspicious.warning(
+                        "Session metadata corrupted: a field is treated as absent."
+                    )
         cookie_raw = fields.get(_COOKIE)
         cookie = (
             self.decode(cookie_raw)
@@ -316,8 +343,8 @@ class RedisStore(Store):
             data=data,
             expires=expires,
             cookie=cookie or {},
-            created=parse_time(fields.get(_CREATED), now),
-            last_seen=parse_time(fields.get(_LAST_SEEN), now),
+            created=_optional_time(fields.get(_CREATED), now),
+            last_seen=_optional_time(fields.get(_LAST_SEEN), now),
             meta=meta,
         )
 
