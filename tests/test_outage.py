@@ -7,7 +7,9 @@ sends requests during the outage, then restarts the server on the same port
 and folder and reads the sessions back. Both stores that talk to Redis run
 the same tests: the Redis store and the cache store on django-redis. The
 cache store on a django-redis cache that ignores connection errors, where a
-read cannot tell an outage from a miss, has tests of its own.
+read cannot tell an outage from a miss, has tests of its own. So does a
+Redis that stays up but refuses writes: full, made a replica, or unable to
+persist.
 """
 
 from __future__ import annotations
@@ -182,10 +184,12 @@ class OwnRedis(RedisServers):
     backend: ClassVar[str]
     #: More of the alias's django-redis OPTIONS.
     cache_options: ClassVar[dict[str, Any]] = {}
+    #: More of the server's command line.
+    server_arguments: ClassVar[tuple[str, ...]] = ()
 
     def setUp(self) -> None:
         super().setUp()
-        self.server = self.start_server()
+        self.server = self.start_server(*self.server_arguments)
         # An alias of its own: stores are built once per configuration.
         alias = f"outage-{self.server.port}"
         caches = {
@@ -493,6 +497,106 @@ class RedisStoreOutageTests(OutageTests, SimpleTestCase):
 
 
 class CacheStoreOutageTests(OutageTests, SimpleTestCase):
+    backend = "cache"
+
+
+def eventually(check: Callable[[], bool], what: str) -> None:
+    """Wait until ``check()`` holds; fail saying ``what`` did not happen."""
+    deadline = time.monotonic() + START_SECONDS
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen in {START_SECONDS} s")
+        time.sleep(0.02)
+
+
+# The RDB file's name, where a test puts a folder so that a save fails.
+UNSAVABLE = "unsavable.rdb"
+
+
+class RefusedWritesTests(OwnRedis):
+    """Mix into a ``SimpleTestCase``: a Redis that answers but refuses
+    writes (full, demoted to a replica, unable to persist) is an outage."""
+
+    server_arguments = ("--dbfilename", UNSAVABLE)
+
+    def assert_writes_refused(self, written: dict[str, dict[str, Any]]) -> None:
+        """Sessions read as they are; no write goes through, and none 500s."""
+        with self.on_store_error("raise"), self.assertLogs("django_xsession") as logs:
+            for token, data in written.items():
+                client = self.visitor(token)
+                assert client.get("/read/").json() == data
+                self.assert_503(client.get("/write/", {"during": "refusal"}))
+                self.assert_503(client.get("/increment/", {"key": "n"}))
+                assert client.cookies[NAME].value == token
+            self.assert_503(self.visitor(None).get("/write/", {"new": "1"}))
+        assert {record.levelname for record in logs.records} == {"ERROR"}
+
+        with self.on_store_error("degrade"), self.assertLogs("django_xsession") as logs:
+            for token, data in written.items():
+                client = self.visitor(token)
+                write = client.get("/write/", {"during": "refusal"})
+                assert write.status_code == 200
+                assert write.json() == {**data, "during": "refusal"}
+                assert NAME not in write.cookies
+            fresh = self.visitor(None).get("/write/", {"new": "1"})
+            assert fresh.status_code == 200
+            assert NAME not in fresh.cookies
+        assert {record.levelname for record in logs.records} == {"WARNING"}
+
+    def test_a_full_redis_under_noeviction(self) -> None:
+        written = self.write_sessions()
+        with self.server.client() as admin:
+            admin.config_set("maxmemory-policy", "noeviction")
+            admin.config_set("maxmemory", 1)
+            self.assert_writes_refused(written)
+            admin.config_set("maxmemory", 0)
+
+        self.assert_intact(written)
+
+    def test_a_primary_a_failover_made_a_replica(self) -> None:
+        promoted = self.start_server("--replicaof", HOST, str(self.server.port))
+        written = self.write_sessions()
+        with self.server.client() as demoted, promoted.client() as primary:
+            eventually(
+                lambda: demoted.wait(1, 100) == 1, "the replica's copy of the sessions"
+            )
+            primary.replicaof("NO", "ONE")
+            demoted.replicaof(HOST, promoted.port)
+            eventually(
+                lambda: (
+                    demoted.info("replication")["master_link_status"] == "up"
+                    and demoted.info("persistence")["loading"] == 0
+                ),
+                "the demoted primary's sync with the new one",
+            )
+            self.assert_writes_refused(written)
+            demoted.replicaof("NO", "ONE")
+
+        self.assert_intact(written)
+
+    def test_a_redis_whose_snapshot_failed(self) -> None:
+        written = self.write_sessions()
+        (self.server.directory / UNSAVABLE).mkdir()
+        with self.server.client() as admin:
+            # stop-writes-on-bgsave-error (on by default) needs a save point.
+            admin.config_set("save", "3600 1")
+            admin.bgsave()
+            eventually(
+                lambda: admin.info("persistence")["rdb_bgsave_in_progress"] == 0,
+                "the snapshot",
+            )
+            assert admin.info("persistence")["rdb_last_bgsave_status"] == "err"
+            self.assert_writes_refused(written)
+            admin.config_set("stop-writes-on-bgsave-error", "no")
+
+        self.assert_intact(written)
+
+
+class RedisStoreRefusedWritesTests(RefusedWritesTests, SimpleTestCase):
+    backend = "redis"
+
+
+class CacheStoreRefusedWritesTests(RefusedWritesTests, SimpleTestCase):
     backend = "cache"
 
 

@@ -138,23 +138,20 @@ def from_primary(cache: BaseCache) -> Mapping[str, Any]:
         return _NO_ARGUMENTS
 
 
-def _outage_errors() -> tuple[type[Exception], ...]:
-    """What a cache raises when its server is down or too slow.
+def _outage_test() -> Callable[[Exception], bool]:
+    """What tells that a cache's server is down, too slow or refusing writes.
 
     Sockets fail with ``OSError``; redis-py (Django's Redis backend and
-    django-redis, which re-raises it) with its own two.
+    django-redis, which re-raises it) with errors the Redis store tells apart.
     """
-    errors: list[type[Exception]] = [OSError]
     try:
-        from redis.exceptions import ConnectionError, TimeoutError
+        from django_xsession.stores.redis import is_outage
     except ImportError:  # pragma: no cover - redis-py is optional
-        pass
-    else:
-        errors += [ConnectionError, TimeoutError]
-    return tuple(errors)
+        return lambda error: isinstance(error, OSError)
+    return lambda error: isinstance(error, OSError) or is_outage(error)
 
 
-_OUTAGE = _outage_errors()
+_is_outage = _outage_test()
 
 
 class CacheStore(Store):
@@ -193,12 +190,14 @@ class CacheStore(Store):
 
     @contextmanager
     def _reaching(self) -> Iterator[None]:
-        """Turn the cache's connection failures into :class:`StoreUnavailable`."""
+        """Turn the cache's outages into :class:`StoreUnavailable`."""
         try:
             yield
-        except _OUTAGE as error:
+        except Exception as error:
+            if not _is_outage(error):
+                raise
             raise StoreUnavailable(
-                f"Cache {self.cache_alias!r} is unreachable: {error}"
+                f"Cache {self.cache_alias!r} is unavailable: {error}"
             ) from error
 
     def _key(self, sid: str) -> str:

@@ -11,6 +11,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from django.conf import settings
 from django.utils import timezone
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import (
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisError,
+    ResponseError,
+)
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from django_xsession.stores.base import (
@@ -32,8 +38,10 @@ if TYPE_CHECKING:
     from redis.commands.core import Script
 
 _T = TypeVar("_T")
-# What an unreachable or slow Redis raises.
-_OUTAGES = (RedisConnectionError, RedisTimeoutError)
+# What a Redis that cannot serve the store raises: unreachable, slow or
+# loading its dataset (BusyLoadingError is a ConnectionError); or up and
+# refusing writes, full under noeviction or a replica since a failover.
+_OUTAGES = (RedisConnectionError, RedisTimeoutError, OutOfMemoryError, ReadOnlyError)
 
 # A session is one hash: "d:<key>" holds each data key's encoded value, so a
 # save can set and delete single keys; "m:<name>" holds the record's meta.
@@ -198,6 +206,16 @@ return #KEYS
 )
 
 
+def is_outage(error: BaseException) -> bool:
+    """Whether redis-py's ``error`` says Redis cannot serve commands now,
+    rather than that a command was wrong."""
+    if isinstance(error, _OUTAGES):
+        return True
+    # A Redis that cannot persist (a snapshot failed) refuses writes with
+    # MISCONF, which redis-py raises as a plain ResponseError.
+    return isinstance(error, ResponseError) and str(error).startswith("MISCONF")
+
+
 def _literal(text: str) -> str:
     """``text`` escaped to match only itself in a SCAN ``MATCH`` pattern."""
     return re.sub(r"([\\*?\[\]])", r"\\\1", text)
@@ -288,9 +306,11 @@ class RedisStore(Store):
     def _run(self, operation: Callable[[], _T]) -> _T:
         try:
             return operation()
-        except _OUTAGES as error:
+        except RedisError as error:
+            if not is_outage(error):
+                raise
             raise StoreUnavailable(
-                f"Redis ({self.cache!r}) is unreachable: {error}"
+                f"Redis ({self.cache!r}) is unavailable: {error}"
             ) from error
 
     def session_key(self, digest: str) -> str:
