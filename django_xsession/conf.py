@@ -238,6 +238,10 @@ def _takes_one_argument(function: Callable[..., Any]) -> bool:
 
 _REDIS_MODULE = "django_xsession.stores.redis"
 
+# What importing a configured path can raise: import_module("") raises
+# ValueError and a relative path (".x") TypeError, not ImportError.
+_IMPORT_ERRORS = (ImportError, ValueError, TypeError)
+
 
 def _store_option_error(name: str, value: Any) -> str | None:
     """What is wrong with one option of our own stores, or None."""
@@ -328,7 +332,7 @@ class _Reader:
         backend = STORE_ALIASES.get(value, value)
         try:
             store_class = import_string(backend)
-        except ImportError:
+        except _IMPORT_ERRORS:
             self.problem(
                 "xsession.E003",
                 f"Unknown session store {value!r}.",
@@ -556,7 +560,7 @@ class _Reader:
         value = self.raw.get("LEGACY_ENGINE", "django.contrib.sessions.backends.db")
         try:
             engine = import_module(value) if isinstance(value, str) else None
-        except ImportError:
+        except _IMPORT_ERRORS:
             engine = None
         if engine is None or not hasattr(engine, "SessionStore"):
             self.problem(
@@ -582,7 +586,7 @@ class _Reader:
             return None
         try:
             generator = import_string(value) if isinstance(value, str) else value
-        except ImportError:
+        except _IMPORT_ERRORS:
             generator = None
         if (
             not callable(generator)
@@ -609,7 +613,8 @@ class _Reader:
         if unknown:
             self.problem(
                 "xsession.E008",
-                f"Unknown keys in XSESSION['COOKIE']: {', '.join(sorted(unknown))}.",
+                "Unknown keys in XSESSION['COOKIE']: "
+                f"{', '.join(sorted(map(str, unknown)))}.",
                 hint=f"Known keys: {', '.join(sorted(COOKIE_KEYS))}.",
             )
         defaults = {

@@ -186,6 +186,14 @@ class StoreCheckTests(CheckTestCase):
             {"STORE": {"BACKEND": "django_xsession.stores.memory.Nope"}},
         )
 
+    def test_e003_empty_or_relative_module_path(self) -> None:
+        # import_module() raises ValueError or TypeError for these, not
+        # ImportError.
+        for store in (".x", ".", "..x"):
+            self.assert_fires(
+                "xsession.E003", f"Unknown session store {store!r}", {"STORE": store}
+            )
+
     def test_e003_class_that_is_not_a_store(self) -> None:
         self.assert_fires(
             "xsession.E003",
@@ -596,7 +604,7 @@ class StoreErrorPolicyCheckTests(CheckTestCase):
 
 class LegacyEngineCheckTests(CheckTestCase):
     def test_e013_not_a_session_engine(self) -> None:
-        for engine in ("no.such.engine", "django.http", 3):
+        for engine in ("no.such.engine", "django.http", 3, "", ".x"):
             self.assert_fires(
                 "xsession.E013",
                 "is not a session engine module with a SessionStore.",
@@ -711,6 +719,8 @@ class GenIdCheckTests(CheckTestCase):
         self.assert_fires(
             "xsession.E007", self.text, {"GENID": "tests.test_checks.missing"}
         )
+        for genid in (".gen", "."):
+            self.assert_fires("xsession.E007", self.text, {"GENID": genid})
 
     def test_e007_not_callable(self) -> None:
         self.assert_fires("xsession.E007", self.text, {"GENID": "os.sep"})
@@ -751,6 +761,18 @@ class CookieCheckTests(CheckTestCase):
         )
         assert message.hint is not None
         assert "SAMESITE" in message.hint
+
+    def test_e008_unknown_cookie_key_that_is_not_a_string(self) -> None:
+        self.assert_fires(
+            "xsession.E008",
+            "Unknown keys in XSESSION['COOKIE']: 1.",
+            {"COOKIE": {1: True}},
+        )
+        self.assert_fires(
+            "xsession.E008",
+            "Unknown keys in XSESSION['COOKIE']: ('a',).",
+            {"COOKIE": {("a",): 1}},
+        )
 
     def test_e008_samesite(self) -> None:
         self.assert_fires(
@@ -1275,6 +1297,24 @@ class RegistrationTests(CheckTestCase):
             "xsession.E006: XSESSION['UNSET'] must be 'keep' or 'destroy'." in message
         )
         assert "xsession.E001: " in message
+
+    def test_a_request_under_a_path_that_cannot_be_imported_names_the_id(
+        self,
+    ) -> None:
+        for xsession, check_id in (
+            ({"STORE": ".x"}, "xsession.E003"),
+            ({"STORE": "..x"}, "xsession.E003"),
+            ({"GENID": "."}, "xsession.E007"),
+            ({"LEGACY_ENGINE": ""}, "xsession.E013"),
+            ({"LEGACY_ENGINE": ".x"}, "xsession.E013"),
+            ({"COOKIE": {1: True}}, "xsession.E008"),
+        ):
+            with (
+                self.subTest(xsession=xsession),
+                self.settings(XSESSION=xsession),
+                self.assertRaisesMessage(ImproperlyConfigured, f"{check_id}: "),
+            ):
+                self.client.get("/read/")
 
     def test_get_options_does_not_raise_for_warnings(self) -> None:
         expires = datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc)
