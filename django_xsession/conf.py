@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import import_module
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
@@ -69,6 +69,10 @@ PRIORITY_VALUES = {"low": "Low", "medium": "Medium", "high": "High"}
 
 # RFC 6265 cookie-name token: visible ASCII except separators.
 _COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+
+#: The longest duration an option may give, 100 years: a session's expiry
+#: is a datetime, which ends at the year 9999.
+MAX_SECONDS = 100 * 365 * 24 * 3600
 
 # Settings whose change must rebuild the options object.
 WATCHED_SETTINGS = frozenset(
@@ -234,6 +238,14 @@ def _takes_one_argument(function: Callable[..., Any]) -> bool:
     except TypeError:
         return False
     return True
+
+
+def _is_seconds(value: object, minimum: int) -> TypeGuard[int]:
+    return (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and minimum <= value <= MAX_SECONDS
+    )
 
 
 _REDIS_MODULE = "django_xsession.stores.redis"
@@ -442,22 +454,22 @@ class _Reader:
             else settings.SESSION_COOKIE_AGE
         )
         expires: datetime.datetime | None = None
+        # Browser sessions are stored for SESSION_COOKIE_AGE too.
+        cookie_age_in_use = True
         # express-session: when both are given, the key that comes later wins.
         for key in self.raw:
             if key == "MAX_AGE":
                 value = self.raw[key]
                 if isinstance(value, datetime.timedelta):
                     value = int(value.total_seconds())
-                if value is not None and (
-                    isinstance(value, bool) or not isinstance(value, int) or value < 1
-                ):
+                if value is not None and not _is_seconds(value, minimum=1):
                     self.problem(
                         "xsession.E005",
                         "XSESSION['MAX_AGE'] must be None, a number of seconds "
-                        "(1 or more) or a timedelta.",
+                        f"(1 to {MAX_SECONDS}, 100 years) or a timedelta.",
                     )
                     continue
-                max_age, expires = value, None
+                max_age, expires, cookie_age_in_use = value, None, value is None
             elif key == "EXPIRES":
                 value = self.raw[key]
                 if not isinstance(value, datetime.datetime):
@@ -465,12 +477,32 @@ class _Reader:
                         "xsession.E005", "XSESSION['EXPIRES'] must be a datetime."
                     )
                     continue
+                ahead = value - datetime.datetime.now(value.tzinfo)
+                if ahead.total_seconds() > MAX_SECONDS:
+                    self.problem(
+                        "xsession.E005",
+                        "XSESSION['EXPIRES'] must be at most 100 years ahead, "
+                        f"not {value.isoformat()}.",
+                    )
+                    continue
                 self.problem(
                     "xsession.W001",
                     "XSESSION['EXPIRES'] fixes the instant every session ends.",
                     hint="Prefer MAX_AGE, which counts from each session's last save.",
                 )
-                max_age, expires = None, value
+                max_age, expires, cookie_age_in_use = None, value, False
+        cookie_age = settings.SESSION_COOKIE_AGE
+        # Its type is Django's to judge, as Django's own sessions read it.
+        if (
+            cookie_age_in_use
+            and isinstance(cookie_age, int)
+            and cookie_age > MAX_SECONDS
+        ):
+            self.problem(
+                "xsession.E005",
+                f"SESSION_COOKIE_AGE must be at most {MAX_SECONDS} seconds "
+                f"(100 years), not {cookie_age}.",
+            )
         return max_age, expires
 
     def name(self) -> str:
@@ -506,13 +538,11 @@ class _Reader:
         value = self.raw.get(key, default)
         if isinstance(value, datetime.timedelta):
             value = int(value.total_seconds())
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int) or value < minimum
-        ):
+        if value is not None and not _is_seconds(value, minimum):
             self.problem(
                 "xsession.E005",
-                f"XSESSION[{key!r}] must be a number of seconds ({minimum} or "
-                "more), a timedelta or None.",
+                f"XSESSION[{key!r}] must be a number of seconds ({minimum} to "
+                f"{MAX_SECONDS}, 100 years), a timedelta or None.",
             )
             return default
         return value

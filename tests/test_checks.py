@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ TESTED_IDS = frozenset(
 )
 
 SECURE_COOKIE = {"SECURE": True}
+IN_A_YEAR = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=365)
 
 
 def make_id(request: HttpRequest | None) -> str:
@@ -500,7 +502,10 @@ class TypeCheckTests(CheckTestCase):
         self.assert_fires("xsession.E005", "'ROLLING'", {"ROLLING": 1})
 
     def test_e005_max_age(self) -> None:
-        text = "XSESSION['MAX_AGE'] must be None, a number of seconds (1 or more)"
+        text = (
+            "XSESSION['MAX_AGE'] must be None, a number of seconds "
+            "(1 to 3153600000, 100 years)"
+        )
         for bad in (-1, 0, "1", 1.5, True, datetime.timedelta(seconds=-5)):
             self.assert_fires("xsession.E005", text, {"MAX_AGE": bad})
 
@@ -508,11 +513,82 @@ class TypeCheckTests(CheckTestCase):
         for key in ("IDLE_TIMEOUT", "ABSOLUTE_TIMEOUT"):
             self.assert_fires(
                 "xsession.E005",
-                f"XSESSION[{key!r}] must be a number of seconds (1 or more), "
-                "a timedelta or None.",
+                f"XSESSION[{key!r}] must be a number of seconds (1 to "
+                "3153600000, 100 years), a timedelta or None.",
                 {key: 0},
             )
         self.assert_silent("xsession.E005", {"TOUCH_AFTER": 0, "IDLE_TIMEOUT": 1})
+
+    def test_e005_durations_over_100_years(self) -> None:
+        # Such a duration overflowed the datetime of a session's expiry: every
+        # request that saved or timed a session answered 500.
+        for key in ("MAX_AGE", "IDLE_TIMEOUT", "ABSOLUTE_TIMEOUT", "TOUCH_AFTER"):
+            for bad in (
+                conf.MAX_SECONDS + 1,
+                sys.maxsize,
+                datetime.timedelta(days=36501),
+                datetime.timedelta.max,
+            ):
+                self.assert_fires("xsession.E005", f"XSESSION[{key!r}]", {key: bad})
+            self.assert_silent("xsession.E005", {key: conf.MAX_SECONDS})
+            self.assert_silent("xsession.E005", {key: datetime.timedelta(days=36500)})
+
+    def test_e005_session_cookie_age_over_100_years(self) -> None:
+        text = "SESSION_COOKIE_AGE must be at most 3153600000 seconds (100 years)"
+        for django_settings in (
+            {"SESSION_COOKIE_AGE": sys.maxsize},
+            # The stored lifetime of browser sessions.
+            {
+                "SESSION_COOKIE_AGE": sys.maxsize,
+                "SESSION_EXPIRE_AT_BROWSER_CLOSE": True,
+            },
+        ):
+            with self.settings(**django_settings):
+                self.assert_fires("xsession.E005", text, {})
+                self.assert_fires("xsession.E005", text, {"MAX_AGE": None})
+                # Not read when MAX_AGE or EXPIRES gives the lifetime.
+                self.assert_silent("xsession.E005", {"MAX_AGE": 60})
+                self.assert_silent("xsession.E005", {"EXPIRES": IN_A_YEAR})
+        with self.settings(SESSION_COOKIE_AGE=conf.MAX_SECONDS):
+            self.assert_silent("xsession.E005", {})
+
+    def test_e005_expires_over_100_years_ahead(self) -> None:
+        for far in (
+            datetime.datetime.max,
+            datetime.datetime.max.replace(tzinfo=datetime.timezone.utc),
+            datetime.datetime.now(datetime.timezone.utc)
+            + datetime.timedelta(days=36501),
+        ):
+            self.assert_fires(
+                "xsession.E005",
+                "XSESSION['EXPIRES'] must be at most 100 years ahead",
+                {"EXPIRES": far},
+            )
+        self.assert_silent("xsession.E005", {"EXPIRES": IN_A_YEAR})
+        self.assert_silent(
+            "xsession.E005",
+            {"EXPIRES": datetime.datetime.now() + datetime.timedelta(days=36499)},
+        )
+
+    def test_the_longest_durations_allowed_serve_requests(self) -> None:
+        longest = {
+            "STORE": "memory",
+            "MAX_AGE": conf.MAX_SECONDS,
+            "IDLE_TIMEOUT": conf.MAX_SECONDS,
+            "ABSOLUTE_TIMEOUT": conf.MAX_SECONDS,
+            "TOUCH_AFTER": conf.MAX_SECONDS - 1,
+            "ROLLING": True,
+        }
+        with self.settings(XSESSION=longest):
+            assert [m.id for m in check_settings() if m.level >= checks.ERROR] == []
+            written = self.client.get("/write/?a=1")
+            read = self.client.get("/read/")
+
+        assert written.status_code == 200
+        # ABSOLUTE_TIMEOUT counts from the creation, a moment before.
+        max_age = int(written.cookies[settings.SESSION_COOKIE_NAME]["max-age"])
+        assert conf.MAX_SECONDS - 60 < max_age <= conf.MAX_SECONDS
+        assert read.json() == {"a": "1"}
 
     def test_e005_expires(self) -> None:
         self.assert_fires(
