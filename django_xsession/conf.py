@@ -707,16 +707,32 @@ class _Reader:
             )
         return idle, absolute, touch_after
 
+    def touches_in_time(
+        self, max_age: int | None, rolling: bool, touch_after: int
+    ) -> None:
+        if rolling and max_age is not None and touch_after >= max_age:
+            self.problem(
+                "xsession.W015",
+                f"XSESSION['TOUCH_AFTER'] ({touch_after}) is not below MAX_AGE "
+                f"({max_age}): ROLLING never moves a session's stored expiry "
+                "before it passes, so active users are logged out.",
+                hint="Only a write or a touch moves the stored expiry, and a "
+                "touch comes at most every TOUCH_AFTER seconds; keep it well "
+                "below MAX_AGE.",
+            )
+
     def read(self) -> Options:
         max_age, expires = self.lifetime()
         idle_timeout, absolute_timeout, touch_after = self.timeouts()
+        rolling = self.boolean("ROLLING", False)
+        self.touches_in_time(max_age, rolling, touch_after)
         return Options(
             store=self.store(),
             name=self.name(),
             secrets=self.secrets(),
             max_age=max_age,
             expires=expires,
-            rolling=self.boolean("ROLLING", False),
+            rolling=rolling,
             resave=self.boolean("RESAVE", False),
             save_uninitialized=self.boolean("SAVE_UNINITIALIZED", False),
             unset=self.unset(),

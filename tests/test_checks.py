@@ -32,7 +32,7 @@ from django_xsession.stores.base import Store
 # Every id the tests below prove; the source must use exactly these.
 TESTED_IDS = frozenset(
     {f"xsession.E{number:03d}" for number in range(1, 16)}
-    | {f"xsession.W{number:03d}" for number in range(1, 15)}
+    | {f"xsession.W{number:03d}" for number in range(1, 16)}
 )
 
 SECURE_COOKIE = {"SECURE": True}
@@ -742,6 +742,35 @@ class TouchAfterCheckTests(CheckTestCase):
         self.assert_silent("xsession.W006", {"IDLE_TIMEOUT": 600, "TOUCH_AFTER": 60})
         self.assert_silent("xsession.W006", {"TOUCH_AFTER": 60})
         self.assert_silent("xsession.W006", {"IDLE_TIMEOUT": 600})
+
+
+class RollingTouchCheckTests(CheckTestCase):
+    text = "ROLLING never moves a session's stored expiry before it passes"
+
+    def test_w015_touch_after_not_below_max_age_under_rolling(self) -> None:
+        for touch_after in (60, 90):
+            message = self.assert_fires(
+                "xsession.W015",
+                self.text,
+                {"ROLLING": True, "MAX_AGE": 60, "TOUCH_AFTER": touch_after},
+            )
+            assert f"({touch_after}) is not below MAX_AGE (60)" in message.msg
+        with self.settings(SESSION_COOKIE_AGE=600):
+            self.assert_fires(
+                "xsession.W015", "MAX_AGE (600)", {"ROLLING": True, "TOUCH_AFTER": 600}
+            )
+
+    def test_w015_not_when_below_without_rolling_or_max_age(self) -> None:
+        self.assert_silent(
+            "xsession.W015", {"ROLLING": True, "MAX_AGE": 60, "TOUCH_AFTER": 59}
+        )
+        self.assert_silent("xsession.W015", {"MAX_AGE": 60, "TOUCH_AFTER": 60})
+        self.assert_silent(
+            "xsession.W015", {"ROLLING": False, "MAX_AGE": 60, "TOUCH_AFTER": 60}
+        )
+        self.assert_silent(
+            "xsession.W015", {"ROLLING": True, "MAX_AGE": None, "TOUCH_AFTER": 60}
+        )
 
 
 class CopyLagCheckTests(CheckTestCase):
