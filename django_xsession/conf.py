@@ -61,6 +61,7 @@ KNOWN_KEYS = frozenset(
         "MAX_SIZE",
     }
 )
+STORE_KEYS = frozenset({"BACKEND", "OPTIONS"})
 COOKIE_KEYS = frozenset(
     {"PATH", "DOMAIN", "SECURE", "HTTPONLY", "SAMESITE", "PARTITIONED", "PRIORITY"}
 )
@@ -327,6 +328,14 @@ class _Reader:
         value = self.raw.get("STORE", DEFAULT_STORE)
         options: Any = {}
         if isinstance(value, Mapping):
+            unknown = set(value) - STORE_KEYS
+            if unknown:
+                self.problem(
+                    "xsession.E003",
+                    "Unknown keys in XSESSION['STORE']: "
+                    f"{', '.join(sorted(map(str, unknown)))}.",
+                    hint=f"Known keys: {', '.join(sorted(STORE_KEYS))}.",
+                )
             options = value.get("OPTIONS", {})
             value = value.get("BACKEND")
             if not isinstance(options, Mapping):

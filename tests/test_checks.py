@@ -228,6 +228,20 @@ class StoreCheckTests(CheckTestCase):
             {"STORE": {"BACKEND": "memory", "OPTIONS": 3}},
         )
 
+    def test_e003_unknown_store_key(self) -> None:
+        # A typo of OPTIONS ran the store on its defaults (the default cache).
+        message = self.assert_fires(
+            "xsession.E003",
+            "Unknown keys in XSESSION['STORE']: OPTION.",
+            {"STORE": {"BACKEND": "cached_db", "OPTION": {"cache": "default"}}},
+        )
+        assert message.hint == "Known keys: BACKEND, OPTIONS."
+        self.assert_fires(
+            "xsession.E003",
+            "Unknown keys in XSESSION['STORE']: 1, backend.",
+            {"STORE": {"BACKEND": "db", "backend": "db", 1: None}},
+        )
+
     def test_e003_not_for_good_stores(self) -> None:
         self.assert_silent("xsession.E003", {})
         self.assert_silent("xsession.E003", {"STORE": "memory"})
