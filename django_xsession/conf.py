@@ -353,13 +353,8 @@ class _Reader:
         backend = STORE_ALIASES.get(value, value)
         try:
             store_class = import_string(backend)
-        except _IMPORT_ERRORS:
-            self.problem(
-                "xsession.E003",
-                f"Unknown session store {value!r}.",
-                hint=f"Use one of {', '.join(STORE_ALIASES)} or a dotted path "
-                "to a subclass of django_xsession.stores.base.Store.",
-            )
+        except _IMPORT_ERRORS as error:
+            self.unimportable_store(value, error)
             return StoreConfig(STORE_ALIASES[DEFAULT_STORE])
         from django_xsession.stores.base import Store
 
@@ -373,6 +368,27 @@ class _Reader:
         options = {str(k).lower(): v for k, v in options.items()}
         self.store_options(value, store_class, options)
         return StoreConfig(backend, options)
+
+    def unimportable_store(self, value: str, error: Exception) -> None:
+        choices = (
+            f"Use one of {', '.join(STORE_ALIASES)} or a dotted path to a "
+            "subclass of django_xsession.stores.base.Store."
+        )
+        if value not in STORE_ALIASES and "." not in value:
+            self.problem(
+                "xsession.E003", f"Unknown session store {value!r}.", hint=choices
+            )
+            return
+        # The error of a module found but failing its own imports (a missing
+        # dependency) is the one to fix.
+        self.problem(
+            "xsession.E003",
+            f"Session store {value!r} cannot be imported: {error}.",
+            hint="The redis store needs django-redis: pip install "
+            "'django-xsession[redis]'."
+            if STORE_ALIASES.get(value, value) == STORE_ALIASES["redis"]
+            else choices,
+        )
 
     def store_options(
         self, value: str, store_class: type[Store], options: Mapping[str, Any]

@@ -7,6 +7,7 @@ import re
 import sys
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from django.conf import settings
 from django.core import checks
@@ -177,14 +178,19 @@ class StoreCheckTests(CheckTestCase):
         assert "django_xsession.stores.base.Store" in message.hint
 
     def test_e003_unimportable_dotted_path(self) -> None:
-        self.assert_fires(
+        message = self.assert_fires(
             "xsession.E003",
-            "Unknown session store 'no.such.module.Store'.",
+            "Session store 'no.such.module.Store' cannot be imported: "
+            "No module named 'no'.",
             {"STORE": "no.such.module.Store"},
         )
+        assert message.hint is not None
+        assert "django_xsession.stores.base.Store" in message.hint
         self.assert_fires(
             "xsession.E003",
-            "Unknown session store 'django_xsession.stores.memory.Nope'.",
+            "Session store 'django_xsession.stores.memory.Nope' cannot be imported: "
+            'Module "django_xsession.stores.memory" does not define a "Nope" '
+            "attribute/class.",
             {"STORE": {"BACKEND": "django_xsession.stores.memory.Nope"}},
         )
 
@@ -193,8 +199,36 @@ class StoreCheckTests(CheckTestCase):
         # ImportError.
         for store in (".x", ".", "..x"):
             self.assert_fires(
-                "xsession.E003", f"Unknown session store {store!r}", {"STORE": store}
+                "xsession.E003",
+                f"Session store {store!r} cannot be imported: ",
+                {"STORE": store},
             )
+
+    def test_e003_store_whose_own_imports_fail_says_why(self) -> None:
+        self.assert_fires(
+            "xsession.E003",
+            "Session store 'tests.unimportable_store.ClientStore' cannot be "
+            "imported: No module named 'xsession_tests_missing_dependency'.",
+            {"STORE": "tests.unimportable_store.ClientStore"},
+        )
+
+    def test_e003_redis_store_without_django_redis_says_how_to_install_it(
+        self,
+    ) -> None:
+        # As on a machine without django-redis and redis-py: the redis store's
+        # module is imported again and fails.
+        missing = dict.fromkeys(("redis", "redis.exceptions", "django_redis"))
+        with mock.patch.dict(sys.modules, missing):
+            sys.modules.pop("django_xsession.stores.redis", None)
+            message = self.assert_fires(
+                "xsession.E003",
+                "Session store 'redis' cannot be imported: import of "
+                "redis.exceptions halted; None in sys.modules.",
+                {"STORE": "redis"},
+            )
+        assert message.hint == (
+            "The redis store needs django-redis: pip install 'django-xsession[redis]'."
+        )
 
     def test_e003_class_that_is_not_a_store(self) -> None:
         self.assert_fires(
