@@ -180,6 +180,31 @@ def cookie_attribute(name: str, value: Any) -> Any:
     raise ValueError(f"{name!r} is not a cookie attribute.")
 
 
+def prefix_requirements(
+    name: str, secure: Secure, path: str, domain: str | None
+) -> dict[str, str]:
+    """The attributes a cookie named ``name`` lacks for browsers to keep it.
+
+    Maps each attribute (``"secure"``) to the value it must have
+    (``"True or 'auto'"``). RFC 6265bis: a name that starts with
+    ``__Secure-`` needs Secure, one with ``__Host-`` also Path=/ and no
+    Domain, either prefix in any case. ``"auto"`` is enough: it is Secure on
+    HTTPS, the only place such a cookie can be kept.
+    """
+    lowered = name.lower()
+    host = lowered.startswith("__host-")
+    if not host and not lowered.startswith("__secure-"):
+        return {}
+    lacking: dict[str, str] = {}
+    if secure is False:
+        lacking["secure"] = "True or 'auto'"
+    if host and path != "/":
+        lacking["path"] = "'/'"
+    if host and domain is not None:
+        lacking["domain"] = "None"
+    return lacking
+
+
 @dataclass(frozen=True)
 class StoreConfig:
     """Which store class to use and the keyword arguments it is built with."""
@@ -530,12 +555,15 @@ class _Reader:
             )
         return max_age, expires
 
+    def name_source(self) -> str:
+        return "XSESSION['NAME']" if "NAME" in self.raw else "SESSION_COOKIE_NAME"
+
     def name(self) -> str:
-        source = "XSESSION['NAME']" if "NAME" in self.raw else "SESSION_COOKIE_NAME"
         value = self.raw.get("NAME", settings.SESSION_COOKIE_NAME)
         if not isinstance(value, str) or not _COOKIE_NAME.fullmatch(value):
             self.problem(
-                "xsession.E005", f"{source} must be a valid cookie name, not {value!r}."
+                "xsession.E005",
+                f"{self.name_source()} must be a valid cookie name, not {value!r}.",
             )
             return str(settings.SESSION_COOKIE_NAME)
         return value
@@ -659,7 +687,7 @@ class _Reader:
             return None
         return generator  # type: ignore[no-any-return]
 
-    def cookie(self) -> CookieOptions:
+    def cookie(self, cookie_name: str) -> CookieOptions:
         value = self.raw.get("COOKIE", {})
         if not isinstance(value, Mapping):
             self.problem("xsession.E008", "XSESSION['COOKIE'] must be a dict.")
@@ -715,6 +743,23 @@ class _Reader:
                 f"{source('partitioned')} is set but {source('secure')} is not True.",
                 hint="Browsers reject Partitioned cookies without Secure.",
             )
+        lacking = prefix_requirements(
+            cookie_name, secure, attributes["path"], attributes["domain"]
+        )
+        if lacking:
+            musts = "; ".join(
+                f"{source(attribute)} must be {value}, not {attributes[attribute]!r}"
+                for attribute, value in lacking.items()
+            )
+            self.problem(
+                "xsession.E016",
+                f"The cookie name {cookie_name!r} ({self.name_source()}) has a "
+                f"prefix browsers enforce: {musts}.",
+                hint="Browsers drop a cookie named __Secure-... unless it is "
+                "Secure, and one named __Host-... unless it is also on Path "
+                "'/' with no Domain. SECURE 'auto' is enough: such a cookie "
+                "can only be kept over HTTPS, where 'auto' makes it Secure.",
+            )
         return CookieOptions(**attributes)
 
     def timeouts(self) -> tuple[int | None, int | None, int]:
@@ -751,9 +796,10 @@ class _Reader:
         idle_timeout, absolute_timeout, touch_after = self.timeouts()
         rolling = self.boolean("ROLLING", False)
         self.touches_in_time(max_age, rolling, touch_after)
+        name = self.name()
         return Options(
             store=self.store(),
-            name=self.name(),
+            name=name,
             secrets=self.secrets(),
             max_age=max_age,
             expires=expires,
@@ -763,7 +809,7 @@ class _Reader:
             unset=self.unset(),
             proxy=self.proxy(),
             genid=self.genid(),
-            cookie=self.cookie(),
+            cookie=self.cookie(name),
             on_store_error=self.on_store_error(),
             legacy_contrib=self.boolean("LEGACY_CONTRIB", False),
             legacy_engine=self.legacy_engine(),

@@ -26,7 +26,12 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from django_xsession import signing
-from django_xsession.conf import Options, cookie_attribute, get_options
+from django_xsession.conf import (
+    Options,
+    cookie_attribute,
+    get_options,
+    prefix_requirements,
+)
 from django_xsession.signals import (
     asend,
     session_created,
@@ -190,17 +195,26 @@ class SessionCookie:
             self._session._get_session()
             after = {
                 attribute: self._session._cookie_attribute(attribute)
-                for attribute in ("secure", "samesite", "partitioned")
+                for attribute in ("secure", "samesite", "partitioned", "path", "domain")
             }
             after[name] = value
+            # As xsession.E009, E010 and E016 refuse in settings: browsers
+            # drop such a cookie, and the override would be stored with it.
             if after["secure"] is not True and (
                 after["samesite"] == "None" or after["partitioned"]
             ):
-                # As xsession.E009 and E010 refuse in settings: browsers drop
-                # such a cookie, and the override would be stored with it.
                 raise ValueError(
                     "cookie.samesite 'None' and cookie.partitioned need "
                     "cookie.secure True"
+                )
+            cookie_name = self._session.options.name
+            lacking = prefix_requirements(
+                cookie_name, after["secure"], after["path"], after["domain"]
+            )
+            if name in lacking:
+                raise ValueError(
+                    f"cookie.{name} must be {lacking[name]} for a cookie named "
+                    f"{cookie_name!r}, or browsers drop it"
                 )
             self._session._cookie_overrides[name] = value
         else:

@@ -32,7 +32,7 @@ from django_xsession.stores.base import Store
 
 # Every id the tests below prove; the source must use exactly these.
 TESTED_IDS = frozenset(
-    {f"xsession.E{number:03d}" for number in range(1, 16)}
+    {f"xsession.E{number:03d}" for number in range(1, 17)}
     | {f"xsession.W{number:03d}" for number in range(1, 16)}
 )
 
@@ -1075,6 +1075,82 @@ class CookieCheckTests(CheckTestCase):
             "xsession.E010", {"COOKIE": {"PARTITIONED": True, **SECURE_COOKIE}}
         )
         self.assert_silent("xsession.E010", {"COOKIE": {"PARTITIONED": False}})
+
+
+class CookiePrefixCheckTests(CheckTestCase):
+    # Browsers drop every such cookie: nobody could log in.
+    def test_e016_host_prefix_without_secure_root_path_and_no_domain(self) -> None:
+        for cookie, text in (
+            ({"SECURE": False}, "XSESSION['COOKIE']['SECURE'] must be True or 'auto'"),
+            (
+                {"SECURE": True, "PATH": "/app"},
+                "XSESSION['COOKIE']['PATH'] must be '/', not '/app'",
+            ),
+            (
+                {"SECURE": True, "DOMAIN": "example.com"},
+                "XSESSION['COOKIE']['DOMAIN'] must be None, not 'example.com'",
+            ),
+        ):
+            self.assert_fires(
+                "xsession.E016",
+                "The cookie name '__Host-sid' (XSESSION['NAME']) has a prefix "
+                f"browsers enforce: {text}",
+                {"NAME": "__Host-sid", "COOKIE": cookie},
+            )
+
+    def test_e016_names_every_requirement_once(self) -> None:
+        self.assert_fires(
+            "xsession.E016",
+            "XSESSION['COOKIE']['SECURE'] must be True or 'auto', not False; "
+            "XSESSION['COOKIE']['PATH'] must be '/', not '/app'; "
+            "XSESSION['COOKIE']['DOMAIN'] must be None, not 'example.com'.",
+            {
+                "NAME": "__Host-sid",
+                "COOKIE": {"SECURE": False, "PATH": "/app", "DOMAIN": "example.com"},
+            },
+        )
+
+    def test_e016_secure_prefix_without_secure(self) -> None:
+        self.assert_fires(
+            "xsession.E016",
+            "SESSION_COOKIE_SECURE must be True or 'auto', not False.",
+            {"NAME": "__Secure-sid"},
+        )
+
+    def test_e016_prefixes_in_any_case(self) -> None:
+        for name in ("__host-sid", "__HOST-sid", "__secure-sid", "__SeCuRe-sid"):
+            self.assert_fires("xsession.E016", "has a prefix", {"NAME": name})
+
+    @override_settings(SESSION_COOKIE_NAME="__Host-sessionid")
+    def test_e016_from_django_settings_names_them(self) -> None:
+        self.assert_fires(
+            "xsession.E016",
+            "The cookie name '__Host-sessionid' (SESSION_COOKIE_NAME) has a prefix "
+            "browsers enforce: SESSION_COOKIE_SECURE must be True or 'auto', "
+            "not False.",
+            {},
+        )
+        with self.settings(SESSION_COOKIE_SECURE=True, SESSION_COOKIE_PATH="/app"):
+            self.assert_fires(
+                "xsession.E016", "SESSION_COOKIE_PATH must be '/', not '/app'.", {}
+            )
+
+    def test_e016_not_when_browsers_keep_the_cookie(self) -> None:
+        for name in ("__Host-sid", "__Secure-sid", "__host-sid"):
+            self.assert_silent("xsession.E016", {"NAME": name, "COOKIE": SECURE_COOKIE})
+            # Secure on HTTPS, the only place such a cookie can be kept.
+            self.assert_silent(
+                "xsession.E016", {"NAME": name, "COOKIE": {"SECURE": "auto"}}
+            )
+        self.assert_silent(
+            "xsession.E016",
+            {
+                "NAME": "__Secure-sid",
+                "COOKIE": {"SECURE": True, "PATH": "/app", "DOMAIN": "example.com"},
+            },
+        )
+        for name in ("sessionid", "_Host-sid", "__Host_sid", "x__Host-sid"):
+            self.assert_silent("xsession.E016", {"NAME": name})
 
 
 class MiddlewareCheckTests(CheckTestCase):

@@ -218,7 +218,10 @@ class ValueTests(SimpleTestCase):
 
     def test_name(self) -> None:
         assert read({"NAME": "sessionid"}).name == "sessionid"
-        assert read({"NAME": "__Host-sid"}).name == "__Host-sid"
+        assert (
+            read({"NAME": "__Host-sid", "COOKIE": {"SECURE": True}}).name
+            == "__Host-sid"
+        )
 
     def test_genid_dotted_path_is_imported(self) -> None:
         assert read({"GENID": "tests.test_conf.make_id"}).genid is make_id

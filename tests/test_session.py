@@ -309,6 +309,46 @@ class CookieAttributeTests(SessionTestCase):
             session.cookie.secure = False
 
     @override_settings(
+        SESSION_COOKIE_NAME="__Host-sessionid",
+        XSESSION={"STORE": "memory", "COOKIE": {"SECURE": True}},
+    )
+    def test_a_host_prefixed_cookie_keeps_what_browsers_require(self) -> None:
+        session = SessionStore()
+        for name, value, needs in (
+            ("secure", False, "True or 'auto'"),
+            ("path", "/app", "'/'"),
+            ("domain", "example.com", "None"),
+        ):
+            with self.assertRaisesMessage(
+                ValueError,
+                f"cookie.{name} must be {needs} for a cookie named "
+                "'__Host-sessionid', or browsers drop it",
+            ):
+                setattr(session.cookie, name, value)
+        session.cookie.secure = "auto"
+        session.cookie.domain = ""
+        session["a"] = 1
+        session.save()
+        loaded = SessionStore(session.session_key)
+        assert (loaded.cookie.secure, loaded.cookie.path, loaded.cookie.domain) == (
+            "auto",
+            "/",
+            None,
+        )
+
+    @override_settings(
+        SESSION_COOKIE_NAME="__secure-sessionid",
+        XSESSION={"STORE": "memory", "COOKIE": {"SECURE": True}},
+    )
+    def test_a_secure_prefixed_cookie_cannot_lose_secure(self) -> None:
+        session = SessionStore()
+        with self.assertRaisesMessage(ValueError, "cookie.secure must be True or"):
+            session.cookie.secure = False
+        session.cookie.path = "/app"
+        session.cookie.domain = "example.com"
+        assert session.cookie.secure is True
+
+    @override_settings(
         XSESSION={
             "EXPIRES": datetime.datetime(2099, 1, 1, tzinfo=datetime.timezone.utc)
         }
