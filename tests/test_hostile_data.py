@@ -19,11 +19,36 @@ from django_xsession.models import Session as SessionRow
 from django_xsession.session import SessionTooLarge
 from django_xsession.stores import get_store
 from django_xsession.stores.base import Store, session_serializer
+from django_xsession.stores.cache import CacheStore
 from django_xsession.stores.redis import RedisStore
 from tests.test_stores_redis import REDIS_STORE, RequiresRedis
 
 DB: dict[str, Any] = {"STORE": "db"}
 HOUR = datetime.timedelta(hours=1)
+
+
+@override_settings(XSESSION={"STORE": "cache"})
+class CorruptCacheEntryTests(SimpleTestCase):
+    def test_a_time_out_of_range_for_the_clock_is_a_missing_session(self) -> None:
+        # Written with USE_TZ on, read after a deploy turned it off: year 1
+        # with an offset has no naive time.
+        assert self.client.get("/write/", {"a": "1"}).status_code == 200
+        store = get_store()
+        assert isinstance(store, CacheStore)
+        verified = signing.unsign(
+            self.client.cookies["sessionid"].value, get_options().secrets
+        )
+        assert verified is not None
+        key = store._key(verified.sid)
+        entry = store.cache.get(key)
+        entry[3] = "0001-01-01T00:00:00+14:00"
+        store.cache.set(key, entry)
+
+        with self.settings(USE_TZ=False):
+            response = self.client.get("/read/")
+
+        assert response.status_code == 200
+        assert response.json() == {}
 
 
 @override_settings(XSESSION=DB)

@@ -158,7 +158,11 @@ def parse_time(text: None, now: datetime.datetime) -> None: ...
 def parse_time(
     text: str | bytes | None, now: datetime.datetime
 ) -> datetime.datetime | None:
-    """A time a store kept as ISO 8601 text, :func:`conform`-ed to ``now``."""
+    """A time a store kept as ISO 8601 text, :func:`conform`-ed to ``now``.
+
+    Raises ``ValueError`` for text that is no such time, or none that
+    ``now``'s kind of time can hold.
+    """
     if text is None:
         return None
     moment = datetime.datetime.fromisoformat(
@@ -167,7 +171,13 @@ def parse_time(
     if (moment.tzinfo is None) == (now.tzinfo is None):
         # conform()'s own first test, spared its call: every read parses three.
         return moment
-    return conform(moment, now)
+    try:
+        return conform(moment, now)
+    except OverflowError as error:
+        # Year 1 or 9999 moved across a zone: a time written by no store.
+        raise ValueError(
+            f"{moment} is out of range in {timezone.get_default_timezone()}"
+        ) from error
 
 
 def touched_times(

@@ -107,7 +107,8 @@ class _Entry(NamedTuple):
                 entry = entry._replace(expires=until, last_seen=seen)
             return entry
         except ValueError:
-            # A character beyond Latin-1, or a time that is no ISO 8601.
+            # A character beyond Latin-1, or a time that is no ISO 8601 or
+            # out of range.
             return None
 
 

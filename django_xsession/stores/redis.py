@@ -225,18 +225,13 @@ def _ms(moment: datetime.datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-# What parse_time() raises for bytes that are no ISO 8601 time (undecodable
-# ones too), or for a time out of range once moved to the USE_TZ in force.
-_BAD_TIME = (ValueError, OverflowError)
-
-
 def _optional_time(
     text: bytes | None, now: datetime.datetime
 ) -> datetime.datetime | None:
     """A creation or last-seen time; ``None``, logged, if it is corrupt."""
     try:
         return parse_time(text, now)
-    except _BAD_TIME:
+    except ValueError:
         suspicious.warning("Session metadata corrupted: a time is treated as absent.")
         return None
 
@@ -327,7 +322,7 @@ class RedisStore(Store):
         now = timezone.now()
         try:
             expires = parse_time(expires_raw, now)
-        except _BAD_TIME:
+        except ValueError:
             suspicious.warning(
                 "Session expiry corrupted: the session is treated as absent."
             )
