@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from django_xsession import signing
 from django_xsession.conf import (
+    MAX_SECONDS,
     Options,
     cookie_attribute,
     get_options,
@@ -796,6 +797,26 @@ class Session(SessionBase):
             and options.absolute_timeout is None
             and self.get("_session_expiry") is None
         )
+
+    def set_expiry(self, value: Any) -> None:
+        # Django's, but a lifetime past what any date can end is refused
+        # here, not as an OverflowError when the session is saved.
+        if isinstance(value, datetime.datetime):
+            now = timezone.now()
+            ahead = (
+                (value - now).total_seconds()
+                if (value.tzinfo is None) == (now.tzinfo is None)
+                else 0
+            )
+        elif isinstance(value, datetime.timedelta):
+            ahead = value.total_seconds()
+        else:
+            ahead = value if isinstance(value, int | float) else 0
+        if ahead > MAX_SECONDS:
+            raise ValueError(
+                f"A session can last at most {MAX_SECONDS} seconds (100 years)."
+            )
+        super().set_expiry(value)
 
     def get_expiry_age(self, **kwargs: Any) -> int:
         if self._plain_expiry(kwargs):

@@ -14,6 +14,7 @@ from django.test import SimpleTestCase, TestCase, override_settings
 from django.utils import timezone
 
 from django_xsession import signing
+from django_xsession.conf import MAX_SECONDS
 from django_xsession.engine import SessionStore
 from django_xsession.session import Session
 from django_xsession.stores import get_store
@@ -32,6 +33,30 @@ class SessionTestCase(SimpleTestCase):
 
 
 class DjangoSemanticsTests(SessionTestCase):
+    def test_a_lifetime_no_date_can_end_is_refused_when_set(self) -> None:
+        session = SessionStore()
+        century = datetime.timedelta(seconds=MAX_SECONDS)
+        for too_long in (
+            MAX_SECONDS + 1,
+            10.0**12,
+            century + datetime.timedelta(days=1),
+            timezone.now() + century + datetime.timedelta(days=1),
+        ):
+            with (
+                self.subTest(too_long=too_long),
+                self.assertRaisesMessage(
+                    ValueError, "at most 3153600000 seconds (100 years)"
+                ),
+            ):
+                session.set_expiry(too_long)
+        with self.assertRaisesMessage(ValueError, "100 years"):
+            session.cookie.max_age = 10**12
+
+        session.set_expiry(century)
+        session["a"] = 1
+        session.save()
+        assert SessionStore(session.session_key).get_expiry_age() >= MAX_SECONDS - 5
+
     def test_session_key_is_the_signed_token(self) -> None:
         session = self.saved(a=1)
         assert session.session_key is not None
@@ -222,8 +247,8 @@ class CookieAttributeTests(SessionTestCase):
 
     def test_a_float_expiry_reads_back_in_whole_seconds(self) -> None:
         session = SessionStore()
-        # django-stubs says int; social-auth's SESSION_EXPIRATION passes a float.
-        session.set_expiry(3599.25)  # type: ignore[arg-type]
+        # social-auth's SESSION_EXPIRATION passes a float.
+        session.set_expiry(3599.25)
         assert session.cookie.max_age == 3600
         assert type(session.cookie.max_age) is int
         assert session.cookie.original_max_age == 3600
