@@ -591,6 +591,33 @@ class RefusedWritesTests(OwnRedis):
 
         self.assert_intact(written)
 
+    def test_a_primary_short_of_the_replicas_it_needs(self) -> None:
+        written = self.write_sessions()
+        with self.server.client() as admin:
+            admin.config_set("min-replicas-to-write", 1)
+            self.assert_writes_refused(written)
+            admin.config_set("min-replicas-to-write", 0)
+
+        self.assert_intact(written)
+
+    def test_a_replica_cut_off_from_its_primary(self) -> None:
+        written = self.write_sessions()
+        with self.server.client() as admin:
+            # Told to serve nothing stale, it refuses reads too (MASTERDOWN).
+            admin.config_set("replica-serve-stale-data", "no")
+            admin.replicaof(HOST, free_port())
+            with self.on_store_error("raise"), self.assertLogs("django_xsession"):
+                for token in written:
+                    self.assert_503(self.visitor(token).get("/read/"))
+            with self.on_store_error("degrade"), self.assertLogs("django_xsession"):
+                for token in written:
+                    response = self.visitor(token).get("/read/")
+                    assert response.status_code == 200
+                    assert response.json() == {}
+            admin.replicaof("NO", "ONE")
+
+        self.assert_intact(written)
+
 
 class RedisStoreRefusedWritesTests(RefusedWritesTests, SimpleTestCase):
     backend = "redis"

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import (
+    MasterDownError,
     OutOfMemoryError,
     ReadOnlyError,
     RedisError,
@@ -39,9 +40,20 @@ if TYPE_CHECKING:
 
 _T = TypeVar("_T")
 # What a Redis that cannot serve the store raises: unreachable, slow or
-# loading its dataset (BusyLoadingError is a ConnectionError); or up and
-# refusing writes, full under noeviction or a replica since a failover.
-_OUTAGES = (RedisConnectionError, RedisTimeoutError, OutOfMemoryError, ReadOnlyError)
+# loading its dataset (BusyLoadingError is a ConnectionError); up and
+# refusing writes, full under noeviction or a replica since a failover; or
+# a replica cut off from its primary that serves no stale data.
+_OUTAGES = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    MasterDownError,
+)
+# Refusals redis-py raises as a plain ResponseError: a Redis that cannot
+# persist (a snapshot failed), or a primary short of the replicas
+# min-replicas-to-write asks for.
+_REFUSALS = ("MISCONF ", "NOREPLICAS ")
 
 # A session is one hash: "d:<key>" holds each data key's encoded value, so a
 # save can set and delete single keys; "m:<name>" holds the record's meta.
@@ -211,9 +223,7 @@ def is_outage(error: BaseException) -> bool:
     rather than that a command was wrong."""
     if isinstance(error, _OUTAGES):
         return True
-    # A Redis that cannot persist (a snapshot failed) refuses writes with
-    # MISCONF, which redis-py raises as a plain ResponseError.
-    return isinstance(error, ResponseError) and str(error).startswith("MISCONF")
+    return isinstance(error, ResponseError) and str(error).startswith(_REFUSALS)
 
 
 def _literal(text: str) -> str:
