@@ -381,6 +381,28 @@ class ViewOnlyStaffTests(TestCase):
         )
         assert Session.objects.filter(pk=session.pk).exists()
 
+    def test_no_filter_on_a_column_can_probe_the_masked_values(self) -> None:
+        add_session("root's", data={"_password_reset_token": "reset-0123456789"})
+        guess = '"_password_reset_token":"reset-0'
+
+        for lookup in (
+            "data__contains",
+            "data__regex",
+            "data__startswith",
+            "cookie__contains",
+            "ip__contains",
+            "user_agent__contains",
+            "key__startswith",
+        ):
+            with self.subTest(lookup=lookup):
+                response = self.client.get(CHANGELIST, {lookup: guess})
+                assert response.status_code == 400
+        # The changelist's own filters still work.
+        for params in ({"status": "live"}, {"user_id__isnull": "True"}):
+            response = self.client.get(CHANGELIST, params)
+            assert response.status_code == 200
+            assert len(response.context["cl"].result_list) == 1
+
     def test_credentials_in_the_data_are_masked(self) -> None:
         # What a superuser's session holds mid password reset, with
         # CSRF_USE_SESSIONS: enough for a viewer to take the account over.
