@@ -21,6 +21,8 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
+from django.core.management import call_command
+from django.db import OperationalError
 from django.test import Client, SimpleTestCase, TestCase, override_settings
 from django.utils import timezone
 
@@ -53,6 +55,38 @@ class CacheStoreTests(StoreContract, SimpleTestCase):
 
     def make_store(self) -> Store:
         return CacheStore()
+
+
+# The cache store on Django's DatabaseCache, in the test database.
+DATABASE_CACHES = {
+    **settings.CACHES,
+    "database": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "xsession_test_cache",
+    },
+}
+ON_DATABASE_CACHE = {"STORE": {"BACKEND": "cache", "OPTIONS": {"cache": "database"}}}
+
+
+@override_settings(CACHES=DATABASE_CACHES)
+class DatabaseCacheStoreTests(StoreContract, TestCase):
+    lists_sessions = False
+
+    def setUp(self) -> None:
+        call_command("createcachetable", "xsession_test_cache", verbosity=0)
+        super().setUp()
+
+    def make_store(self) -> Store:
+        return CacheStore(cache="database")
+
+
+@override_settings(CACHES=DATABASE_CACHES, XSESSION=ON_DATABASE_CACHE)
+class DatabaseCacheTableTests(TestCase):
+    def test_a_cache_table_not_created_is_an_error_not_an_outage(self) -> None:
+        # SQLite says "no such table" with an OperationalError, as the db
+        # store's table not migrated: a mistake to fix, not a 503.
+        with self.assertRaisesMessage(OperationalError, "no such table"):
+            self.client.get("/write/", {"a": "1"})
 
 
 @override_settings(XSESSION={"STORE": "cache"})

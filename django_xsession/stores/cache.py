@@ -27,6 +27,7 @@ from django_xsession.stores.base import (
     session_serializer,
     touched_times,
 )
+from django_xsession.stores.db import is_outage as is_database_outage
 
 # An entry's layout, its first item: an entry of any other layout (an older
 # release's, another program's under the same prefix) is a miss. A list of
@@ -143,13 +144,18 @@ def _outage_test() -> Callable[[Exception], bool]:
     """What tells that a cache's server is down, too slow or refusing writes.
 
     Sockets fail with ``OSError``; redis-py (Django's Redis backend and
-    django-redis, which re-raises it) with errors the Redis store tells apart.
+    django-redis, which re-raises it) with errors the Redis store tells apart;
+    Django's DatabaseCache with the database errors the db store tells apart.
     """
+
+    def unreachable(error: Exception) -> bool:
+        return isinstance(error, OSError) or is_database_outage(error)
+
     try:
         from django_xsession.stores.redis import is_outage
     except ImportError:  # pragma: no cover - redis-py is optional
-        return lambda error: isinstance(error, OSError)
-    return lambda error: isinstance(error, OSError) or is_outage(error)
+        return unreachable
+    return lambda error: unreachable(error) or is_outage(error)
 
 
 _is_outage = _outage_test()

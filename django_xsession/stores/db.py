@@ -111,6 +111,19 @@ def _conflict(error: Exception) -> bool:
     )
 
 
+def is_outage(error: Exception) -> bool:
+    """Whether ``error`` says the database is unreachable or refused the statement.
+
+    A deadlock or a serialization failure is one too, for a caller that
+    cannot run its statement again.
+    """
+    # SQLite's "no such table" is a migration not run: a mistake to fix, not
+    # an outage to wait out (other databases raise ProgrammingError for it).
+    return isinstance(
+        error, OperationalError | InterfaceError
+    ) and "no such table" not in str(error)
+
+
 def _reaching_database(
     method: Callable[Concatenate[DatabaseStore, _P], _T],
 ) -> Callable[Concatenate[DatabaseStore, _P], _T]:
@@ -127,11 +140,8 @@ def _reaching_database(
         while True:
             try:
                 return method(store, *args, **kwargs)
-            except (OperationalError, InterfaceError) as error:
-                if "no such table" in str(error):
-                    # SQLite's word for a migration not run: a mistake to
-                    # fix, not an outage to wait out (other databases raise
-                    # ProgrammingError for it).
+            except Exception as error:
+                if not is_outage(error):
                     raise
                 if not _conflict(error):
                     raise StoreUnavailable(
