@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import datetime
 import os
+import sqlite3
 import time
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 from unittest import mock
 
@@ -22,8 +24,14 @@ from django.contrib.auth.models import User
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.management import call_command
-from django.db import OperationalError
-from django.test import Client, SimpleTestCase, TestCase, override_settings
+from django.db import OperationalError, connections
+from django.test import (
+    Client,
+    SimpleTestCase,
+    TestCase,
+    TransactionTestCase,
+    override_settings,
+)
 from django.utils import timezone
 
 from django_xsession.engine import SessionStore
@@ -87,6 +95,82 @@ class DatabaseCacheTableTests(TestCase):
         # store's table not migrated: a mistake to fix, not a 503.
         with self.assertRaisesMessage(OperationalError, "no such table"):
             self.client.get("/write/", {"a": "1"})
+
+
+class CacheToTheFile:
+    """A database router: Django's DatabaseCache to "sqlite_file"."""
+
+    def db_for_read(self, model: type[Any], **hints: Any) -> str | None:
+        return "sqlite_file" if model._meta.app_label == "django_cache" else None
+
+    db_for_write = db_for_read
+
+
+@override_settings(
+    CACHES=DATABASE_CACHES,
+    DATABASE_ROUTERS=[f"{__name__}.CacheToTheFile"],
+    XSESSION=ON_DATABASE_CACHE,
+)
+class DatabaseCacheRefusalTests(TransactionTestCase):
+    """SQLite refuses a write ("database is locked") while another connection
+    writes; Django's DatabaseCache answers it as a taken or missing key, or
+    not at all."""
+
+    databases = {"default", "sqlite_file"}  # noqa: RUF012
+
+    def setUp(self) -> None:
+        call_command(
+            "createcachetable",
+            "xsession_test_cache",
+            database="sqlite_file",
+            verbosity=0,
+        )
+        self.client = Client(raise_request_exception=False)
+
+    @contextmanager
+    def another_writer(self) -> Iterator[None]:
+        """Another connection holds the file's write lock; ours waits 50 ms."""
+        ours = connections["sqlite_file"]
+        ours.ensure_connection()
+        ours.connection.execute("PRAGMA busy_timeout = 50")
+        # Reconnecting gives back the timeout the settings give.
+        self.addCleanup(ours.close)
+        writer = sqlite3.connect(ours.settings_dict["NAME"], isolation_level=None)
+        try:
+            writer.execute("BEGIN IMMEDIATE")
+            with self.assertLogs("django_xsession", "ERROR") as logs:
+                yield
+            assert "refused" in logs.output[0]
+        finally:
+            writer.close()
+
+    def test_a_save_the_database_refuses_answers_503_not_200(self) -> None:
+        assert self.client.get("/write/", {"a": "1"}).status_code == 200
+
+        with self.another_writer():
+            response = self.client.get("/write/", {"b": "2"})
+
+        assert response.status_code == 503
+        assert self.client.get("/read/").json() == {"a": "1"}
+
+    def test_a_new_session_the_database_refuses_answers_503(self) -> None:
+        with self.another_writer():
+            response = self.client.get("/write/", {"a": "1"})
+
+        assert response.status_code == 503
+        assert "sessionid" not in response.cookies
+
+    @override_settings(XSESSION={**ON_DATABASE_CACHE, "ROLLING": True})
+    def test_a_touch_the_database_refuses_answers_503_and_keeps_the_session(
+        self,
+    ) -> None:
+        assert self.client.get("/write/", {"a": "1"}).status_code == 200
+
+        with self.another_writer():
+            response = self.client.get("/read/")
+
+        assert response.status_code == 503
+        assert self.client.get("/read/").json() == {"a": "1"}
 
 
 @override_settings(XSESSION={"STORE": "cache"})

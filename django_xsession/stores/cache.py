@@ -207,6 +207,27 @@ class CacheStore(Store):
                 f"Cache {self.cache_alias!r} is unavailable: {error}"
             ) from error
 
+    def _refused(self, operation: str) -> StoreUnavailable:
+        return StoreUnavailable(
+            f"Cache {self.cache_alias!r} is unavailable: its database refused "
+            f"the {operation} (Django's DatabaseCache does not say why)"
+        )
+
+    def _write(self, key: str, value: Any, timeout: int) -> None:
+        """``cache.set()``, raising :class:`StoreUnavailable` if it was refused."""
+        cache = self.cache
+        if not isinstance(cache, DatabaseCache):
+            cache.set(key, value, timeout)
+            return
+        # DatabaseCache swallows the DatabaseError of a refused write (SQLite's
+        # "database is locked" under concurrent writers, a lock timeout) and
+        # set() drops the False _base_set() answers for it: the session would
+        # look saved. The call set() makes, with its answer kept (Django 4.2
+        # to 6.1 alike).
+        base_set: Callable[[str, str, Any, int], bool] = cache._base_set  # type: ignore[attr-defined]
+        if not base_set("set", cache.make_and_validate_key(key), value, timeout):
+            raise self._refused("write")
+
     def _key(self, sid: str) -> str:
         return f"{self.prefix}{self.digest(sid)}"
 
@@ -294,6 +315,12 @@ class CacheStore(Store):
                     "is it ignoring connection errors?"
                 )
             if not added:
+                # DatabaseCache answers False for a write its database refused
+                # as for a taken key: a refusal leaves the key empty, as the
+                # save found it or made it.
+                cache = self.cache
+                if isinstance(cache, DatabaseCache) and not cache.has_key(key):
+                    raise self._refused("new session")
                 raise CreateError
             return
         if current is None:
@@ -309,7 +336,7 @@ class CacheStore(Store):
             record.last_seen,
             record.meta,
         )
-        self.cache.set(key, entry.value(generation), timeout)
+        self._write(key, entry.value(generation), timeout)
 
     def destroy(self, sid: str) -> bool:
         with self._reaching():
@@ -321,6 +348,7 @@ class CacheStore(Store):
     def touch(self, sid: str, expires: datetime.datetime) -> bool:
         key = self._key(sid)
         with self._reaching():
+            cache = self.cache
             entry, generation = self._live(key)
             if entry is None:
                 return False
@@ -333,18 +361,23 @@ class CacheStore(Store):
             expires = max(expires, entry.expires)
             timeout = self._timeout(expires)
             try:
-                extended = self.cache.touch(key, timeout)
+                extended = cache.touch(key, timeout)
             except NotImplementedError:
                 # A backend without touch() (Django's own all have one): the
                 # entry rewritten, as before, racing saves and all.
                 now = timezone.now()
                 touched = entry._replace(expires=expires, last_seen=now)
-                self.cache.set(key, touched.value(generation), timeout)
+                self._write(key, touched.value(generation), timeout)
                 return True
             if not extended:
+                # DatabaseCache answers False for a write its database refused
+                # as for a key it does not hold: one it still holds was
+                # refused, and the session is not gone.
+                if isinstance(cache, DatabaseCache) and cache.has_key(key):
+                    raise self._refused("touch")
                 return False
             stamp = [*entry.written, expires.isoformat(), timezone.now().isoformat()]
-            self.cache.set(key + _TOUCHED, stamp, timeout)
+            self._write(key + _TOUCHED, stamp, timeout)
         return True
 
     def all(self) -> dict[str, Record]:
