@@ -24,7 +24,7 @@ from django.contrib.auth.models import User
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.management import call_command
-from django.db import OperationalError, connections
+from django.db import OperationalError, connection, connections
 from django.test import (
     Client,
     SimpleTestCase,
@@ -86,6 +86,50 @@ class DatabaseCacheStoreTests(StoreContract, TestCase):
 
     def make_store(self) -> Store:
         return CacheStore(cache="database")
+
+
+def mid_second() -> datetime.datetime:
+    """Now, at least a tenth of a second from a whole second either side."""
+    while not 100_000 <= (now := timezone.now()).microsecond < 900_000:
+        time.sleep(0.05)
+    return now
+
+
+@override_settings(CACHES=DATABASE_CACHES)
+class DatabaseCacheExpiryTests(TestCase):
+    """DatabaseCache stores an expiry cut to the whole second."""
+
+    def setUp(self) -> None:
+        call_command("createcachetable", "xsession_test_cache", verbosity=0)
+        self.store = CacheStore(cache="database")
+        self.sid = new_sid()
+
+    def kept_until(self, suffix: str = "") -> datetime.datetime:
+        """When the cache lets the session's entry (or a key beside it) go."""
+        key = caches["database"].make_key(self.store._key(self.sid) + suffix)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT expires FROM xsession_test_cache WHERE cache_key = %s", [key]
+            )
+            (expires,) = cursor.fetchone()
+        assert isinstance(expires, datetime.datetime)
+        return expires.replace(tzinfo=datetime.timezone.utc)
+
+    def test_an_entry_outlives_the_sessions_expiry(self) -> None:
+        expires = mid_second() + datetime.timedelta(seconds=3)
+
+        self.store.set(self.sid, Record({"a": 1}, expires), create=True)
+
+        assert self.kept_until() >= expires
+
+    def test_a_touched_entry_outlives_the_new_expiry(self) -> None:
+        self.store.set(self.sid, Record({"a": 1}, timezone.now() + HOUR), create=True)
+        expires = mid_second() + 2 * HOUR
+
+        assert self.store.touch(self.sid, expires)
+
+        assert self.kept_until() >= expires
+        assert self.kept_until(":touched") >= expires
 
 
 @override_settings(CACHES=DATABASE_CACHES, XSESSION=ON_DATABASE_CACHE)

@@ -232,7 +232,10 @@ class CacheStore(Store):
         return f"{self.prefix}{self.digest(sid)}"
 
     def _timeout(self, expires: datetime.datetime) -> int:
-        return max(1, math.ceil((expires - timezone.now()).total_seconds()))
+        # A second spare: DatabaseCache cuts the expiry it stores to the
+        # whole second, which would end the entry up to a second before the
+        # session and the cookie's Max-Age. Reads check the entry's own.
+        return max(1, math.ceil((expires - timezone.now()).total_seconds())) + 1
 
     def _live(self, key: str) -> tuple[_Entry | None, int]:
         """The live entry under ``key`` and the current generation, in one trip."""
