@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import checks
+from django.core.cache.backends.dummy import DummyCache
 from django.core.management import get_commands
 from django.db import router
 from django.utils.module_loading import import_string
@@ -83,6 +84,18 @@ def check_settings(
                 "= False, or give the store a cache alias of its own without "
                 "it, or use the 'redis' store, which it does not affect.",
                 id="xsession.W012",
+            )
+        )
+    dummy = _cache_keeping_nothing(options.store)
+    if dummy is not None:
+        messages.append(
+            checks.Warning(
+                f"The cache store's cache {dummy!r} is Django's DummyCache, "
+                "which keeps nothing: every request gets a new session, logins "
+                "never stick, and a view's own save() fails.",
+                hint="Give the store a cache that keeps what it is given "
+                "(XSESSION['STORE']['OPTIONS']['cache']), or use another store.",
+                id="xsession.W017",
             )
         )
     misrouted = _table_kept_out(options.store)
@@ -218,21 +231,45 @@ def check_deployment(
     return messages
 
 
-def _cache_ignoring_errors(store: StoreConfig) -> str | None:
-    # Read from the settings, as django-redis reads them, never connecting.
-    # Only the cache store: a swallowed error is a miss to cached_db, and the
-    # database answers; the redis store uses the connection, not the cache.
+def _cache_store_cache(store: StoreConfig) -> tuple[str, Mapping[str, Any]] | None:
+    """The alias and ``CACHES`` entry of the cache store's cache."""
     if not issubclass(import_string(store.backend), CacheStore):
         return None
     alias = store.options.get("cache", "default")
     config = settings.CACHES.get(alias) if isinstance(alias, str) else None
-    if not isinstance(config, Mapping) or not is_django_redis(config.get("BACKEND")):
+    return (alias, config) if isinstance(config, Mapping) else None  # else E003's
+
+
+def _cache_ignoring_errors(store: StoreConfig) -> str | None:
+    # Read from the settings, as django-redis reads them, never connecting.
+    # Only the cache store: a swallowed error is a miss to cached_db, and the
+    # database answers; the redis store uses the connection, not the cache.
+    found = _cache_store_cache(store)
+    if found is None or not is_django_redis(found[1].get("BACKEND")):
         return None
+    alias, config = found
     ignores = getattr(settings, "DJANGO_REDIS_IGNORE_EXCEPTIONS", False)
     cache_options = config.get("OPTIONS")
     if isinstance(cache_options, Mapping):
         ignores = cache_options.get("IGNORE_EXCEPTIONS", ignores)
     return alias if ignores else None
+
+
+def _cache_keeping_nothing(store: StoreConfig) -> str | None:
+    # Only the cache store: cached_db reads the database on every miss.
+    found = _cache_store_cache(store)
+    if found is None:
+        return None
+    alias, config = found
+    backend = config.get("BACKEND")
+    try:
+        backend_class = import_string(backend) if isinstance(backend, str) else None
+    except ImportError:
+        return None  # the first use of the cache says so
+    keeps_nothing = isinstance(backend_class, type) and issubclass(
+        backend_class, DummyCache
+    )
+    return alias if keeps_nothing else None
 
 
 def _copies_reach(options: Options) -> int | None:

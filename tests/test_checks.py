@@ -34,6 +34,7 @@ from django_xsession.stores.base import Store
 TESTED_IDS = frozenset(
     {f"xsession.E{number:03d}" for number in range(1, 17)}
     | {f"xsession.W{number:03d}" for number in range(1, 16)}
+    | {"xsession.W017"}
 )
 
 SECURE_COOKIE = {"SECURE": True}
@@ -1327,6 +1328,45 @@ class IgnoredCacheErrorsCheckTests(CheckTestCase):
                 "xsession.W012",
                 {"STORE": {"BACKEND": "cache", "OPTIONS": {"cache": "nope"}}},
             )
+
+
+class DummyCacheCheckTests(CheckTestCase):
+    caches = {  # noqa: RUF012
+        **settings.CACHES,
+        "sessions": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},
+    }
+
+    def store(self, backend: str = "cache") -> dict[str, Any]:
+        return {"STORE": {"BACKEND": backend, "OPTIONS": {"cache": "sessions"}}}
+
+    def test_w017_cache_store_on_a_dummy_cache(self) -> None:
+        with self.settings(CACHES=self.caches):
+            message = self.assert_fires(
+                "xsession.W017",
+                "The cache store's cache 'sessions' is Django's DummyCache, "
+                "which keeps nothing: every request gets a new session",
+                self.store(),
+            )
+        assert message.hint is not None
+        assert "XSESSION['STORE']['OPTIONS']['cache']" in message.hint
+
+    def test_w017_on_the_default_cache(self) -> None:
+        dummy = {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}
+        with self.settings(CACHES={**settings.CACHES, "default": dummy}):
+            self.assert_fires("xsession.W017", "'default'", {"STORE": "cache"})
+
+    def test_w017_not_for_other_stores_or_caches(self) -> None:
+        with self.settings(CACHES=self.caches):
+            # cached_db reads the database on every miss.
+            self.assert_silent("xsession.W017", self.store("cached_db"))
+            self.assert_silent("xsession.W017", {"STORE": "cache"})
+            self.assert_silent(
+                "xsession.W017",
+                {"STORE": {"BACKEND": "cache", "OPTIONS": {"cache": "nope"}}},
+            )
+        unimportable = {"BACKEND": "no.such.Cache"}
+        with self.settings(CACHES={**settings.CACHES, "sessions": unimportable}):
+            self.assert_silent("xsession.W017", self.store())
 
 
 class SessionTableElsewhere:
