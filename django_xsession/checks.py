@@ -11,6 +11,7 @@ from django.core import checks
 from django.core.cache.backends.dummy import DummyCache
 from django.core.management import get_commands
 from django.db import router
+from django.http import HttpRequest
 from django.utils.module_loading import import_string
 from django.views.debug import SafeExceptionReporterFilter
 
@@ -189,6 +190,18 @@ def check_deployment(
                 id="xsession.W013",
             )
         )
+    if options.transport != "header" and _shown_in_error_reports(options.name):
+        messages.append(
+            checks.Warning(
+                f"Django's error reports show the {options.name!r} cookie, the "
+                "session token, in clear: they hide only the cookie named "
+                f"SESSION_COOKIE_NAME ({settings.SESSION_COOKIE_NAME!r}) and "
+                "names like Django's sensitive settings.",
+                hint="Set SESSION_COOKIE_NAME instead of XSESSION['NAME'] (NAME "
+                "defaults to it), or name the cookie with 'Token' or 'Key' in it.",
+                id="xsession.W016",
+            )
+        )
     if options.cookie.secure is False:
         messages.append(
             checks.Warning(
@@ -299,6 +312,18 @@ def _table_kept_out(store: StoreConfig) -> str | None:
 def _hidden_in_error_reports(header: str) -> bool:
     meta_name = "HTTP_" + header.upper().replace("-", "_")
     return bool(SafeExceptionReporterFilter.hidden_settings.search(meta_name))
+
+
+def _shown_in_error_reports(cookie_name: str) -> bool:
+    # Asked of the filter the reports use, so that the rule is the installed
+    # Django's (4.2 does not hide AUTH) and a project's own filter counts.
+    # Built here, not taken from Django's get_default_exception_reporter_filter(),
+    # which keeps the first one it builds through override_settings.
+    report_filter = import_string(settings.DEFAULT_EXCEPTION_REPORTER_FILTER)()
+    request = HttpRequest()
+    request.COOKIES = {cookie_name: "token"}
+    safe_cookies = report_filter.get_safe_cookies(request)
+    return bool(safe_cookies.get(cookie_name) == "token")
 
 
 def _weak_secret(secret: str) -> bool:

@@ -16,7 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Model
 from django.http import HttpRequest
 from django.test import RequestFactory, SimpleTestCase, override_settings
-from django.views.debug import SafeExceptionReporterFilter
+from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
 from django_xsession import checks as xsession_checks
 from django_xsession import conf
@@ -35,6 +35,7 @@ TESTED_IDS = frozenset(
     {f"xsession.E{number:03d}" for number in range(1, 17)}
     | {f"xsession.W{number:03d}" for number in range(1, 16)}
     | {"xsession.W017"}
+    | {f"xsession.W{number:03d}" for number in range(1, 17)}
 )
 
 SECURE_COOKIE = {"SECURE": True}
@@ -76,6 +77,12 @@ class OwnOptionsStore(Store):
     def __init__(self, *, cache: object = None, using: object = None) -> None:
         self.cache = cache
         self.using = using
+
+
+class CookieHidingFilter(SafeExceptionReporterFilter):
+    """A project's own error report filter that hides the cookie "sid"."""
+
+    hidden_settings = re.compile("^sid$|TOKEN|KEY|SECRET|PASS", flags=re.I)
 
 
 DJANGO_REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
@@ -1520,6 +1527,71 @@ class RegistrationTests(CheckTestCase):
             assert deploy_ids(TRANSPORT=transport) == []
             assert deploy_ids(TRANSPORT=transport, HEADER="X-Api-Key") == []
         assert deploy_ids(HEADER="X-Session-Id") == []
+
+    def deploy_ids(self, **xsession: Any) -> list[str]:
+        with self.settings(
+            XSESSION={"STORE": "memory", "COOKIE": SECURE_COOKIE, **xsession}
+        ):
+            return [message.id or "" for message in check_deployment()]
+
+    def test_w016_a_cookie_name_error_reports_show(self) -> None:
+        for transport in ("cookie", "both"):
+            assert self.deploy_ids(TRANSPORT=transport, NAME="sid") == ["xsession.W016"]
+        assert self.deploy_ids(TRANSPORT="header", NAME="sid") == []
+        assert self.deploy_ids() == []
+        # The name of a sensitive setting: the reports hide it too.
+        assert self.deploy_ids(NAME="sid_token") == []
+        assert self.deploy_ids(NAME="XSessionKey") == []
+
+    def test_w016_says_which_cookie_and_what_to_set(self) -> None:
+        with self.settings(XSESSION={"NAME": "sid"}):
+            [message] = [m for m in check_deployment() if m.id == "xsession.W016"]
+
+        assert message.level == checks.WARNING
+        assert message.msg == (
+            "Django's error reports show the 'sid' cookie, the session token, in "
+            "clear: they hide only the cookie named SESSION_COOKIE_NAME "
+            "('sessionid') and names like Django's sensitive settings."
+        )
+        assert message.hint is not None
+        assert "Set SESSION_COOKIE_NAME instead of XSESSION['NAME']" in message.hint
+
+    @override_settings(SESSION_COOKIE_NAME="sid")
+    def test_w016_not_for_a_name_taken_from_session_cookie_name(self) -> None:
+        assert self.deploy_ids() == []
+        assert self.deploy_ids(NAME="sid") == []
+        assert self.deploy_ids(NAME="sessionid") == ["xsession.W016"]
+
+    def test_w016_not_when_the_projects_filter_hides_the_cookie(self) -> None:
+        filter_path = "tests.test_checks.CookieHidingFilter"
+        with self.settings(DEFAULT_EXCEPTION_REPORTER_FILTER=filter_path):
+            assert self.deploy_ids(NAME="sid") == []
+            assert self.deploy_ids(NAME="sid2") == ["xsession.W016"]
+
+    def test_w016_fires_exactly_when_djangos_error_report_shows_the_token(
+        self,
+    ) -> None:
+        token = "s.cookie-token-of-the-test.signature"
+        shown: dict[str, bool] = {}
+        # "authsid": Django 4.2 shows it, later versions hide it.
+        for name in ("sid", "sessionid", "sid_token", "api_sid", "authsid"):
+            factory = RequestFactory()
+            factory.cookies[name] = token
+            request = factory.get("/")
+            try:
+                raise RuntimeError("the view failed")
+            except RuntimeError as error:
+                report = ExceptionReporter(
+                    request, RuntimeError, error, error.__traceback__
+                ).get_traceback_text()
+            shown[name] = token in report
+            with self.subTest(name=name, shown=shown[name]):
+                assert self.deploy_ids(NAME=name) == (
+                    ["xsession.W016"] if shown[name] else []
+                )
+        # The leak W016 is about is there.
+        assert shown["sid"]
+        assert not shown["sessionid"]
 
     def test_the_default_header_is_hidden_in_error_reports(self) -> None:
         request = RequestFactory().get("/", headers={"X-Session-Token": "token"})
