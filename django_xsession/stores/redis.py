@@ -51,9 +51,10 @@ _OUTAGES = (
     MasterDownError,
 )
 # Refusals redis-py raises as a plain ResponseError: a Redis that cannot
-# persist (a snapshot failed), or a primary short of the replicas
-# min-replicas-to-write asks for.
-_REFUSALS = ("MISCONF ", "NOREPLICAS ")
+# persist (a snapshot failed), a primary short of the replicas
+# min-replicas-to-write asks for, or (before redis-py 6.0 made it a
+# MasterDownError outside Redis Cluster) a replica cut off from its primary.
+_REFUSALS = ("MISCONF ", "NOREPLICAS ", "MASTERDOWN ")
 
 # A session is one hash: "d:<key>" holds each data key's encoded value, so a
 # save can set and delete single keys; "m:<name>" holds the record's meta.
