@@ -281,6 +281,24 @@ _REDIS_MODULE = "django_xsession.stores.redis"
 _IMPORT_ERRORS = (ImportError, ValueError, TypeError)
 
 
+def _redis_import_hint(error: Exception) -> str | None:
+    """How to mend the redis store's ``error``, if redis-py is what fails."""
+    failing = error.name if isinstance(error, ImportError) else None
+    if not failing or failing.partition(".")[0] != "redis":
+        return None
+    # The module imports django-redis only when it connects.
+    if isinstance(error, ModuleNotFoundError):
+        return (
+            "The redis store needs django-redis and redis-py: pip install "
+            "'django-xsession[redis]'."
+        )
+    # A name redis-py lacks: a version older than the redis extra asks for.
+    return (
+        "The redis store needs redis-py 4.6.0 or later: pip install --upgrade "
+        "'django-xsession[redis]'."
+    )
+
+
 def _store_option_error(name: str, value: Any) -> str | None:
     """What is wrong with one option of our own stores, or None."""
     if name == "using":
@@ -405,14 +423,18 @@ class _Reader:
             )
             return
         # The error of a module found but failing its own imports (a missing
-        # dependency) is the one to fix.
+        # dependency) is the one to fix. For the redis store, installing the
+        # extra mends only a missing or old redis-py: any other error is the
+        # message's alone to tell.
+        hint = (
+            _redis_import_hint(error)
+            if STORE_ALIASES.get(value, value) == STORE_ALIASES["redis"]
+            else choices
+        )
         self.problem(
             "xsession.E003",
             f"Session store {value!r} cannot be imported: {error}.",
-            hint="The redis store needs django-redis: pip install "
-            "'django-xsession[redis]'."
-            if STORE_ALIASES.get(value, value) == STORE_ALIASES["redis"]
-            else choices,
+            hint=hint,
         )
 
     def store_options(

@@ -6,9 +6,11 @@ import datetime
 import re
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from unittest import mock
 
+import redis.exceptions
 from django.conf import settings
 from django.core import checks
 from django.core.checks import CheckMessage, run_checks
@@ -220,23 +222,61 @@ class StoreCheckTests(CheckTestCase):
             {"STORE": "tests.unimportable_store.ClientStore"},
         )
 
+    def redis_store_import_error(self, modules: dict[str, Any]) -> CheckMessage:
+        """E003 for the redis store, its module imported again with
+        ``sys.modules`` holding ``modules``."""
+        with (
+            self.settings(XSESSION={"STORE": "redis"}),
+            mock.patch.dict(sys.modules, modules),
+        ):
+            sys.modules.pop("django_xsession.stores.redis", None)
+            [message] = self.messages("xsession.E003")
+        return message
+
     def test_e003_redis_store_without_django_redis_says_how_to_install_it(
         self,
     ) -> None:
-        # As on a machine without django-redis and redis-py: the redis store's
-        # module is imported again and fails.
+        # As on a machine without django-redis and redis-py.
         missing = dict.fromkeys(("redis", "redis.exceptions", "django_redis"))
-        with mock.patch.dict(sys.modules, missing):
-            sys.modules.pop("django_xsession.stores.redis", None)
-            message = self.assert_fires(
-                "xsession.E003",
-                "Session store 'redis' cannot be imported: import of "
-                "redis.exceptions halted; None in sys.modules.",
-                {"STORE": "redis"},
-            )
-        assert message.hint == (
-            "The redis store needs django-redis: pip install 'django-xsession[redis]'."
+        message = self.redis_store_import_error(missing)
+
+        assert message.msg == (
+            "Session store 'redis' cannot be imported: import of "
+            "redis.exceptions halted; None in sys.modules."
         )
+        assert message.hint == (
+            "The redis store needs django-redis and redis-py: pip install "
+            "'django-xsession[redis]'."
+        )
+
+    def test_e003_redis_store_on_an_old_redis_py_says_to_upgrade(self) -> None:
+        # As under redis-py 4.5, which lacks OutOfMemoryError.
+        old_exceptions = ModuleType("redis.exceptions")
+        for name, value in vars(redis.exceptions).items():
+            if name != "OutOfMemoryError":
+                setattr(old_exceptions, name, value)
+        message = self.redis_store_import_error({"redis.exceptions": old_exceptions})
+
+        assert message.msg.startswith(
+            "Session store 'redis' cannot be imported: cannot import name "
+            "'OutOfMemoryError' from 'redis.exceptions'"
+        )
+        assert message.hint == (
+            "The redis store needs redis-py 4.6.0 or later: pip install --upgrade "
+            "'django-xsession[redis]'."
+        )
+
+    def test_e003_redis_store_failing_on_another_import_gives_no_install_hint(
+        self,
+    ) -> None:
+        # redis-py and django-redis are installed: the extra would mend nothing.
+        message = self.redis_store_import_error({"json": None})
+
+        assert message.msg == (
+            "Session store 'redis' cannot be imported: import of json halted; "
+            "None in sys.modules."
+        )
+        assert message.hint is None
 
     def test_e003_class_that_is_not_a_store(self) -> None:
         self.assert_fires(
