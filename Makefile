@@ -11,6 +11,12 @@ STAMP := $(VENV)/.installed-$(DJANGO_TAG)
 
 .PHONY: demo test matrix lint typecheck bench loadtest fuzz clean
 
+# A recipe that fails removes its target. A `python3 -m venv` that fails
+# midway (Debian's python3 without python3-venv) leaves $(BIN)/python, which
+# would count as built, and every later target would fail for want of pip;
+# the whole $(VENV) is not removed, as it may be a folder given by hand.
+.DELETE_ON_ERROR:
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
