@@ -286,7 +286,7 @@ class StoreCheckTests(CheckTestCase):
         self.assert_fires(
             "xsession.E003",
             "is not a subclass",
-            {"STORE": "django_xsession.stores.memory"},
+            {"STORE": "django_xsession.stores.base"},
         )
 
     def test_e003_not_for_the_shipped_aliases(self) -> None:
