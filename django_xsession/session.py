@@ -587,9 +587,19 @@ class Session(SessionBase):
         changed = {
             key: value
             for key, value in data.items()
-            if key not in before or not _identical(before[key], value)
+            if key not in before or not self._unchanged(before[key], value)
         }
         return Delta(changed, frozenset(before.keys() - data.keys()))
+
+    def _unchanged(self, before: Any, after: Any) -> bool:
+        try:
+            return _identical(before, after)
+        except RecursionError:
+            # Nested deeper than Python recurses, which the serializer and
+            # Django's engines take: what the serializer writes for each
+            # tells instead (equal data written in another key order counts
+            # as a change, and is written again).
+            return bool(self._serializer.dumps(before) == self._serializer.dumps(after))
 
     def _prepare_save(
         self, must_create: bool
@@ -712,7 +722,7 @@ class Session(SessionBase):
             return False
         # Not ==: True, 1 and 1.0 (or 0.0 and -0.0) are equal there, but the
         # serializer writes each its own way, so changing one is a change.
-        return not _identical(data, self._before())
+        return not self._unchanged(self._before(), data)
 
     def cookie_changed(self) -> bool:
         """Whether the browser's cookie no longer matches the session: its

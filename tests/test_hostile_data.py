@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -49,6 +50,42 @@ class CorruptCacheEntryTests(SimpleTestCase):
 
         assert response.status_code == 200
         assert response.json() == {}
+
+
+# Past where a comparison recursing twice a level gives out, within what
+# Django's JSON serializer encodes in a request on every supported Python.
+DEPTH = 800
+
+
+def nested(leaf: Any) -> dict[str, Any]:
+    """``leaf`` under DEPTH levels of {"a": ...}."""
+    data = {"a": leaf}
+    for _ in range(DEPTH - 1):
+        data = {"a": data}
+    return data
+
+
+@override_settings(XSESSION={"STORE": "memory"})
+class DeeplyNestedDataTests(TestCase):
+    def test_a_session_holding_it_is_read_and_written(self) -> None:
+        stored = self.client.post(
+            "/nested-body/", json.dumps(nested(1)), content_type="application/json"
+        )
+        assert stored.status_code == 200
+
+        read = self.client.get("/read/")
+
+        assert read.status_code == 200
+        assert read.json() == {"body": nested(1)}
+        assert self.client.get("/write/", {"other": "x"}).status_code == 200
+        # Unseen by session.modified: only a comparison finds the change.
+        assert self.client.get("/nested-body/", {"leaf": "2"}).status_code == 200
+        assert self.client.get("/read/").json() == {"body": nested("2"), "other": "x"}
+
+
+@override_settings(XSESSION=DB)
+class DeeplyNestedDatabaseDataTests(DeeplyNestedDataTests):
+    pass
 
 
 @override_settings(XSESSION=DB)

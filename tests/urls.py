@@ -94,4 +94,5 @@ urlpatterns += [
     path("destroy-write-and-fail/", views.destroy_write_and_fail),
     path("retype-preferences/", views.retype_preferences),
     path("set-test-cookie/", views.set_test_cookie),
+    path("nested-body/", views.nested_body),
 ]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 
 from asgiref.sync import sync_to_async
 from django.contrib import auth, messages
@@ -522,4 +523,17 @@ def retype_preferences(request: HttpRequest) -> HttpResponse:
     )
     if request.GET.get("retype"):
         preferences.update(flag=True, zoom=1.0, offset=-0.0)
+    return HttpResponse("ok")
+
+
+def nested_body(request: HttpRequest) -> HttpResponse:
+    """Store a POST's JSON body under "body", as sent; on a GET with
+    ``leaf``, change the innermost value of {"a": {"a": ...}} in place."""
+    if request.method == "POST":
+        request.session["body"] = json.loads(request.body)
+    elif "leaf" in request.GET:
+        innermost = request.session["body"]
+        while isinstance(innermost["a"], dict):
+            innermost = innermost["a"]
+        innermost["a"] = request.GET["leaf"]
     return HttpResponse("ok")
