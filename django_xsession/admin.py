@@ -172,6 +172,12 @@ def _secret(key: Any) -> bool:
     return any(word in lowered for word in _SECRET_KEY_WORDS)
 
 
+# Data nested deeper than Python recurses, which a request stores and loads
+# whole: decoding it here, with the admin's deeper stack, or masking and
+# indenting it, which recurse further, would fail the page.
+_TOO_DEEP = _("The data is nested too deeply to show.")
+
+
 def _masked(data: Any) -> Any:
     if isinstance(data, dict):
         return {
@@ -442,11 +448,16 @@ class SessionAdmin(_ModelAdmin):
         serializer = session_serializer()
         try:
             data = serializer.loads(stored_bytes(obj.data))
+        except RecursionError:
+            return format_html("<em>{}</em>", _TOO_DEEP)
         except Exception:
             return format_html("<em>{}</em>", _("The data cannot be decoded."))
-        text = json.dumps(
-            _masked(data), indent=2, sort_keys=True, ensure_ascii=False, default=str
-        )
+        try:
+            text = json.dumps(
+                _masked(data), indent=2, sort_keys=True, ensure_ascii=False, default=str
+            )
+        except RecursionError:
+            return format_html("<em>{}</em>", _TOO_DEEP)
         return format_html("<pre>{}</pre>", text)
 
     @admin.action(description=_("Revoke selected sessions"), permissions=["delete"])

@@ -7,6 +7,7 @@ import datetime
 import json
 import pickle
 import re
+import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from unittest import mock, skipUnless
@@ -225,6 +226,23 @@ class SessionAdminTests(AdminTestCase):
         response = self.client.get(change_url(session))
 
         self.assertContains(response, "The data cannot be decoded.")
+
+    def test_data_nested_too_deeply_to_show_is_said_so(self) -> None:
+        # Up to Python 3.11 decoding recurses once a level and masking twice;
+        # from 3.12 on decoding takes both depths here and masking recurses
+        # once. As deep as Python recurses, neither goes through anywhere.
+        deepest = sys.getrecursionlimit()
+        pages = {}
+        for depth in (800, deepest):
+            session = add_session(f"{depth} deep")
+            Session.objects.filter(pk=session.pk).update(
+                data='{"body":' + '{"a":' * depth + "1" + "}" * depth + "}"
+            )
+            pages[depth] = self.client.get(change_url(session))
+
+        # Decoded everywhere, too deep to mask up to 3.11.
+        assert pages[800].status_code == 200
+        self.assertContains(pages[deepest], "The data is nested too deeply to show.")
 
     def test_search_by_username(self) -> None:
         alices = add_session("alice's", self.alice)
