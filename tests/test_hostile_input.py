@@ -987,8 +987,9 @@ class CacheGarbageTests(BackendGarbage, SimpleTestCase):
         assert isinstance(store, CacheStore)
         now = timezone.now()
         entry = _Entry(raw, now + HOUR, {}, now, now, {})
-        generation = store.cache.get(store._generation_key, 0)
-        store.cache.set(store._key(sid), entry.value(generation), 3600)
+        key = store._key(sid)
+        _, generation = store._live(key)
+        store.cache.set(key, entry.value(generation), 3600)
         self.assert_loads(sid, decodes(raw))
 
 

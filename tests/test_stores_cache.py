@@ -488,6 +488,31 @@ class UntouchableCacheTests(SimpleTestCase):
         assert record.data == {"a": 1}
 
 
+class OvertakenCache(LocMemCache):
+    """A cache where another process makes the store's generation between
+    its read and its ``add()``."""
+
+    def add(
+        self, key: Any, value: Any, timeout: Any = None, version: Any = None
+    ) -> bool:
+        if key.endswith("generation"):
+            self.set(key, 7, None)
+        return super().add(key, value, timeout, version)
+
+
+@override_settings(CACHES={"default": {"BACKEND": f"{__name__}.OvertakenCache"}})
+class OvertakenCacheTests(SimpleTestCase):
+    def test_the_store_takes_the_generation_another_process_made(self) -> None:
+        store = CacheStore()
+        sid = new_sid()
+
+        store.set(sid, Record({"a": 1}, timezone.now() + HOUR), create=True)
+
+        record = store.get(sid)
+        assert record is not None
+        assert record.data == {"a": 1}
+
+
 class CacheKeys(_TestCase):
     """What the store leaves in its cache; mix into a ``SimpleTestCase``."""
 
@@ -522,6 +547,38 @@ class CacheKeys(_TestCase):
 
         assert self.store.get(sid) is None
         assert self.cache.get_many(list(others)) == others
+
+    def test_a_clear_holds_when_the_cache_loses_the_generation(self) -> None:
+        # A session from before any clear(), then the generation key evicted
+        # or culled (the cache's memory full, say).
+        self.cache.delete(self.store._generation_key)
+        expires = timezone.now() + HOUR
+        before = new_sid()
+        self.store.set(before, Record({"a": 1}, expires), create=True)
+        self.store.clear()
+
+        self.cache.delete(self.store._generation_key)
+
+        assert self.store.get(before) is None
+        after = new_sid()
+        self.store.set(after, Record({"b": 2}, expires), create=True)
+        self.store.set(after, Record({"b": 3}, expires))
+        record = self.store.get(after)
+        assert record is not None
+        assert record.data == {"b": 3}
+        assert self.store.get(before) is None
+
+    def test_a_new_cache_keeps_the_generation_its_first_session_made(self) -> None:
+        self.cache.delete(self.store._generation_key)
+        sid = new_sid()
+
+        self.store.set(sid, Record({"a": 1}, timezone.now() + HOUR), create=True)
+
+        assert self.cache.get(self.store._generation_key) is not None
+        # Another process, reading the same cache.
+        record = CacheStore(cache=self.alias, prefix=self.prefix).get(sid)
+        assert record is not None
+        assert record.data == {"a": 1}
 
     def test_keys_carry_only_the_hash(self) -> None:
         with self.settings(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from types import MappingProxyType
@@ -111,6 +112,14 @@ class _Entry(NamedTuple):
             # A character beyond Latin-1, or a time that is no ISO 8601 or
             # out of range.
             return None
+
+
+def _fresh_generation(current: Any = None) -> int:
+    # Only equality counts: an entry is live under the generation it was
+    # written in. The time in nanoseconds equals no generation made before,
+    # which clear() also makes sure of where a coarse clock has not moved on.
+    now = time.time_ns()
+    return max(now, current + 1) if isinstance(current, int) else now
 
 
 # Django's own cache classes, which take no client to read with: known
@@ -249,7 +258,9 @@ class CacheStore(Store):
         found = cache.get_many(
             [key, self._generation_key, touch_key], **from_primary(cache)
         )
-        generation: int = found.get(self._generation_key, 0)
+        generation: int | None = found.get(self._generation_key)
+        if generation is None:
+            generation = self._made_generation()
         value = found.get(key)
         if value is None:
             return None, generation, False
@@ -258,6 +269,18 @@ class CacheStore(Store):
         if entry is None or entry.expires <= now:
             return None, generation, True
         return entry, generation, True
+
+    def _made_generation(self) -> int:
+        # The cache holds no generation: never set (a new cache), or evicted
+        # or culled. Taken as any older one, it would bring back every entry
+        # a clear() ended; a new one ends them all instead.
+        cache = self.cache
+        fresh = _fresh_generation()
+        if cache.add(self._generation_key, fresh, None):
+            return fresh
+        # Another process made one first.
+        made: int | None = cache.get(self._generation_key, **from_primary(cache))
+        return fresh if made is None else made
 
     def get(self, sid: str) -> Record | None:
         with self._reaching():
@@ -398,8 +421,8 @@ class CacheStore(Store):
     def clear(self) -> None:
         with self._reaching():
             cache = self.cache
-            generation = cache.get(self._generation_key, 0, **from_primary(cache))
-            cache.set(self._generation_key, generation + 1, None)
+            current = cache.get(self._generation_key, **from_primary(cache))
+            cache.set(self._generation_key, _fresh_generation(current), None)
 
     def count_expired(self) -> int:
         raise NotImplementedError("the cache's own timeout expires sessions")
