@@ -172,8 +172,12 @@ class DatabaseCacheRefusalTests(TransactionTestCase):
         self.client = Client(raise_request_exception=False)
 
     @contextmanager
-    def another_writer(self) -> Iterator[None]:
-        """Another connection holds the file's write lock; ours waits 50 ms."""
+    def another_writer(self, *, logged: bool = True) -> Iterator[None]:
+        """Another connection holds the file's write lock; ours waits 50 ms.
+
+        ``logged``: what runs inside is a request, whose refusal the
+        middleware logs.
+        """
         ours = connections["sqlite_file"]
         ours.ensure_connection()
         ours.connection.execute("PRAGMA busy_timeout = 50")
@@ -182,6 +186,9 @@ class DatabaseCacheRefusalTests(TransactionTestCase):
         writer = sqlite3.connect(ours.settings_dict["NAME"], isolation_level=None)
         try:
             writer.execute("BEGIN IMMEDIATE")
+            if not logged:
+                yield
+                return
             with self.assertLogs("django_xsession", "ERROR") as logs:
                 yield
             assert "refused" in logs.output[0]
@@ -203,6 +210,20 @@ class DatabaseCacheRefusalTests(TransactionTestCase):
 
         assert response.status_code == 503
         assert "sessionid" not in response.cookies
+
+    def test_a_clear_the_database_refuses_raises_instead_of_ending_nothing(
+        self,
+    ) -> None:
+        assert self.client.get("/write/", {"a": "1"}).status_code == 200
+
+        with (
+            self.another_writer(logged=False),
+            self.assertRaisesMessage(StoreUnavailable, "refused"),
+        ):
+            get_store().clear()
+
+        get_store().clear()
+        assert self.client.get("/read/").json() == {}
 
     @override_settings(XSESSION={**ON_DATABASE_CACHE, "ROLLING": True})
     def test_a_touch_the_database_refuses_answers_503_and_keeps_the_session(

@@ -222,7 +222,7 @@ class CacheStore(Store):
             f"the {operation} (Django's DatabaseCache does not say why)"
         )
 
-    def _write(self, key: str, value: Any, timeout: int) -> None:
+    def _write(self, key: str, value: Any, timeout: int | None) -> None:
         """``cache.set()``, raising :class:`StoreUnavailable` if it was refused."""
         cache = self.cache
         if not isinstance(cache, DatabaseCache):
@@ -233,7 +233,7 @@ class CacheStore(Store):
         # set() drops the False _base_set() answers for it: the session would
         # look saved. The call set() makes, with its answer kept (Django 4.2
         # to 6.1 alike).
-        base_set: Callable[[str, str, Any, int], bool] = cache._base_set  # type: ignore[attr-defined]
+        base_set: Callable[[str, str, Any, int | None], bool] = cache._base_set  # type: ignore[attr-defined]
         if not base_set("set", cache.make_and_validate_key(key), value, timeout):
             raise self._refused("write")
 
@@ -422,7 +422,7 @@ class CacheStore(Store):
         with self._reaching():
             cache = self.cache
             current = cache.get(self._generation_key, **from_primary(cache))
-            cache.set(self._generation_key, _fresh_generation(current), None)
+            self._write(self._generation_key, _fresh_generation(current), None)
 
     def count_expired(self) -> int:
         raise NotImplementedError("the cache's own timeout expires sessions")
