@@ -709,7 +709,7 @@ class _Reader:
             return None
         return generator  # type: ignore[no-any-return]
 
-    def cookie(self, cookie_name: str) -> CookieOptions:
+    def cookie(self, cookie_name: str, *, sent: bool) -> CookieOptions:
         value = self.raw.get("COOKIE", {})
         if not isinstance(value, Mapping):
             self.problem("xsession.E008", "XSESSION['COOKIE'] must be a dict.")
@@ -753,6 +753,9 @@ class _Reader:
             attributes["secure"],
             attributes["partitioned"],
         )
+        if not sent:
+            # The header transport sends no cookie for browsers to drop.
+            return CookieOptions(**attributes)
         if samesite == "None" and secure is not True:
             self.problem(
                 "xsession.E009",
@@ -800,13 +803,28 @@ class _Reader:
         return idle, absolute, touch_after
 
     def touches_in_time(
-        self, max_age: int | None, rolling: bool, touch_after: int
+        self,
+        max_age: int | None,
+        expires: datetime.datetime | None,
+        rolling: bool,
+        touch_after: int,
     ) -> None:
-        if rolling and max_age is not None and touch_after >= max_age:
+        # A browser session is stored for SESSION_COOKIE_AGE.
+        lifetime = max_age
+        source = "MAX_AGE"
+        if max_age is None and expires is None:
+            lifetime = settings.SESSION_COOKIE_AGE
+            source = "SESSION_COOKIE_AGE, a browser session's stored lifetime"
+        if (
+            rolling
+            and isinstance(lifetime, int)
+            and not isinstance(lifetime, bool)
+            and touch_after >= lifetime
+        ):
             self.problem(
                 "xsession.W015",
-                f"XSESSION['TOUCH_AFTER'] ({touch_after}) is not below MAX_AGE "
-                f"({max_age}): ROLLING never moves a session's stored expiry "
+                f"XSESSION['TOUCH_AFTER'] ({touch_after}) is not below {source} "
+                f"({lifetime}): ROLLING never moves a session's stored expiry "
                 "before it passes, so active users are logged out.",
                 hint="Only a write or a touch moves the stored expiry, and a "
                 "touch comes at most every TOUCH_AFTER seconds; keep it well "
@@ -817,8 +835,9 @@ class _Reader:
         max_age, expires = self.lifetime()
         idle_timeout, absolute_timeout, touch_after = self.timeouts()
         rolling = self.boolean("ROLLING", False)
-        self.touches_in_time(max_age, rolling, touch_after)
+        self.touches_in_time(max_age, expires, rolling, touch_after)
         name = self.name()
+        transport = self.transport()
         return Options(
             store=self.store(),
             name=name,
@@ -831,7 +850,7 @@ class _Reader:
             unset=self.unset(),
             proxy=self.proxy(),
             genid=self.genid(),
-            cookie=self.cookie(name),
+            cookie=self.cookie(name, sent=transport != "header"),
             on_store_error=self.on_store_error(),
             legacy_contrib=self.boolean("LEGACY_CONTRIB", False),
             legacy_engine=self.legacy_engine(),
@@ -839,7 +858,7 @@ class _Reader:
             absolute_timeout=absolute_timeout,
             touch_after=touch_after,
             record_metadata=self.boolean("RECORD_METADATA", True),
-            transport=self.transport(),
+            transport=transport,
             header=self.header(),
             max_size=self.max_size(),
         )

@@ -822,9 +822,11 @@ class Session(SessionBase):
             ahead = value.total_seconds()
         else:
             ahead = value if isinstance(value, int | float) else 0
-        if ahead > MAX_SECONDS:
+        # Negative is Django's "already expired"; NaN compares false to all.
+        if not abs(ahead) <= MAX_SECONDS:
             raise ValueError(
-                f"A session can last at most {MAX_SECONDS} seconds (100 years)."
+                f"A session can last at most {MAX_SECONDS} seconds (100 years), "
+                f"ahead or past, not {value!r}."
             )
         super().set_expiry(value)
 

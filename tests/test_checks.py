@@ -853,6 +853,17 @@ class RollingTouchCheckTests(CheckTestCase):
             self.assert_fires(
                 "xsession.W015", "MAX_AGE (600)", {"ROLLING": True, "TOUCH_AFTER": 600}
             )
+            # A browser session is stored for SESSION_COOKIE_AGE all the same.
+            self.assert_fires(
+                "xsession.W015",
+                "not below SESSION_COOKIE_AGE, a browser session's stored "
+                "lifetime (600)",
+                {"ROLLING": True, "MAX_AGE": None, "TOUCH_AFTER": 600},
+            )
+            self.assert_silent(
+                "xsession.W015",
+                {"ROLLING": True, "EXPIRES": IN_A_YEAR, "TOUCH_AFTER": 600},
+            )
 
     def test_w015_not_when_below_without_rolling_or_max_age(self) -> None:
         self.assert_silent(
@@ -1125,6 +1136,16 @@ class CookieCheckTests(CheckTestCase):
 
 class CookiePrefixCheckTests(CheckTestCase):
     # Browsers drop every such cookie: nobody could log in.
+    def test_no_cookie_combination_is_checked_when_no_cookie_is_sent(self) -> None:
+        for check_id, name, cookie in (
+            ("xsession.E009", "sessionid", {"SAMESITE": "None"}),
+            ("xsession.E010", "sessionid", {"PARTITIONED": True}),
+            ("xsession.E016", "__Host-sessionid", {}),
+        ):
+            xsession = {"NAME": name, "COOKIE": cookie}
+            self.assert_silent(check_id, {**xsession, "TRANSPORT": "header"})
+            self.assert_fires(check_id, "", {**xsession, "TRANSPORT": "both"})
+
     def test_e016_host_prefix_without_secure_root_path_and_no_domain(self) -> None:
         for cookie, text in (
             ({"SECURE": False}, "XSESSION['COOKIE']['SECURE'] must be True or 'auto'"),

@@ -39,7 +39,10 @@ class DjangoSemanticsTests(SessionTestCase):
         for too_long in (
             MAX_SECONDS + 1,
             10.0**12,
+            -(10**12),
+            float("nan"),
             century + datetime.timedelta(days=1),
+            -datetime.timedelta(days=800_000),
             timezone.now() + century + datetime.timedelta(days=1),
         ):
             with (
