@@ -439,10 +439,11 @@ class SessionMiddleware(DjangoSessionMiddleware):
         secure = attribute("secure")
         samesite = attribute("samesite")
         # Only "auto" depends on the request's scheme.
-        secure_request = (secure == "auto" or samesite == "auto") and is_secure(
-            request, session.options.proxy
+        secure_cookie = (
+            is_secure(request, session.options.proxy)
+            if secure == "auto"
+            else bool(secure)
         )
-        secure_cookie = secure_request if secure == "auto" else bool(secure)
         return {
             "path": attribute("path"),
             "domain": attribute("domain"),
