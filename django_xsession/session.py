@@ -626,6 +626,8 @@ class Session(SessionBase):
             # The cleared session was not stored after all: a new one.
             self._replace_unread = False
         elif must_create or not create:
+            # A CreateError from an update breaks the store contract: under a
+            # new id the session would be created anew beside the old one.
             raise refused
 
     def _saved(

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import pickle
+from typing import Any
 from unittest import mock
 
 from asgiref.sync import sync_to_async
@@ -18,7 +19,18 @@ from django_xsession.conf import MAX_SECONDS
 from django_xsession.engine import SessionStore
 from django_xsession.session import Session
 from django_xsession.stores import get_store
-from django_xsession.stores.base import Store, StoreUnavailable
+from django_xsession.stores.base import Record, Store, StoreUnavailable
+from django_xsession.stores.memory import MemoryStore
+
+
+class TakenOnUpdateStore(MemoryStore):
+    """A store of a project's own that breaks the contract: it answers every
+    update with ``CreateError`` (a unique constraint on another column, say)."""
+
+    def set(self, sid: str, record: Record, **kwargs: Any) -> None:
+        if not kwargs.get("create"):
+            raise CreateError
+        super().set(sid, record, **kwargs)
 
 
 class SessionTestCase(SimpleTestCase):
@@ -102,6 +114,18 @@ class DjangoSemanticsTests(SessionTestCase):
         other._sid = session.id
         with self.assertRaises(CreateError):
             other.save(must_create=True)
+
+    @override_settings(XSESSION={"STORE": "tests.test_session.TakenOnUpdateStore"})
+    def test_a_create_error_from_an_update_is_raised_not_saved_under_a_new_id(
+        self,
+    ) -> None:
+        session = self.saved(a=1)
+        token = session.session_key
+        session["a"] = 2
+        with self.assertRaises(CreateError):
+            session.save()
+        assert session.session_key == token
+        assert [record.data for record in get_store().all().values()] == [{"a": 1}]
 
     def test_encode_and_decode_agree_with_djangos_engines(self) -> None:
         # Maintenance scripts decode old rows through SESSION_ENGINE.
