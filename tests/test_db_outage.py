@@ -46,6 +46,21 @@ class DatabaseOutageTests(SimpleTestCase):
         assert response.json()["unavailable"] is True
         assert "sessionid" not in response.cookies
 
+    def test_a_503_page_of_the_views_own_is_kept(self) -> None:
+        with self.xsession():
+            response = self.carrying_a_session().get("/outage-caught/")
+        assert response.status_code == 503
+        assert response.content == b"Down for maintenance"
+
+    def test_after_an_outage_the_view_caught_the_session_reads_as_empty(
+        self,
+    ) -> None:
+        with self.xsession():
+            client = self.carrying_a_session()
+            response = client.get("/outage-caught/", {"carry_on": "1"})
+        assert response.status_code == 200
+        assert response.json() == {"after_outage": {}}
+
     def test_a_new_session_that_cannot_be_saved_answers_503(self) -> None:
         with self.xsession(), self.assertLogs("django_xsession", "ERROR"):
             response = Client(raise_request_exception=False).get("/write/", {"a": "1"})

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from typing import Any
+from unittest import mock
 
 from django.contrib.auth.models import User
 from django.contrib.sessions.models import Session as ContribSession
 from django.test import TestCase, override_settings
 
 from django_xsession.stores import get_store
+from django_xsession.stores.base import StoreUnavailable
 
 CONTRIB_MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -121,6 +123,44 @@ class LegacyContribTests(TestCase):
         assert "sessionid" not in response.cookies
         assert ContribSession.objects.filter(session_key=old_key).exists()
 
+    @override_settings(
+        MIDDLEWARE=XSESSION_MIDDLEWARE,
+        XSESSION={**MEMORY, "LEGACY_CONTRIB": True, "ON_STORE_ERROR": "degrade"},
+    )
+    def test_a_move_the_store_refuses_keeps_the_legacy_session(self) -> None:
+        old_key = self.log_in_under_contrib()
+
+        def refused(*args: Any, **kwargs: Any) -> None:
+            raise StoreUnavailable("down for a moment")
+
+        with (
+            mock.patch.object(get_store(), "set", refused),
+            self.assertLogs("django_xsession", "WARNING"),
+        ):
+            response = self.client.get("/whoami/")
+
+        assert response.content == b"alice"
+        assert "sessionid" not in response.cookies
+        assert ContribSession.objects.filter(session_key=old_key).exists()
+        # The store is back: the next request moves the session.
+        assert self.client.get("/whoami/").content == b"alice"
+        assert get_store().length() == 1
+
+    @override_settings(
+        MIDDLEWARE=XSESSION_MIDDLEWARE, XSESSION={**MEMORY, "LEGACY_CONTRIB": True}
+    )
+    def test_a_first_request_that_ends_the_session_then_fails_clears_the_cookie(
+        self,
+    ) -> None:
+        old_key = self.log_in_under_contrib()
+
+        response = self.client.get("/destroy-write-and-fail/")
+
+        assert response.status_code == 500
+        assert response.cookies["sessionid"].value == ""
+        assert not ContribSession.objects.filter(session_key=old_key).exists()
+        assert self.replay(old_key) == b""
+
     def replay(self, old_key: str) -> bytes:
         """Who another client holding a copy of the legacy cookie is."""
         replayer = self.client_class()
@@ -161,6 +201,22 @@ class LegacyContribTests(TestCase):
         response = await self.async_client.get("/async/destroy/")
         assert response.cookies["sessionid"].value == ""
         assert not await ContribSession.objects.filter(session_key=old_key).aexists()
+
+    @override_settings(
+        MIDDLEWARE=XSESSION_MIDDLEWARE, XSESSION={**MEMORY, "LEGACY_CONTRIB": True}
+    )
+    def test_a_stale_legacy_cookie_beside_one_of_ours_is_left_alone(self) -> None:
+        # Left at another path or domain, say: the session is ours.
+        old_key = self.log_in_under_contrib()
+        ours = self.client_class().get("/write/", {"cart": "ours"})
+        header = f"sessionid={ours.cookies['sessionid'].value}; sessionid={old_key}"
+        self.client.cookies.clear()
+
+        response = self.client.get("/read/", headers={"cookie": header})
+
+        assert response.json() == {"cart": "ours"}
+        assert "sessionid" not in response.cookies
+        assert ContribSession.objects.filter(session_key=old_key).exists()
 
     @override_settings(MIDDLEWARE=XSESSION_MIDDLEWARE, XSESSION=MEMORY)
     def test_off_by_default(self) -> None:

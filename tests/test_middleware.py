@@ -247,6 +247,15 @@ class CookieTests(MiddlewareTestCase):
             assert morsel is not None
             assert morsel.value == signing.sign(self.sid_of(token), ("new",))
 
+    def test_a_session_its_view_deleted_is_not_resigned_and_resent(self) -> None:
+        with self.settings(XSESSION={**COUNTING, "SECRETS": ["old"]}):
+            self.start(a="1")
+        with self.settings(XSESSION={**COUNTING, "SECRETS": ["new", "old"]}):
+            response = self.client.get("/read-then-delete/")
+        assert response.status_code == 200
+        assert self.cookie(response) is None
+        assert self.records() == {}
+
     def test_a_removed_secret_no_longer_verifies(self) -> None:
         with self.settings(XSESSION={**COUNTING, "SECRETS": ["old"]}):
             self.start(a="1")
@@ -322,6 +331,13 @@ class CookieTests(MiddlewareTestCase):
         assert morsel["max-age"] == ""
         assert morsel["expires"] == ""
 
+    @override_settings(XSESSION={**COUNTING, "COOKIE": {"HTTPONLY": False}})
+    def test_httponly_false_sends_a_cookie_scripts_can_read(self) -> None:
+        morsel = self.cookie(self.client.get("/write/", {"a": "1"}))
+        assert morsel is not None
+        assert morsel.value
+        assert morsel["httponly"] == ""
+
 
 @override_settings(XSESSION=COUNTING)
 class DestroyTests(MiddlewareTestCase):
@@ -358,6 +374,13 @@ class DestroyTests(MiddlewareTestCase):
         assert "Partitioned" in cleared
         assert "Partitioned" in issued
 
+    @override_settings(XSESSION={**COUNTING, "SAVE_UNINITIALIZED": True})
+    def test_destroy_under_save_uninitialized_stores_no_new_session(self) -> None:
+        self.start(a="1")
+        response = self.client.get("/destroy/")
+        assert cleared(response)
+        assert self.records() == {}
+
     @override_settings(XSESSION={**COUNTING, "UNSET": "destroy"})
     def test_unset_destroy_removes_the_stored_session(self) -> None:
         self.start(a="1")
@@ -371,6 +394,13 @@ class DestroyTests(MiddlewareTestCase):
         self.start(a="1")
         response = self.client.get("/unset/")
         assert len(self.records()) == 1
+        assert self.cookie(response) is None
+        assert self.client.get("/read/").json() == {"a": "1"}
+
+    def test_unset_keep_drops_the_changes_made_before_the_unset(self) -> None:
+        # As express-session: the request's changes go with request.session.
+        self.start(a="1")
+        response = self.client.get("/unset/", {"a": "changed", "b": "2"})
         assert self.cookie(response) is None
         assert self.client.get("/read/").json() == {"a": "1"}
 
@@ -421,6 +451,13 @@ class SaveDecisionTests(MiddlewareTestCase):
         response = self.client.get("/nothing/")
         assert self.cookie(response) is not None
         assert len(self.records()) == 1
+
+    @override_settings(XSESSION={**COUNTING, "SAVE_UNINITIALIZED": True})
+    def test_save_uninitialized_stores_nothing_on_a_server_error(self) -> None:
+        response = self.client.get("/empty-and-fail/", {"by": "clear"})
+        assert response.status_code == 500
+        assert self.cookie(response) is None
+        assert self.records() == {}
 
     @override_settings(XSESSION={**COUNTING, "COOKIE": {"SECURE": True}})
     def test_undeliverable_new_session_is_not_stored(self) -> None:
@@ -487,6 +524,8 @@ class SaveDecisionTests(MiddlewareTestCase):
         assert morsel is not None
         assert morsel.value == token
         assert morsel["max-age"] == settings.SESSION_COOKIE_AGE
+        # The view never read the session, but the response carries a cookie.
+        assert response["Vary"] == "Cookie"
         assert CountingMemoryStore.calls["set"] == 0
         assert CountingMemoryStore.calls["touch"] == 1
         (after,) = self.records().values()
@@ -966,6 +1005,16 @@ class SecureTests(MiddlewareTestCase):
     )
     def test_proxy_none_follows_django(self) -> None:
         assert self.secure_cookie(x_forwarded_proto="https") is not None
+
+    @override_settings(XSESSION={**MEMORY, "COOKIE": {"SECURE": "auto"}})
+    def test_auto_secure_over_plain_http_to_a_public_host_stores_and_sends(
+        self,
+    ) -> None:
+        cookie = self.secure_cookie()
+        assert cookie is not None
+        assert cookie.value
+        assert cookie["secure"] == ""
+        assert len(self.records()) == 1
 
     @override_settings(
         XSESSION={**MEMORY, "COOKIE": {"SECURE": "auto", "SAMESITE": "auto"}}

@@ -50,8 +50,11 @@ urlpatterns += [
     path("async/id/", views.async_id),
 ]
 
-# ON_STORE_ERROR: tests/test_outage.py.
-urlpatterns += [path("store-status/", views.store_status)]
+# ON_STORE_ERROR: tests/test_outage.py, tests/test_db_outage.py.
+urlpatterns += [
+    path("store-status/", views.store_status),
+    path("outage-caught/", views.outage_caught),
+]
 
 # Per-user sessions and signals: tests/test_users.py, tests/test_signals.py.
 urlpatterns += [
@@ -84,6 +87,7 @@ urlpatterns += [
     path("reload/", views.reload),
     path("async/touch/", views.async_touch),
     path("write-then-delete/", views.write_then_delete),
+    path("read-then-delete/", views.read_then_delete),
     path("clear-then-write/", views.clear_then_write),
     path("async/delete-test-cookie/", views.async_delete_test_cookie),
     path("async/destroy/", views.async_destroy),

@@ -16,7 +16,7 @@ from django.test import Client
 from django_xsession import arevoke, asessions_of, revoke, sessions_of
 from django_xsession.engine import SessionStore
 from django_xsession.session import Session
-from django_xsession.stores.base import UpdateError
+from django_xsession.stores.base import StoreUnavailable, UpdateError
 
 
 def _session(request: HttpRequest) -> Session:
@@ -55,6 +55,9 @@ def regenerate(request: HttpRequest) -> HttpResponse:
 
 
 def unset(request: HttpRequest) -> HttpResponse:
+    """Write the query's keys, then remove ``request.session``."""
+    for key, value in request.GET.items():
+        request.session[key] = value
     del request.session
     return HttpResponse("unset")
 
@@ -288,6 +291,18 @@ def store_status(request: HttpRequest) -> HttpResponse:
     )
 
 
+def outage_caught(request: HttpRequest) -> HttpResponse:
+    """Reload the unread session, catching an outage: answer a 503 page of
+    the view's own, or with ``?carry_on=1`` the session as it reads after."""
+    try:
+        _session(request).reload()
+    except StoreUnavailable:
+        if request.GET.get("carry_on"):
+            return JsonResponse({"after_outage": dict(request.session.items())})
+        return HttpResponse("Down for maintenance", status=503)
+    return JsonResponse(dict(request.session.items()))
+
+
 def cycle_key(request: HttpRequest) -> HttpResponse:
     request.session.cycle_key()
     return JsonResponse(dict(request.session.items()))
@@ -450,6 +465,12 @@ async def async_touch(request: HttpRequest) -> HttpResponse:
 
 def write_then_delete(request: HttpRequest) -> HttpResponse:
     request.session["after"] = "delete"
+    request.session.delete()
+    return HttpResponse("deleted")
+
+
+def read_then_delete(request: HttpRequest) -> HttpResponse:
+    request.session.get("a")
     request.session.delete()
     return HttpResponse("deleted")
 
