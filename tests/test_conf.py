@@ -170,6 +170,20 @@ class ValueTests(SimpleTestCase):
         assert type(max_age) is int
         assert read({"MAX_AGE": datetime.timedelta(seconds=90.7)}).max_age == 90
 
+    def test_timeouts_take_a_timedelta_in_whole_seconds(self) -> None:
+        minutes = datetime.timedelta(minutes=10)
+        options = read(
+            {
+                "IDLE_TIMEOUT": minutes,
+                "ABSOLUTE_TIMEOUT": 6 * minutes,
+                "TOUCH_AFTER": datetime.timedelta(seconds=60.7),
+            }
+        )
+
+        assert (options.idle_timeout, options.absolute_timeout) == (600, 3600)
+        assert options.touch_after == 60
+        assert type(options.touch_after) is int
+
     def test_max_age_none_means_browser_session(self) -> None:
         options = read({"MAX_AGE": None})
 

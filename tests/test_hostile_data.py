@@ -257,6 +257,13 @@ class MaxSizeTests(SimpleTestCase):
         session.save()
         assert get_store().length() == 1
 
+    def test_data_of_exactly_the_limit_is_saved(self) -> None:
+        session = SessionStore()
+        session["blob"] = "x" * 1013
+        assert len(JSONSerializer().dumps({"blob": session["blob"]})) == 1024
+        session.save()
+        assert SessionStore(session.session_key).load() == {"blob": "x" * 1013}
+
     def test_the_default_limit_is_one_mebibyte(self) -> None:
         with self.settings(XSESSION={"STORE": "memory"}):
             assert get_options().max_size == 1_048_576

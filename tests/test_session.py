@@ -258,6 +258,13 @@ class CookieAttributeTests(SessionTestCase):
         loaded.set_expiry(600)
         assert loaded.cookie.max_age == 600
 
+    @override_settings(XSESSION={"STORE": "memory", "ABSOLUTE_TIMEOUT": 60})
+    def test_the_expiry_age_past_the_absolute_deadline_is_zero(self) -> None:
+        session = self.saved(a=1)
+        assert 55 <= session.get_expiry_age() <= 60
+        later = timezone.now() + datetime.timedelta(seconds=120)
+        assert session.get_expiry_age(modification=later) == 0
+
     def test_setting_max_age(self) -> None:
         session = SessionStore()
         session.cookie.max_age = 3600
@@ -269,6 +276,7 @@ class CookieAttributeTests(SessionTestCase):
         assert session.get_expire_at_browser_close()
         assert session.cookie.expires is None
         assert session.cookie.max_age is None
+        assert session.cookie.original_max_age is None
         with self.assertRaises(ValueError):
             session.cookie.max_age = 0
 

@@ -2,11 +2,13 @@
 
 The behaviour is written once, in :class:`Timeouts`, and run on the memory
 and the database store; each store says how it counts the writes a request
-makes. Time is Django's clock, frozen at chosen instants: nothing sleeps.
+makes. A store that keeps no last-seen time has a test of its own. Time is
+Django's clock, frozen at chosen instants: nothing sleeps.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +21,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection
 from django.http import HttpResponseBase
-from django.test import TestCase, override_settings
+from django.test import SimpleTestCase, TestCase, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -28,6 +30,7 @@ from django_xsession.conf import get_options
 from django_xsession.models import Session as SessionRow
 from django_xsession.stores import get_store
 from django_xsession.stores.base import Record
+from django_xsession.stores.memory import MemoryStore
 from tests.stores import CountingCalls, CountingMemoryStore
 from tests.test_stores_redis import REDIS_STORE, RequiresRedis
 
@@ -284,6 +287,15 @@ class Timeouts(_TestCase):
         response = self.get("/read/", 3300 * SECOND)
         assert self.max_age(response) == 300
 
+    def test_a_login_does_not_move_the_absolute_deadline(self) -> None:
+        self.configure(ABSOLUTE_TIMEOUT=60)
+        self.get("/write/", 0 * SECOND, cart="apples")
+        self.get("/login/", 50 * SECOND, **ALICE)
+        self.get("/write/", 55 * SECOND, cart="pears")
+
+        assert self.get("/read/", 61 * SECOND).json() == {}
+        assert self.whoami(61 * SECOND) == ""
+
     def test_a_session_found_past_the_deadline_is_destroyed(self) -> None:
         # Stored before ABSOLUTE_TIMEOUT was configured, so its own expiry is
         # weeks away: the deadline, counted from its creation, still ends it.
@@ -414,3 +426,34 @@ class RedisTimeoutTests(RequiresRedis, Timeouts, TestCase):
         calls = CountingCalls.calls
         before = calls["set"] + calls["touch"] + calls["destroy"]
         yield lambda: calls["set"] + calls["touch"] + calls["destroy"] - before
+
+
+class NoLastSeenStore(MemoryStore):
+    """A store of a project's own that keeps no last-seen time: its records
+    leave ``last_seen`` at its default, ``None``."""
+
+    def get(self, sid: str) -> Record | None:
+        record = super().get(sid)
+        return None if record is None else dataclasses.replace(record, last_seen=None)
+
+
+@override_settings(
+    XSESSION={"STORE": "tests.test_timeouts.NoLastSeenStore", "IDLE_TIMEOUT": 600}
+)
+class NoLastSeenTimeoutTests(SimpleTestCase):
+    def setUp(self) -> None:
+        get_store().clear()
+        self.now = timezone.now().replace(microsecond=0)
+
+    def read_at(self, offset: datetime.timedelta) -> dict[str, Any]:
+        with mock.patch("django.utils.timezone.now", return_value=self.now + offset):
+            response = self.client.get("/read/")
+        data: dict[str, Any] = response.json()
+        return data
+
+    def test_the_idle_timeout_counts_from_the_sessions_creation(self) -> None:
+        with mock.patch("django.utils.timezone.now", return_value=self.now):
+            self.client.get("/write/", {"cart": "apples"})
+
+        assert self.read_at(599 * SECOND) == {"cart": "apples"}
+        assert self.read_at(601 * SECOND) == {}
