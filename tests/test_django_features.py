@@ -230,6 +230,16 @@ class DjangoFeatures(_TestCase):
         assert not stored(others)
         assert other.login(username="alice", password="n3w-secret")
 
+    def test_a_sign_up_that_logs_in_then_sets_the_password_stays_logged_in(
+        self,
+    ) -> None:
+        response = self.client.post(
+            "/sign-up/", {"username": "carol", "password": "s3cret-too"}
+        )
+
+        assert response.status_code == 200
+        assert self.whoami() == "carol"
+
     # django.contrib.messages, in the session
 
     @SESSION_MESSAGES

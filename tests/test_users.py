@@ -490,6 +490,20 @@ class UserSessions(_TestCase):
         assert sessions_of(self.alice) == []
         assert whoami(laptop) == ""
 
+    def test_a_new_login_after_a_revoked_rotation_and_a_logout_is_kept(
+        self,
+    ) -> None:
+        laptop = self.device("laptop")
+
+        response = laptop.get(
+            "/sessions/switch-user-after-revoke/", {"username": "bob"}
+        )
+
+        assert response.status_code == 200
+        assert whoami(laptop) == "bob"
+        assert sessions_of(self.alice) == []
+        assert len(sessions_of(self.bob)) == 1
+
     def test_a_view_that_saves_and_catches_the_interruption_gets_a_400(
         self,
     ) -> None:
@@ -581,6 +595,18 @@ class UserSessions(_TestCase):
         assert response.status_code == 500
         assert self.store.get(before) is None
         assert sessions_of(self.alice) == []
+
+    async def test_an_async_rotation_answered_with_a_500_leaves_no_session(
+        self,
+    ) -> None:
+        laptop = await sync_to_async(self.device)("laptop")
+        client = AsyncClient()
+        client.cookies[NAME] = laptop.cookies[NAME].value
+
+        response = await client.get("/async/rotate-and-fail/")
+
+        assert response.status_code == 500
+        assert await asessions_of(self.alice) == []
 
     def changing_password_while_saves_fail(self, client: Client) -> Any:
         """The password change of ``client`` with every save but the

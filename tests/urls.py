@@ -35,6 +35,7 @@ urlpatterns += [
     path("csrf/form/", views.csrf_form),
     path("csrf/submit/", views.csrf_submit),
     path("password/", views.change_password),
+    path("sign-up/", views.sign_up),
     path("rotate-after-logout/", views.rotate_after_logout),
     path("rotate-and-fail/", views.rotate_and_fail),
     path("logout-and-raise/", views.logout_and_raise),
@@ -65,6 +66,10 @@ urlpatterns += [
     path("sessions/revoke-others/", views.revoke_others),
     path("sessions/revoke-all-then-logout/", views.revoke_all_then_logout),
     path("sessions/rotate-while-revoked/", views.rotate_while_revoked),
+    path(
+        "sessions/switch-user-after-revoke/",
+        views.switch_user_after_a_revoked_rotation,
+    ),
     path("sessions/password/", views.change_password_and_revoke_others),
     path("sessions/password-with-poll/", views.change_password_with_poll),
     path("rotate-then-replace/", views.rotate_then_replace),

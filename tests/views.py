@@ -241,6 +241,17 @@ def change_password(request: HttpRequest) -> HttpResponse:
     return HttpResponse("changed")
 
 
+def sign_up(request: HttpRequest) -> HttpResponse:
+    """Create a user and log in, then set the password, which rotates the
+    id a second time in the same request."""
+    user = User.objects.create_user(request.POST["username"])
+    login(request, user)
+    user.set_password(request.POST["password"])
+    user.save()
+    update_session_auth_hash(request, user)
+    return HttpResponse("signed up")
+
+
 async def async_whoami(request: HttpRequest) -> HttpResponse:
     user = await request.auser()
     return HttpResponse(user.get_username())
@@ -368,6 +379,18 @@ def rotate_while_revoked(request: HttpRequest) -> HttpResponse:
     if request.GET.get("fail"):
         return HttpResponse("boom", status=500)
     return HttpResponse("rotated")
+
+
+def switch_user_after_a_revoked_rotation(request: HttpRequest) -> HttpResponse:
+    """A password change that finds this login revoked by another device
+    meanwhile; the view then logs out and logs ``?username=`` in."""
+    user = request.user
+    assert isinstance(user, User)
+    revoke(user)
+    update_session_auth_hash(request, user)
+    logout(request)
+    login(request, User.objects.get(username=request.GET["username"]))
+    return HttpResponse("switched")
 
 
 def change_password_with_poll(request: HttpRequest) -> HttpResponse:
