@@ -19,13 +19,16 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.test import RequestFactory, SimpleTestCase, override_settings
 from django.utils import timezone
+from django.utils.http import http_date
 
 from django_xsession import signing
 from django_xsession.engine import SessionStore
 from django_xsession.middleware import (
     MAX_COOKIE_CANDIDATES,
     SessionMiddleware,
+    _expires_dates,
     cookie_values,
+    expires_after,
     path_matches,
     trusted_over_http,
 )
@@ -1231,6 +1234,24 @@ class ResponseHeaderTests(MiddlewareTestCase):
             assert ours is not None
             assert ours["expires"] == django.cookies[NAME]["expires"]
             assert ours["max-age"] == settings.SESSION_COOKIE_AGE
+
+
+class MemoryBoundTests(SimpleTestCase):
+    """What the process remembers between requests stays bounded."""
+
+    def test_the_expires_dates_remembered_stay_at_most_64(self) -> None:
+        with mock.patch("time.time", return_value=1_800_000_000.0):
+            for max_age in range(200):
+                assert expires_after(max_age) == http_date(1_800_000_000 + max_age)
+                assert len(_expires_dates) <= 64
+
+    def test_the_verified_tokens_remembered_stay_at_most_ten_thousand(self) -> None:
+        secrets = tuple(get_store_secrets())
+        for _ in range(signing._VERIFIED_MAX + 50):
+            sid = signing.new_id()
+            verified = signing.unsign(signing.sign(sid, secrets), secrets)
+            assert verified is not None and verified.sid == sid
+        assert 0 < len(signing._verified) <= signing._VERIFIED_MAX
 
 
 class AdminCheckTests(SimpleTestCase):
