@@ -352,6 +352,34 @@ def is_django_redis(backend: object) -> bool:
     return isinstance(backend_class, type) and issubclass(backend_class, RedisCache)
 
 
+def _spelled_as_parameters(
+    store_class: type[Store], options: Mapping[Any, Any]
+) -> dict[str, Any]:
+    """``options`` under the names the store's keyword arguments spell.
+
+    Option names are case-insensitive, keyword arguments are not: ``DBPATH``
+    reaches a ``dbPath`` argument. A name the store does not take is given
+    in lower case.
+    """
+    keywords = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    try:
+        parameters = inspect.signature(store_class).parameters.values()
+    except (TypeError, ValueError):
+        parameters = None  # no signature to bind to: building the store will tell
+    spelled = {
+        parameter.name.lower(): parameter.name
+        for parameter in parameters or ()
+        if parameter.kind in keywords
+    }
+    named = {}
+    for key, value in options.items():
+        name = str(key)
+        if name not in spelled.values():
+            name = spelled.get(name.lower(), name.lower())
+        named[name] = value
+    return named
+
+
 class _Reader:
     def __init__(self, raw: Mapping[str, Any]) -> None:
         self.raw = raw
@@ -408,7 +436,7 @@ class _Reader:
                 "django_xsession.stores.base.Store.",
             )
             return StoreConfig(STORE_ALIASES[DEFAULT_STORE])
-        options = {str(k).lower(): v for k, v in options.items()}
+        options = _spelled_as_parameters(store_class, options)
         self.store_options(value, store_class, options)
         return StoreConfig(backend, options)
 

@@ -351,6 +351,19 @@ class StoreOptionsCheckTests(CheckTestCase):
         )
         assert message.hint == "It takes: no options."
 
+    def test_e003_matches_options_to_keyword_arguments_in_any_case(self) -> None:
+        backend = "tests.test_conf.CamelCaseStore"
+        self.assert_silent(
+            "xsession.E003",
+            {"STORE": {"BACKEND": backend, "OPTIONS": {"DBPATH": "x.sqlite3"}}},
+        )
+        message = self.assert_fires(
+            "xsession.E003",
+            "got an unexpected keyword argument 'db_path'.",
+            {"STORE": {"BACKEND": backend, "OPTIONS": {"DB_PATH": "x.sqlite3"}}},
+        )
+        assert message.hint == "It takes: dbPath."
+
     def test_e003_using_names_no_database(self) -> None:
         for backend in ("db", "cached_db"):
             self.assert_fires(

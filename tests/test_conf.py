@@ -18,6 +18,7 @@ from django_xsession.conf import (
     get_options,
     read_options,
 )
+from django_xsession.stores import store_for
 from django_xsession.stores.base import Store
 
 MEMORY_STORE = "django_xsession.stores.memory.MemoryStore"
@@ -41,6 +42,13 @@ class UrlStore(Store):
     def __init__(self, *, url: str, timeout: int) -> None:
         self.url = url
         self.timeout = timeout
+
+
+class CamelCaseStore(Store):
+    """A store whose keyword argument has capitals."""
+
+    def __init__(self, *, dbPath: str = "sessions.sqlite3") -> None:
+        self.path = dbPath
 
 
 def read(xsession: Any) -> Options:
@@ -361,6 +369,17 @@ class StoreTests(SimpleTestCase):
         assert store == StoreConfig(
             "tests.test_conf.UrlStore", {"url": "x", "timeout": 3}
         )
+
+    def test_options_reach_keyword_arguments_with_capitals(self) -> None:
+        backend = "tests.test_conf.CamelCaseStore"
+        for given in ("dbPath", "DBPATH", "dbpath"):
+            options = read(
+                {"STORE": {"BACKEND": backend, "OPTIONS": {given: "x.sqlite3"}}}
+            )
+
+            assert options.store == StoreConfig(backend, {"dbPath": "x.sqlite3"})
+            store = store_for(options.store)
+            assert isinstance(store, CamelCaseStore) and store.path == "x.sqlite3"
 
 
 class CacheTests(SimpleTestCase):
