@@ -37,6 +37,7 @@ import pickle
 import secrets
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from unittest import mock
 
@@ -57,6 +58,7 @@ else:
 _T = TypeVar("_T")
 DAY = datetime.timedelta(days=1)
 HOUR = datetime.timedelta(hours=1)
+MINUTE = datetime.timedelta(minutes=1)
 SECOND = datetime.timedelta(seconds=1)
 
 
@@ -390,6 +392,75 @@ class StoreContract(_TestCase):
         self.assertEqual(got.data, {"c": 3})
         self.assertEqual(got.expires, later)
         self.assertEqual(dict(got.cookie), {"secure": True})
+
+    def test_an_update_keeps_the_created_time_the_store_holds(self) -> None:
+        sid = self.create({"a": 0})
+        loaded = self.load(sid)
+        later = self.now + MINUTE
+
+        self.store.set(
+            sid,
+            replace(self.record({"a": 1}), created=later, version=loaded.version),
+            delta=Delta({"a": 1}, frozenset()),
+        )
+        self.assertEqual(self.load(sid).created, self.now)
+        self.store.set(sid, replace(self.record({"a": 2}), created=later))
+        self.assertEqual(self.load(sid).created, self.now)
+
+    def test_a_save_records_last_seen_and_a_given_meta(self) -> None:
+        sid = self.create({"a": 0})
+        later = self.now + MINUTE
+        meta = {"ip": "203.0.113.7", "user_agent": "Firefox"}
+
+        with mock.patch("django.utils.timezone.now", return_value=later):
+            self.store.set(
+                sid, replace(self.record({"a": 1}), last_seen=later, meta=meta)
+            )
+            got = self.load(sid)
+
+        self.assertEqual(got.last_seen, later)
+        self.assertEqual(dict(got.meta), meta)
+
+    def test_an_update_without_meta_keeps_the_stored_meta(self) -> None:
+        # A save outside a request (a task's SessionStore(key)) knows no
+        # client: sessions_of must still show the last one.
+        meta = {"ip": "203.0.113.7", "user_agent": "Firefox"}
+        sid = new_sid()
+        self.store.set(sid, replace(self.record({"a": 0}), meta=meta), create=True)
+        loaded = self.load(sid)
+
+        self.store.set(
+            sid,
+            replace(self.record({"a": 1}), version=loaded.version),
+            delta=Delta({"a": 1}, frozenset()),
+        )
+        self.assertEqual(dict(self.load(sid).meta), meta)
+        self.store.set(sid, self.record({"a": 2}), delta=Delta({"a": 2}, frozenset()))
+        self.assertEqual(dict(self.load(sid).meta), meta)
+        self.store.set(sid, self.record({"a": 3}))
+        self.assertEqual(dict(self.load(sid).meta), meta)
+        if self.lists_sessions:
+            self.assertEqual(dict(self.store.all()[Store.digest(sid)].meta), meta)
+
+    def test_delta_updates_with_the_versions_loaded_both_survive(self) -> None:
+        # As requests save: each passes back the version its load returned,
+        # which a store may trust only if every write made a new one.
+        sid = self.create({"a": 0, "b": 0})
+        first = self.load(sid)
+        second = self.load(sid)
+
+        self.store.set(
+            sid,
+            replace(self.record({"a": 1, "b": 0}), version=first.version),
+            delta=Delta({"a": 1}, frozenset()),
+        )
+        self.store.set(
+            sid,
+            replace(self.record({"a": 0, "b": 2}), version=second.version),
+            delta=Delta({"b": 2}, frozenset()),
+        )
+
+        self.assertEqual(self.data_of(sid), {"a": 1, "b": 2})
 
     def test_delta_updates_of_different_keys_both_survive(self) -> None:
         sid = self.create({"a": 0, "b": 0, "c": 0})

@@ -360,7 +360,8 @@ class CacheStore(Store):
             record.cookie,
             current.created,
             record.last_seen,
-            record.meta,
+            # No meta: a save outside a request, which knows no client.
+            record.meta or current.meta,
         )
         self._write(key, entry.value(generation), timeout)
 

@@ -74,6 +74,19 @@ _FIELDS = (
 )
 
 
+# Record.meta's names, each a column of its own.
+_META_NAMES = ("ip", "user_agent")
+
+
+def _meta(ip: str, user_agent: str) -> dict[str, str]:
+    """A row's ``ip`` and ``user_agent`` as a record's meta."""
+    return {
+        name: value
+        for name, value in zip(_META_NAMES, (ip, user_agent), strict=True)
+        if value
+    }
+
+
 @dataclass(frozen=True)
 class _CompiledSelect:
     sql: str
@@ -177,7 +190,7 @@ class DatabaseStore(Store):
     def __init__(self, *, using: str | None = None) -> None:
         self.using = using
         self._selects: dict[str, _CompiledSelect] = {}
-        self._updates: dict[tuple[str, tuple[str, ...]], str] = {}
+        self._updates: dict[tuple[str, tuple[str, ...], tuple[str, ...]], str] = {}
         self.serializer: Any = session_serializer()
 
     def _db_for_read(self) -> str:
@@ -219,11 +232,7 @@ class DatabaseStore(Store):
             raw=raw,
             version=version,
             last_seen=last_seen,
-            meta={
-                name: value
-                for name, value in (("ip", ip), ("user_agent", user_agent))
-                if value
-            },
+            meta=_meta(ip, user_agent),
         )
 
     def _compiled_get(self, using: str) -> _CompiledSelect:
@@ -295,11 +304,8 @@ class DatabaseStore(Store):
             "expires": record.expires,
             "cookie": dict(record.cookie),
             "last_seen": now,
-            **{
-                name: record.meta[name]
-                for name in ("ip", "user_agent")
-                if name in record.meta
-            },
+            # A save without meta (outside a request) keeps the row's.
+            **{name: record.meta[name] for name in _META_NAMES if name in record.meta},
         }
         if create:
             return self._create(using, key, record, now, common)
@@ -309,7 +315,15 @@ class DatabaseStore(Store):
                 "user_id": user_of(record.data),
                 **common,
             }
-            if self._update_version(using, key, record.version, now, fields):
+            # What the row keeps must be what the record says, for the
+            # record to be what the row then holds (cached_db caches it): its
+            # creation time, and no meta where the save brings none. If not,
+            # the locked path below reads the row.
+            kept = {
+                "created": record.created,
+                **{name: "" for name in _META_NAMES if name not in record.meta},
+            }
+            if self._update_version(using, key, record.version, now, fields, kept):
                 # The row held the version this request loaded: now it holds
                 # exactly the request's data.
                 return replace(record, raw=None, version=record.version + 1)
@@ -325,12 +339,19 @@ class DatabaseStore(Store):
             data = record.data
             merged: Record | None = None
             if delta is not None:
-                current, version, created = (
-                    rows.filter(key=key).values_list("data", "version", "created").get()
+                current, version, created, ip, user_agent = (
+                    rows.filter(key=key)
+                    .values_list("data", "version", "created", *_META_NAMES)
+                    .get()
                 )
                 data = delta.apply(self._decoded_text(current)[0])
                 merged = replace(
-                    record, data=data, created=created, raw=None, version=version
+                    record,
+                    data=data,
+                    created=created,
+                    raw=None,
+                    version=version,
+                    meta=_meta(ip, user_agent),
                 )
             rows.filter(key=key).update(
                 data=self._encode(data, record), user_id=user_of(data)
@@ -368,30 +389,37 @@ class DatabaseStore(Store):
         version: int,
         now: datetime.datetime,
         fields: dict[str, Any],
+        kept: dict[str, Any],
     ) -> bool:
-        """Write ``fields`` if the live row still has ``version``; bump it.
+        """Write ``fields`` if the live row still has ``version`` and the
+        values in ``kept``; bump the version.
 
         The statement of nearly every save: written out once per set of
         columns, as the ORM would build it anew on every call.
         """
         connection = connections[using]
         columns = tuple(fields)
-        sql = self._updates.get((using, columns))
+        sql = self._updates.get((using, columns, tuple(kept)))
         if sql is None:
             quote = connection.ops.quote_name
             assignments = "".join(f"{quote(column)} = %s, " for column in columns)
             version_column = quote("version")
-            sql = self._updates[using, columns] = (
+            sql = self._updates[using, columns, tuple(kept)] = (
                 f"UPDATE {quote(Session._meta.db_table)} SET {assignments}"
                 f"{version_column} = {version_column} + 1 "
                 f"WHERE {quote('key')} = %s AND {version_column} = %s "
                 f"AND {quote('expires')} > %s"
+                + "".join(f" AND {quote(column)} = %s" for column in kept)
             )
         params = [
             _MODEL_FIELDS[column].get_db_prep_save(value, connection)
             for column, value in fields.items()
         ]
         params += [key, version, connection.ops.adapt_datetimefield_value(now)]
+        params += [
+            _MODEL_FIELDS[column].get_db_prep_value(value, connection)
+            for column, value in kept.items()
+        ]
         # As QuerySet.update: a failure inside the caller's atomic block
         # marks it for rollback.
         with (

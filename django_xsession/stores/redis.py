@@ -130,7 +130,17 @@ if mode == 'move' then
 end
 local old_user = nil
 if mode ~= 'create' then old_user = redis.call('HGET', key, ARGV[6]) end
-if mode == 'replace' then redis.call('DEL', key) end
+if mode == 'replace' then
+  -- The new data replaces all of the old; the creation time stays, and so
+  -- does the meta unless the save brings its own.
+  local stale = {}
+  for _, name in ipairs(redis.call('HKEYS', key)) do
+    if string.sub(name, 1, 2) == 'd:' then stale[#stale + 1] = name end
+  end
+  for start = 1, #stale, 1000 do
+    redis.call('HDEL', key, unpack(stale, start, math.min(start + 999, #stale)))
+  end
+end
 -- unpack() gives a few thousand values at most: ARGV[first..last] goes in
 -- chunks, of an even size so that HSET's fields stay with their values.
 local function in_chunks(command, first, last)
@@ -422,7 +432,7 @@ class RedisStore(Store):
             LAST_SEEN,
             (record.last_seen or now).isoformat(),
         ]
-        if mode != "update":
+        if mode in ("create", "move"):
             # An update keeps the creation time the session already has.
             pairs += [CREATED, (record.created or now).isoformat()]
         for name, text in record.meta.items():
@@ -435,8 +445,8 @@ class RedisStore(Store):
         user = user_of(changed)
         if user is not None:
             pairs += [USER, user]
-        elif mode == "update" and (
-            AUTH_USER_KEY in changed or AUTH_USER_KEY in removed
+        elif mode == "replace" or (
+            mode == "update" and (AUTH_USER_KEY in changed or AUTH_USER_KEY in removed)
         ):
             deleted.append(_USER)
         expires_ms = _ms(record.expires)
