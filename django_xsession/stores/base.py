@@ -18,7 +18,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, ClassVar, overload
 
 from asgiref.sync import sync_to_async
@@ -37,6 +37,8 @@ __all__ = [
     "UpdateError",
     "conform",
     "parse_time",
+    "session_serializer",
+    "user_of",
 ]
 
 
@@ -260,11 +262,21 @@ def session_serializer() -> Any:
 class Store:
     """Base class of session stores; subclasses take their ``OPTIONS`` as kwargs."""
 
-    #: The ``SESSION_SERIALIZER`` instance a store encodes data with.
-    serializer: Any
     #: Whether the backend drops expired sessions on its own (a TTL, a cache
     #: timeout): ``manage.py clearsessions`` then has nothing to do.
     expires_by_itself: ClassVar[bool] = False
+
+    @cached_property
+    def serializer(self) -> Any:
+        """The ``SESSION_SERIALIZER`` instance :meth:`encode`, :meth:`decode`
+        and :meth:`decoded` use, made on first use.
+
+        A store that encodes or decodes data itself uses it too. Setting it
+        in ``__init__`` instead (as the built-in stores do, to make it once)
+        is fine with ``session_serializer()``'s: ``set`` is handed bytes that
+        ``SESSION_SERIALIZER`` encoded, and the session compares against them.
+        """
+        return session_serializer()
 
     @property
     def joins_callers_transaction(self) -> bool:
