@@ -21,9 +21,13 @@ between its writing a session and reading it.
 
 A store that cannot enumerate its sessions (a Django cache) sets
 ``lists_sessions = False``: the tests of ``all``, ``length``,
-``clear_expired`` and ``count_expired`` then assert that they raise
-``NotImplementedError``, and the other tests check state with ``get`` on
-the ids they wrote.
+``clear_expired``, ``count_expired`` and ``user_sessions`` then assert that
+they raise ``NotImplementedError``, and the other tests check state with
+``get`` on the ids they wrote.
+
+The store is called from a second thread too, as one instance serves every
+thread of a process; that thread shares the test's database connections,
+as Django's live server thread does.
 
 This module is not named ``test_*``, so pytest doesn't rewrite its bare
 ``assert`` statements: the tests use unittest's assertion methods, whose
@@ -36,12 +40,14 @@ import datetime
 import pickle
 import secrets
 from collections.abc import Awaitable, Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from unittest import mock
 
 from asgiref.sync import sync_to_async
+from django.db import connections
 from django.utils import timezone
 
 from django_xsession.stores.base import CreateError, Delta, Record, Store, UpdateError
@@ -91,8 +97,8 @@ class StoreContract(_TestCase):
     #: moving Django's clock forward does not expire its sessions.
     expires_on_django_clock: ClassVar[bool] = True
     #: False for a store that cannot enumerate its sessions: its ``all``,
-    #: ``length``, ``clear_expired`` and ``count_expired`` (and their async
-    #: twins) must raise ``NotImplementedError``.
+    #: ``length``, ``clear_expired``, ``count_expired`` and ``user_sessions``
+    #: (and their async twins) must raise ``NotImplementedError``.
     lists_sessions: ClassVar[bool] = True
     #: False for a store whose sessions end with the process: no deploy can
     #: change the settings between writing a session and reading it.
@@ -671,6 +677,21 @@ class StoreContract(_TestCase):
         self.assertEqual(got.data, {"a": 1})
         self.assertEqual(dict(got.cookie), {"path": "/shop"})
 
+    def test_touch_records_its_time_as_last_seen_and_keeps_the_data(self) -> None:
+        # Under IDLE_TIMEOUT the middleware touches with the expiry unchanged
+        # only to record the request: a touch that left last_seen behind
+        # would log active users out.
+        sid = self.create({"a": 1})
+        later = self.now + 10 * MINUTE
+
+        with mock.patch("django.utils.timezone.now", return_value=later):
+            self.assertIs(self.store.touch(sid, later + HOUR), True)
+            got = self.load(sid)
+
+        self.assertEqual(got.last_seen, later)
+        self.assertEqual(got.expires, later + HOUR)
+        self.assertEqual(got.data, {"a": 1})
+
     def test_touch_keeps_a_session_alive_past_its_old_expiry(self) -> None:
         sid = self.create({"a": 1}, expires=self.now + 60 * SECOND)
         self.assertTrue(self.store.touch(sid, self.now + HOUR))
@@ -842,6 +863,51 @@ class StoreContract(_TestCase):
 
         self.assertEqual(self.store.clear_expired(), 0)
         self.assertEqual(self.store.length(), 1)
+
+    # Threads.
+
+    def in_another_thread(self, work: Callable[[], _T]) -> _T:
+        """Run ``work`` in a new thread, on this test's database connections.
+
+        As Django's live server thread does: the rows the test wrote inside
+        its transaction are there for the other thread too.
+        """
+        aliases = list(connections) if self.databases == "__all__" else self.databases
+        shared = {alias: connections[alias] for alias in aliases}
+        for connection in shared.values():
+            connection.inc_thread_sharing()
+            self.addCleanup(connection.dec_thread_sharing)
+
+        def run() -> _T:
+            for alias, connection in shared.items():
+                connections[alias] = connection
+            return work()
+
+        with ThreadPoolExecutor(max_workers=1) as executor:
+            return executor.submit(run).result()
+
+    def test_a_store_built_in_one_thread_serves_another(self) -> None:
+        # One instance serves every thread of a process, and the async twins
+        # run the methods in sync_to_async's threads.
+        sid = self.create({"a": 1})
+        later = self.now + 2 * HOUR
+
+        def elsewhere() -> tuple[Record | None, bool, Record | None, bool]:
+            loaded = self.store.get(sid)
+            self.store.set(
+                sid, self.record({"a": 2}), delta=Delta({"a": 2}, frozenset())
+            )
+            touched = self.store.touch(sid, later)
+            saved = self.store.get(sid)
+            return loaded, touched, saved, self.store.destroy(sid)
+
+        loaded, touched, saved, destroyed = self.in_another_thread(elsewhere)
+
+        self.assertEqual(loaded and loaded.data, {"a": 1})
+        self.assertIs(touched, True)
+        self.assertEqual(saved and (saved.data, saved.expires), ({"a": 2}, later))
+        self.assertIs(destroyed, True)
+        self.assertIsNone(self.store.get(sid))
 
     # Ids at rest.
 

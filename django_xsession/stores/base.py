@@ -6,7 +6,9 @@ at rest: :meth:`Store.digest` gives the key to store under.
 
 Subclasses implement the synchronous methods in the marked block. The async
 twins run them in a thread by default; a store with a native async client
-overrides them too.
+overrides them too. Stores call ``timezone.now()`` through the module
+(``from django.utils import timezone``), which the contract suite patches,
+and may keep times to the whole second.
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ class Record:
 
     ``expires`` is the server-side expiry: a store never returns a record
     past it. ``cookie`` holds the cookie attributes this session overrides.
+    ``created`` is kept by the store from the session's creation on: an
+    update ignores the record's.
     ``raw`` is ``data`` encoded by ``SESSION_SERIALIZER``, where known: a
     store that keeps those bytes returns them (the session measures changes
     against them), and the session passes the bytes it measured for
@@ -73,10 +77,14 @@ class Record:
     raw: bytes | None = field(default=None, compare=False, repr=False)
     #: Opaque to the session: what the store returned it passes back on save,
     #: so a store can write without a lock when nobody wrote in between.
+    #: Every ``set`` gives the session a version no write gave it before;
+    #: ``touch`` need not. ``None`` where the store keeps none.
     version: int | None = field(default=None, compare=False)
-    #: When a request last wrote or touched the session.
+    #: When a request last wrote or touched the session: ``set`` and
+    #: ``touch`` both record it, and ``IDLE_TIMEOUT`` counts from it.
     last_seen: datetime.datetime | None = None
-    #: What the session was last used from: ``ip`` and ``user_agent``.
+    #: What the session was last used from: ``ip`` and ``user_agent``. Empty
+    #: on a save outside a request, which keeps the stored ones.
     meta: Mapping[str, str] = field(default_factory=dict)
 
     def __init__(
@@ -260,7 +268,15 @@ def session_serializer() -> Any:
 
 
 class Store:
-    """Base class of session stores; subclasses take their ``OPTIONS`` as kwargs."""
+    """Base class of session stores; subclasses take their ``OPTIONS`` as kwargs.
+
+    One instance per configuration serves every thread of the process (and
+    the async twins run the methods in ``sync_to_async``'s threads): keep
+    nothing bound to the thread that made it, such as an ``sqlite3``
+    connection, or keep it per thread. The instance may be built on the
+    first request, under ASGI on the event loop's thread: ``__init__`` must
+    not block on I/O; connect on first use.
+    """
 
     #: Whether the backend drops expired sessions on its own (a TTL, a cache
     #: timeout): ``manage.py clearsessions`` then has nothing to do.
@@ -324,10 +340,17 @@ class Store:
         """The key a session is stored under: SHA-256 of its id, in hex."""
         return hashlib.sha256(sid.encode()).hexdigest()
 
-    # Methods a store must implement.
+    # Methods a store must implement. A store that cannot list its sessions
+    # (a Django cache) raises NotImplementedError from all(), length(),
+    # count_expired(), clear_expired() and user_sessions() (destroy_keys()
+    # may too): sessions_of() and revoke() then raise it as well.
 
     def get(self, sid: str) -> Record | None:
-        """Return the live record of ``sid``, or ``None`` if absent or expired."""
+        """Return the live record of ``sid``, or ``None`` if absent or expired.
+
+        The record's ``raw`` holds the stored bytes, where the store keeps
+        the data as ``self.serializer`` encoded it.
+        """
         raise NotImplementedError("subclasses of Store must provide a get() method")
 
     def set(
@@ -340,12 +363,19 @@ class Store:
     ) -> None:
         """Write ``record`` under ``sid``.
 
-        With ``create``, raise :class:`CreateError` if ``sid`` is taken.
-        Otherwise the session must exist (raise :class:`UpdateError` if it
-        has gone) and, when ``delta`` is given, only the delta is applied
-        onto the data stored now, atomically, so concurrent requests that
-        changed other keys keep their changes. ``expires`` and ``cookie``
-        always come from ``record``.
+        With ``create``, raise :class:`CreateError` if ``sid`` is live (an
+        expired session's id may be reused). Otherwise the session must be
+        live (raise :class:`UpdateError` if it has gone or expired) and,
+        when ``delta`` is given, only the delta is applied onto the data
+        stored now, atomically, so concurrent requests that changed other
+        keys keep their changes; a ``record.version`` equal to the stored
+        one says nobody wrote since, and ``record.data`` may be written as
+        it is.
+
+        ``expires`` and ``cookie`` always come from ``record``; ``created``
+        only on create. ``last_seen`` becomes the save's time
+        (``record.last_seen``, or ``timezone.now()``). An empty
+        ``record.meta`` keeps the stored one.
         """
         raise NotImplementedError("subclasses of Store must provide a set() method")
 
@@ -354,14 +384,19 @@ class Store:
 
         Deleting an absent session is not an error. Key rotation asks: a
         session that a concurrent request ended must not live on under
-        its new id.
+        its new id. An expired session the backend still holds is deleted
+        too, answering ``True`` or ``False``.
         """
         raise NotImplementedError("subclasses of Store must provide a destroy() method")
 
     def touch(self, sid: str, expires: datetime.datetime) -> bool:
-        """Move the expiry of a live session without rewriting its data.
+        """Move the expiry of a live session to ``expires`` and set its
+        ``last_seen`` to ``timezone.now()``, without rewriting its data.
 
-        Return ``False`` (and create nothing) if the session is absent.
+        The middleware touches with an unchanged expiry under
+        ``IDLE_TIMEOUT`` only to record the request: ``last_seen`` must
+        move. Return ``False`` (and create nothing) if the session is absent
+        or expired.
         """
         raise NotImplementedError("subclasses of Store must provide a touch() method")
 
@@ -383,7 +418,8 @@ class Store:
         """Delete expired sessions and return how many were deleted.
 
         A store that deletes in batches deletes at most ``batch_size`` at a
-        time and calls ``progress`` with the size of each batch.
+        time and calls ``progress`` with the size of each batch. One that
+        :attr:`expires_by_itself` may answer 0.
         """
         raise NotImplementedError(
             "subclasses of Store must provide a clear_expired() method"
@@ -399,7 +435,8 @@ class Store:
         """The live sessions of the user whose primary key is ``user_id``.
 
         Keyed by :meth:`digest`. A session belongs to the user its data names
-        under ``"_auth_user_id"``, as ``django.contrib.auth.login`` writes it.
+        under ``"_auth_user_id"``, as ``django.contrib.auth.login`` writes it:
+        :func:`user_of` its data equals ``user_id`` exactly.
         """
         raise NotImplementedError(
             "subclasses of Store must provide a user_sessions() method"
