@@ -29,12 +29,22 @@ from unittest import mock
 import pytest
 import redis
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import connections
 from django.http import HttpResponseBase
-from django.test import AsyncClient, Client, SimpleTestCase, override_settings
+from django.test import (
+    AsyncClient,
+    Client,
+    SimpleTestCase,
+    TestCase,
+    override_settings,
+)
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from django_xsession import revoke, sessions_of
+from django_xsession.stores import get_store
+from django_xsession.stores.base import StoreUnavailable
 from tests.services import REQUIRED
 
 if TYPE_CHECKING:
@@ -641,6 +651,72 @@ class RedisStoreRefusedWritesTests(RefusedWritesTests, SimpleTestCase):
 
 class CacheStoreRefusedWritesTests(RefusedWritesTests, SimpleTestCase):
     backend = "cache"
+
+
+class RedisStoreRefusedListingTests(OwnRedis, TestCase):
+    """The redis store's deletions in bulk (``revoke``) and ``all()`` run
+    pipelines, whose errors redis-py rewrites to name the command: a refusal
+    there is an outage too."""
+
+    backend = "redis"
+    user: User
+
+    @classmethod
+    def setUpTestData(cls) -> None:
+        cls.user = User.objects.create_user("ada", password="lovelace-1815")
+
+    def devices(self) -> list[Client]:
+        """Two clients logged in as the user."""
+        logged_in = [Client(), Client()]
+        for device in logged_in:
+            device.force_login(self.user)
+        return logged_in
+
+    def test_revoking_on_a_primary_short_of_the_replicas_it_needs(self) -> None:
+        this, other = self.devices()
+        with self.server.client() as admin:
+            admin.config_set("min-replicas-to-write", 1)
+            for mode in ("raise", "degrade"):
+                with self.on_store_error(mode):
+                    self.assert_503(this.get("/sessions/revoke-others/"))
+            with self.assertRaises(StoreUnavailable):
+                revoke(self.user)
+            admin.config_set("min-replicas-to-write", 0)
+
+        # Nobody was logged out.
+        for device in (this, other):
+            assert device.get("/whoami/").content == b"ada"
+        assert len(sessions_of(self.user)) == 2
+
+    def test_listing_on_a_replica_cut_off_midway_under_redis_py_before_6(
+        self,
+    ) -> None:
+        from redis._parsers import BaseParser
+
+        before_6 = dict(BaseParser.EXCEPTION_CLASSES)
+        del before_6["MASTERDOWN"]
+        self.devices()
+        store = get_store()
+        list_keys = store._session_keys  # type: ignore[attr-defined]
+        with self.server.client() as admin:
+
+            def listed_then_cut_off() -> list[bytes]:
+                # The keys are listed; the replica loses its primary before
+                # their sessions are read, which then fails in the pipeline.
+                keys: list[bytes] = list_keys()
+                admin.config_set("replica-serve-stale-data", "no")
+                admin.replicaof(HOST, free_port())
+                return keys
+
+            with (
+                mock.patch.object(BaseParser, "EXCEPTION_CLASSES", before_6),
+                mock.patch.object(store, "_session_keys", listed_then_cut_off),
+                self.assertRaises(StoreUnavailable),
+            ):
+                store.all()
+            admin.replicaof("NO", "ONE")
+
+        assert len(store.all()) == 2
 
 
 class IgnoredErrorsOutageTests(OwnRedis):

@@ -55,6 +55,10 @@ _OUTAGES = (
 # min-replicas-to-write asks for, or (before redis-py 6.0 made it a
 # MasterDownError outside Redis Cluster) a replica cut off from its primary.
 _REFUSALS = ("MISCONF ", "NOREPLICAS ", "MASTERDOWN ")
+# What redis-py puts before the reply of a pipeline's failing command.
+_PIPELINE_ANNOTATION = re.compile(
+    r"Command # \d+ \(.*\) of pipeline caused error: ", re.DOTALL
+)
 
 # A session is one hash: "d:<key>" holds each data key's encoded value, so a
 # save can set and delete single keys; "m:<name>" holds the record's meta.
@@ -234,7 +238,13 @@ def is_outage(error: BaseException) -> bool:
     rather than that a command was wrong."""
     if isinstance(error, _OUTAGES):
         return True
-    return isinstance(error, ResponseError) and str(error).startswith(_REFUSALS)
+    if not isinstance(error, ResponseError):
+        return False
+    reply = str(error)
+    annotation = _PIPELINE_ANNOTATION.match(reply)
+    if annotation is not None:
+        reply = reply[annotation.end() :]
+    return reply.startswith(_REFUSALS)
 
 
 def _literal(text: str) -> str:
