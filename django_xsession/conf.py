@@ -282,19 +282,14 @@ _IMPORT_ERRORS = (ImportError, ValueError, TypeError)
 
 
 def _redis_import_hint(error: Exception) -> str | None:
-    """How to mend the redis store's ``error``, if redis-py is what fails."""
-    failing = error.name if isinstance(error, ImportError) else None
+    """How to mend the redis store's ``error``, if redis-py is missing."""
+    # The module imports django-redis only when it connects, and imports
+    # under any redis-py django-redis takes.
+    failing = error.name if isinstance(error, ModuleNotFoundError) else None
     if not failing or failing.partition(".")[0] != "redis":
         return None
-    # The module imports django-redis only when it connects.
-    if isinstance(error, ModuleNotFoundError):
-        return (
-            "The redis store needs django-redis and redis-py: pip install "
-            "'django-xsession[redis]'."
-        )
-    # A name redis-py lacks: a version older than the redis extra asks for.
     return (
-        "The redis store needs redis-py 4.6.0 or later: pip install --upgrade "
+        "The redis store needs django-redis and redis-py: pip install "
         "'django-xsession[redis]'."
     )
 

@@ -555,6 +555,19 @@ class RefusedWritesTests(OwnRedis):
         assert {record.levelname for record in logs.records} == {"WARNING"}
 
     def test_a_full_redis_under_noeviction(self) -> None:
+        self.assert_a_full_redis_is_an_outage()
+
+    def test_a_full_redis_under_noeviction_under_redis_py_before_4_6(self) -> None:
+        # Older redis-py, which Django's own Redis backend runs on too, raise
+        # its OOM as a plain ResponseError.
+        from redis._parsers import BaseParser
+
+        before_4_6 = dict(BaseParser.EXCEPTION_CLASSES)
+        del before_4_6["OOM"]
+        with mock.patch.object(BaseParser, "EXCEPTION_CLASSES", before_4_6):
+            self.assert_a_full_redis_is_an_outage()
+
+    def assert_a_full_redis_is_an_outage(self) -> None:
         written = self.write_sessions()
         with self.server.client() as admin:
             admin.config_set("maxmemory-policy", "noeviction")
@@ -617,7 +630,7 @@ class RefusedWritesTests(OwnRedis):
     def test_a_replica_cut_off_from_its_primary_under_redis_py_before_6(
         self,
     ) -> None:
-        # redis-py 4.6 to 5.x, which the redis extra allows, raise its
+        # redis-py before 6.0, which the redis extra allows, raises its
         # MASTERDOWN as a plain ResponseError outside Redis Cluster.
         from redis._parsers import BaseParser
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import os
 import sqlite3
+import textwrap
 import time
 import warnings
 from collections.abc import Iterator
@@ -47,7 +48,13 @@ from django_xsession.stores.cache import CacheStore
 from django_xsession.stores.redis import RedisStore
 from tests.store_contract import StoreContract, new_sid
 from tests.test_outage import HOST, NAME, RedisServers, free_port
-from tests.test_stores_redis import RequiresRedis, commands_sent, names, sha256
+from tests.test_stores_redis import (
+    RequiresRedis,
+    commands_sent,
+    names,
+    run_python,
+    sha256,
+)
 
 if TYPE_CHECKING:
     _TestCase = SimpleTestCase
@@ -884,3 +891,55 @@ class CacheOutageTests(SimpleTestCase):
 
         with self.assertRaises(TypeError):
             store.set(sid, Record({"x": object()}, expires=timezone.now() + HOUR))
+
+
+class FreshInterpreterTests(SimpleTestCase):
+    """The cache store in an interpreter of its own, on Django's Redis
+    backend, on a port nothing listens on."""
+
+    def run_script(self, before: str, after: str) -> list[str]:
+        """What the lines run ``before`` and ``after`` configuring the
+        settings print."""
+        configure = """
+            from django.conf import settings
+
+            settings.configure(
+                SECRET_KEY="x" * 50,
+                USE_TZ=True,
+                INSTALLED_APPS=["django_xsession"],
+                CACHES={
+                    "default": {
+                        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                        "LOCATION": "redis://127.0.0.1:1/0",
+                    }
+                },
+                XSESSION={"STORE": "cache"},
+            )
+            """
+        parts = (before, configure, after)
+        return run_python("".join(textwrap.dedent(part) for part in parts))
+
+    def test_djangos_redis_backend_down_under_redis_py_before_4_6(self) -> None:
+        # Django's own Redis backend needs redis-py, not the redis extra.
+        before = """
+            import redis.exceptions
+
+            # As redis-py 4.0 to 4.5, which lack both.
+            del redis.exceptions.OutOfMemoryError, redis.exceptions.MasterDownError
+            """
+        after = """
+            import django
+
+            django.setup()
+
+            from django_xsession.stores import get_store
+
+            try:
+                get_store().get("a" * 22)
+            except Exception as error:
+                print(type(error).__name__, "from", type(error.__cause__).__name__)
+            """
+
+        printed = self.run_script(before, after)
+
+        assert printed == ["StoreUnavailable from ConnectionError"]

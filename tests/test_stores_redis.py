@@ -50,6 +50,20 @@ REDIS_STORE: dict[str, Any] = {
 NAME = "sessionid"
 
 
+def run_python(script: str) -> list[str]:
+    """What ``script`` prints, run by a fresh interpreter with warnings as
+    errors; it must succeed."""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONWARNINGS": "error"},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout.splitlines()
+
+
 class RequiresRedis(_TestCase):
     """Mix in first: the class skips loudly (or fails, under
     XSESSION_REQUIRE_SERVICES=1) when the machine's Redis is unreachable."""
@@ -770,19 +784,10 @@ class RedisConnectionTests(SimpleTestCase):
                 print(type(error).__name__, "after", len(attempts), "attempt(s)")
             """
         )
-        done = subprocess.run(
-            [sys.executable, "-c", script],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env={**os.environ, "PYTHONWARNINGS": "error"},
-        )
-
-        assert done.returncode == 0, done.stderr
-        assert done.stdout.splitlines() == [
+        assert run_python(script) == [
             "0 attempts before the first command",
             "StoreUnavailable after 1 attempt(s)",
-        ], done.stdout + done.stderr
+        ]
 
 
 @override_settings(XSESSION=REDIS_STORE)

@@ -8,16 +8,11 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import redis.exceptions
 from django.conf import settings
 from django.utils import timezone
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import (
-    MasterDownError,
-    OutOfMemoryError,
-    ReadOnlyError,
-    RedisError,
-    ResponseError,
-)
+from redis.exceptions import ReadOnlyError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from django_xsession.stores.base import (
@@ -43,18 +38,25 @@ _T = TypeVar("_T")
 # loading its dataset (BusyLoadingError is a ConnectionError); up and
 # refusing writes, full under noeviction or a replica since a failover; or
 # a replica cut off from its primary that serves no stale data.
-_OUTAGES = (
+# redis-py 4.1 added MasterDownError and 4.6 OutOfMemoryError: the cache
+# store meets whatever redis-py Django's own Redis backend runs on, and an
+# older one raises those refusals as a plain ResponseError.
+_OUTAGES: tuple[type[Exception], ...] = (
     RedisConnectionError,
     RedisTimeoutError,
-    OutOfMemoryError,
     ReadOnlyError,
-    MasterDownError,
+    *(
+        getattr(redis.exceptions, name)
+        for name in ("OutOfMemoryError", "MasterDownError")
+        if hasattr(redis.exceptions, name)
+    ),
 )
 # Refusals redis-py raises as a plain ResponseError: a Redis that cannot
 # persist (a snapshot failed), a primary short of the replicas
 # min-replicas-to-write asks for, or (before redis-py 6.0 made it a
-# MasterDownError outside Redis Cluster) a replica cut off from its primary.
-_REFUSALS = ("MISCONF ", "NOREPLICAS ", "MASTERDOWN ")
+# MasterDownError outside Redis Cluster) a replica cut off from its primary;
+# before redis-py 4.6, a Redis full under noeviction.
+_REFUSALS = ("MISCONF ", "NOREPLICAS ", "MASTERDOWN ", "OOM ")
 # What redis-py puts before the reply of a pipeline's failing command.
 _PIPELINE_ANNOTATION = re.compile(
     r"Command # \d+ \(.*\) of pipeline caused error: ", re.DOTALL
