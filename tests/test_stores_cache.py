@@ -943,3 +943,13 @@ class FreshInterpreterTests(SimpleTestCase):
         printed = self.run_script(before, after)
 
         assert printed == ["StoreUnavailable from ConnectionError"]
+
+    def test_the_module_imports_before_django_is_set_up(self) -> None:
+        # As a settings module or a cache backend's module may import it.
+        after = """
+            import django_xsession.stores.cache
+
+            print(django_xsession.stores.cache.CacheStore.__name__)
+            """
+
+        assert self.run_script("", after) == ["CacheStore"]

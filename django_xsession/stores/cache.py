@@ -15,6 +15,7 @@ from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.db import DatabaseCache
 from django.utils import timezone
 
+from django_xsession.stores._errors import is_database_outage
 from django_xsession.stores.base import (
     TEXT_OR_NONE,
     CreateError,
@@ -28,7 +29,6 @@ from django_xsession.stores.base import (
     session_serializer,
     touched_times,
 )
-from django_xsession.stores.db import is_outage as is_database_outage
 
 # An entry's layout, its first item: an entry of any other layout (an older
 # release's, another program's under the same prefix) is a miss. A list of

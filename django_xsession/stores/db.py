@@ -10,18 +10,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from django.db import (
-    IntegrityError,
-    InterfaceError,
-    OperationalError,
-    connections,
-    router,
-    transaction,
-)
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from django_xsession.models import Session
+from django_xsession.stores._errors import is_database_outage
 from django_xsession.stores.base import (
     CreateError,
     Delta,
@@ -124,19 +118,6 @@ def _conflict(error: Exception) -> bool:
     )
 
 
-def is_outage(error: Exception) -> bool:
-    """Whether ``error`` says the database is unreachable or refused the statement.
-
-    A deadlock or a serialization failure is one too, for a caller that
-    cannot run its statement again.
-    """
-    # SQLite's "no such table" is a migration not run: a mistake to fix, not
-    # an outage to wait out (other databases raise ProgrammingError for it).
-    return isinstance(
-        error, OperationalError | InterfaceError
-    ) and "no such table" not in str(error)
-
-
 def _reaching_database(
     method: Callable[Concatenate[DatabaseStore, _P], _T],
 ) -> Callable[Concatenate[DatabaseStore, _P], _T]:
@@ -154,7 +135,7 @@ def _reaching_database(
             try:
                 return method(store, *args, **kwargs)
             except Exception as error:
-                if not is_outage(error):
+                if not is_database_outage(error):
                     raise
                 if not _conflict(error):
                     raise StoreUnavailable(
