@@ -23,6 +23,7 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.cache import caches
+from django.core.cache.backends.db import DatabaseCache
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.management import call_command
 from django.db import OperationalError, connection, connections
@@ -179,8 +180,9 @@ class DatabaseCacheRefusalTests(TransactionTestCase):
         self.client = Client(raise_request_exception=False)
 
     @contextmanager
-    def another_writer(self, *, logged: bool = True) -> Iterator[None]:
-        """Another connection holds the file's write lock; ours waits 50 ms.
+    def another_writer(self, *, logged: bool = True) -> Iterator[sqlite3.Connection]:
+        """Another connection, yielded, holds the file's write lock until it
+        commits; ours waits 50 ms.
 
         ``logged``: what runs inside is a request, whose refusal the
         middleware logs.
@@ -194,10 +196,10 @@ class DatabaseCacheRefusalTests(TransactionTestCase):
         try:
             writer.execute("BEGIN IMMEDIATE")
             if not logged:
-                yield
+                yield writer
                 return
             with self.assertLogs("django_xsession", "ERROR") as logs:
-                yield
+                yield writer
             assert "refused" in logs.output[0]
         finally:
             writer.close()
@@ -231,6 +233,32 @@ class DatabaseCacheRefusalTests(TransactionTestCase):
 
         get_store().clear()
         assert self.client.get("/read/").json() == {}
+
+    def test_a_generation_the_database_refuses_answers_503_not_a_lost_session(
+        self,
+    ) -> None:
+        # A cache that holds no generation (new, or culled) makes one first.
+        caches["database"].clear()
+        add = DatabaseCache.add
+
+        def add_then_unlock(cache: DatabaseCache, *args: Any, **kwargs: Any) -> bool:
+            # The lock goes after the first add(), the generation's: the
+            # session's own add() goes through.
+            added: bool = add(cache, *args, **kwargs)
+            if writer.in_transaction:
+                writer.execute("COMMIT")
+            return added
+
+        with (
+            self.another_writer() as writer,
+            mock.patch.object(DatabaseCache, "add", add_then_unlock),
+        ):
+            response = self.client.get("/write/", {"a": "1"})
+
+        assert response.status_code == 503
+        assert "sessionid" not in response.cookies
+        assert self.client.get("/write/", {"a": "1"}).status_code == 200
+        assert self.client.get("/read/").json() == {"a": "1"}
 
     @override_settings(XSESSION={**ON_DATABASE_CACHE, "ROLLING": True})
     def test_a_touch_the_database_refuses_answers_503_and_keeps_the_session(

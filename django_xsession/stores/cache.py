@@ -280,6 +280,11 @@ class CacheStore(Store):
             return fresh
         # Another process made one first.
         made: int | None = cache.get(self._generation_key, **from_primary(cache))
+        if made is None and isinstance(cache, DatabaseCache):
+            # DatabaseCache answers False for a write its database refused as
+            # for a taken key: a generation nobody stored would lose every
+            # session saved under it at the next read.
+            raise self._refused("new generation")
         return fresh if made is None else made
 
     def get(self, sid: str) -> Record | None:
