@@ -8,7 +8,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core import checks
+from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.dummy import DummyCache
+from django.core.cache.backends.filebased import FileBasedCache
 from django.core.management import get_commands
 from django.db import router
 from django.http import HttpRequest
@@ -31,6 +33,29 @@ OUR_ENGINE = "django_xsession.engine"
 OUR_MIDDLEWARE = "django_xsession.middleware.SessionMiddleware"
 DJANGO_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
 OUR_APP = "django_xsession"
+
+# Django caches the cache store cannot keep sessions in: what goes wrong on
+# each, how to mend it, and the check's id.
+_CACHE_WARNINGS: tuple[tuple[type[BaseCache], str, str, str], ...] = (
+    (
+        DummyCache,
+        "DummyCache, which keeps nothing: every request gets a new session, "
+        "logins never stick, and a view's own save() fails.",
+        "Give the store a cache that keeps what it is given "
+        "(XSESSION['STORE']['OPTIONS']['cache']), or use another store.",
+        "xsession.W017",
+    ),
+    (
+        FileBasedCache,
+        "FileBasedCache, which culls entries at random once it holds "
+        "MAX_ENTRIES (300 by default): sessions end at random, and a culled "
+        "generation key ends every session in it.",
+        "Give the store (XSESSION['STORE']['OPTIONS']['cache']) a cache that "
+        "evicts the least recently used keys first, such as memcached or Redis "
+        "under an LRU or LFU policy, or use the 'db' or 'redis' store.",
+        "xsession.W018",
+    ),
+)
 
 
 def check_settings(
@@ -87,18 +112,16 @@ def check_settings(
                 id="xsession.W012",
             )
         )
-    dummy = _cache_keeping_nothing(options.store)
-    if dummy is not None:
-        messages.append(
-            checks.Warning(
-                f"The cache store's cache {dummy!r} is Django's DummyCache, "
-                "which keeps nothing: every request gets a new session, logins "
-                "never stick, and a view's own save() fails.",
-                hint="Give the store a cache that keeps what it is given "
-                "(XSESSION['STORE']['OPTIONS']['cache']), or use another store.",
-                id="xsession.W017",
+    for backend_class, problem, hint, check_id in _CACHE_WARNINGS:
+        alias = _cache_store_on(options.store, backend_class)
+        if alias is not None:
+            messages.append(
+                checks.Warning(
+                    f"The cache store's cache {alias!r} is Django's {problem}",
+                    hint=hint,
+                    id=check_id,
+                )
             )
-        )
     misrouted = _table_kept_out(options.store)
     if misrouted is not None:
         messages.append(
@@ -268,7 +291,8 @@ def _cache_ignoring_errors(store: StoreConfig) -> str | None:
     return alias if ignores else None
 
 
-def _cache_keeping_nothing(store: StoreConfig) -> str | None:
+def _cache_store_on(store: StoreConfig, backend_class: type[BaseCache]) -> str | None:
+    """The cache store's cache alias, if its backend is ``backend_class``'s."""
     # Only the cache store: cached_db reads the database on every miss.
     found = _cache_store_cache(store)
     if found is None:
@@ -276,13 +300,11 @@ def _cache_keeping_nothing(store: StoreConfig) -> str | None:
     alias, config = found
     backend = config.get("BACKEND")
     try:
-        backend_class = import_string(backend) if isinstance(backend, str) else None
+        found_class = import_string(backend) if isinstance(backend, str) else None
     except ImportError:
         return None  # the first use of the cache says so
-    keeps_nothing = isinstance(backend_class, type) and issubclass(
-        backend_class, DummyCache
-    )
-    return alias if keeps_nothing else None
+    is_one = isinstance(found_class, type) and issubclass(found_class, backend_class)
+    return alias if is_one else None
 
 
 def _copies_reach(options: Options) -> int | None:

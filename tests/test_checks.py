@@ -35,7 +35,7 @@ from django_xsession.stores.base import Store
 # Every id the tests below prove; the source must use exactly these.
 TESTED_IDS = frozenset(
     {f"xsession.E{number:03d}" for number in range(1, 17)}
-    | {f"xsession.W{number:03d}" for number in range(1, 18)}
+    | {f"xsession.W{number:03d}" for number in range(1, 19)}
 )
 
 SECURE_COOKIE = {"SECURE": True}
@@ -1447,6 +1447,42 @@ class DummyCacheCheckTests(CheckTestCase):
         unimportable = {"BACKEND": "no.such.Cache"}
         with self.settings(CACHES={**settings.CACHES, "sessions": unimportable}):
             self.assert_silent("xsession.W017", self.store())
+
+
+# Never built by a check, so never made on disk.
+FILE_CACHE = {
+    "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+    "LOCATION": "/nonexistent/xsession-sessions",
+}
+
+
+class FileBasedCacheCheckTests(CheckTestCase):
+    caches = {**settings.CACHES, "sessions": FILE_CACHE}  # noqa: RUF012
+
+    def store(self, backend: str = "cache") -> dict[str, Any]:
+        return {"STORE": {"BACKEND": backend, "OPTIONS": {"cache": "sessions"}}}
+
+    def test_w018_cache_store_on_a_file_based_cache(self) -> None:
+        with self.settings(CACHES=self.caches):
+            message = self.assert_fires(
+                "xsession.W018",
+                "The cache store's cache 'sessions' is Django's FileBasedCache, "
+                "which culls entries at random once it holds MAX_ENTRIES",
+                self.store(),
+            )
+        assert message.hint is not None
+        assert "least recently used" in message.hint
+
+    def test_w018_on_the_default_cache(self) -> None:
+        with self.settings(CACHES={**settings.CACHES, "default": FILE_CACHE}):
+            self.assert_fires("xsession.W018", "'default'", {"STORE": "cache"})
+
+    def test_w018_not_for_other_stores_or_caches(self) -> None:
+        with self.settings(CACHES=self.caches):
+            # cached_db reads the database on every miss, and has no generation.
+            self.assert_silent("xsession.W018", self.store("cached_db"))
+            # LocMemCache culls the least recently used entries first.
+            self.assert_silent("xsession.W018", {"STORE": "cache"})
 
 
 class SessionTableElsewhere:

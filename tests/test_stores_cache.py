@@ -140,6 +140,32 @@ class DatabaseCacheExpiryTests(TestCase):
         assert self.kept_until(":touched") >= expires
 
 
+@override_settings(
+    CACHES={
+        **DATABASE_CACHES,
+        "database": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "xsession_test_cache",
+            "OPTIONS": {"MAX_ENTRIES": 10, "CULL_FREQUENCY": 2},
+        },
+    }
+)
+class DatabaseCacheCullingTests(TestCase):
+    def test_culling_keeps_the_generation_and_every_session_left(self) -> None:
+        # DatabaseCache culls the lowest keys first: the generation's sorts
+        # after every session's (a hex digest under the same prefix).
+        call_command("createcachetable", "xsession_test_cache", verbosity=0)
+        store = CacheStore(cache="database")
+        sids = [new_sid() for _ in range(40)]
+        for sid in sids:
+            store.set(sid, Record({"a": 1}, timezone.now() + HOUR), create=True)
+
+        cache = caches["database"]
+        held = [sid for sid in sids if cache.has_key(store._key(sid))]
+        assert 0 < len(held) < len(sids)
+        assert [sid for sid in sids if store.get(sid) is not None] == held
+
+
 @override_settings(CACHES=DATABASE_CACHES, XSESSION=ON_DATABASE_CACHE)
 class DatabaseCacheTableTests(TestCase):
     def test_a_cache_table_not_created_is_an_error_not_an_outage(self) -> None:
