@@ -166,6 +166,46 @@ class DatabaseCacheCullingTests(TestCase):
         assert [sid for sid in sids if store.get(sid) is not None] == held
 
 
+class TaggingDatabaseCache(DatabaseCache):
+    """Keeps each value tagged, and reads back only tagged values: a cache
+    that transforms what it keeps (encrypts it, say) in its own methods."""
+
+    def add(self, key: str, value: Any, *args: Any, **kwargs: Any) -> bool:
+        return super().add(key, ["tagged", value], *args, **kwargs)
+
+    def set(self, key: str, value: Any, *args: Any, **kwargs: Any) -> None:
+        super().set(key, ["tagged", value], *args, **kwargs)
+
+    def get_many(self, keys: Any, version: int | None = None) -> dict[str, Any]:
+        found = super().get_many(keys, version)
+        return {
+            key: value[1]
+            for key, value in found.items()
+            if isinstance(value, list) and value[:1] == ["tagged"]
+        }
+
+
+@override_settings(
+    CACHES={
+        **DATABASE_CACHES,
+        "database": {
+            "BACKEND": f"{__name__}.TaggingDatabaseCache",
+            "LOCATION": "xsession_test_cache",
+        },
+    },
+    XSESSION=ON_DATABASE_CACHE,
+)
+class DatabaseCacheSubclassTests(TestCase):
+    def setUp(self) -> None:
+        call_command("createcachetable", "xsession_test_cache", verbosity=0)
+
+    def test_a_save_goes_through_the_subclass_set(self) -> None:
+        self.client.get("/write/", {"a": "1"})
+        self.client.get("/write/", {"b": "2"})
+
+        assert self.client.get("/read/").json() == {"a": "1", "b": "2"}
+
+
 @override_settings(CACHES=DATABASE_CACHES, XSESSION=ON_DATABASE_CACHE)
 class DatabaseCacheTableTests(TestCase):
     def test_a_cache_table_not_created_is_an_error_not_an_outage(self) -> None:

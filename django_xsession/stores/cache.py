@@ -225,7 +225,12 @@ class CacheStore(Store):
     def _write(self, key: str, value: Any, timeout: int | None) -> None:
         """``cache.set()``, raising :class:`StoreUnavailable` if it was refused."""
         cache = self.cache
-        if not isinstance(cache, DatabaseCache):
+        # A subclass's own set() is called, refusals unseen: calling
+        # _base_set() would bypass what it adds (a key it derives, a value it
+        # transforms for its get() to undo).
+        if not isinstance(cache, DatabaseCache) or type(cache).set is not (
+            DatabaseCache.set
+        ):
             cache.set(key, value, timeout)
             return
         # DatabaseCache swallows the DatabaseError of a refused write (SQLite's
