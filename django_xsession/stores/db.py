@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from django.conf import settings
 from django.db import IntegrityError, connections, router, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
@@ -170,7 +171,7 @@ class DatabaseStore(Store):
 
     def __init__(self, *, using: str | None = None) -> None:
         self.using = using
-        self._selects: dict[str, _CompiledSelect] = {}
+        self._selects: dict[tuple[str, bool], _CompiledSelect] = {}
         self._updates: dict[tuple[str, tuple[str, ...], tuple[str, ...]], str] = {}
         self.serializer: Any = session_serializer()
 
@@ -217,7 +218,10 @@ class DatabaseStore(Store):
         )
 
     def _compiled_get(self, using: str) -> _CompiledSelect:
-        compiled = self._selects.get(using)
+        # The converters follow USE_TZ (MySQL's make times aware only under
+        # it), which override_settings can turn in a running process.
+        kind = (using, settings.USE_TZ)
+        compiled = self._selects.get(kind)
         if compiled is None:
             # Every read is the same query: let the ORM build it once per
             # database, with the converters its rows need, and reuse it.
@@ -230,7 +234,7 @@ class DatabaseStore(Store):
             compiler = query.get_compiler(using)
             sql, params = compiler.as_sql()
             columns = [expression for expression, _, _ in compiler.select]
-            compiled = self._selects[using] = _CompiledSelect(
+            compiled = self._selects[kind] = _CompiledSelect(
                 sql,
                 list(compiler.get_converters(columns).items()),
                 key_first=list(params).index(_KEY_MARK) == 0,
