@@ -10,6 +10,7 @@ rather than the in-memory one.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from django.core.cache import caches
 from django.db import connections, transaction
 from django.db.models import F
 from django.test import TransactionTestCase, override_settings
+from django.utils import timezone
 
 from django_xsession.engine import SessionStore
 from django_xsession.models import Session
@@ -392,3 +394,33 @@ class MariaDBDeadlockTests(RequiresDatabases, TransactionTestCase):
             first.save()
 
         assert data_of(self.token) == {"start": True}
+
+
+class ClearExpiredRaceTests(RequiresDatabases, TransactionTestCase):
+    """clearsessions meets a write that moved an expired row's expiry (a save
+    that landed at the instant of expiry) while its batch waited for the row."""
+
+    databases = {"default", "postgres", "mariadb"}  # noqa: RUF012
+
+    def assert_kept_alive_row_survives(self, alias: str) -> None:
+        token = started_on(self, alias)
+        rows = Session.objects.using(alias)
+        row = rows.filter(key=Store.digest(loaded(token).id))
+        row.update(expires=timezone.now() - datetime.timedelta(seconds=1))
+
+        def keep_alive(locked: threading.Event) -> None:
+            row.update(expires=timezone.now() + datetime.timedelta(hours=1))
+            locked.set()
+            wait_for_a_waiter(alias)
+
+        with in_another_transaction(alias, keep_alive):
+            deleted = DatabaseStore(using=alias).clear_expired()
+
+        assert deleted == 0
+        assert row.exists()
+
+    def test_a_row_kept_alive_meanwhile_is_not_deleted_on_postgresql(self) -> None:
+        self.assert_kept_alive_row_survives("postgres")
+
+    def test_a_row_kept_alive_meanwhile_is_not_deleted_on_mariadb(self) -> None:
+        self.assert_kept_alive_row_survives("mariadb")

@@ -539,6 +539,8 @@ class DatabaseStore(Store):
         table = connection.ops.quote_name(Session._meta.db_table)
         key = connection.ops.quote_name("key")
         expires = connection.ops.quote_name("expires")
+        moment = connection.ops.adapt_datetimefield_value(now)
+        params: list[Any] = [moment, batch_size]
         if connection.vendor == "mysql":
             # MySQL and MariaDB allow no LIMIT in an IN subquery.
             sql = f"DELETE FROM {table} WHERE {expires} <= %s LIMIT %s"
@@ -550,12 +552,15 @@ class DatabaseStore(Store):
                 f"(SELECT rowid FROM {table} WHERE {expires} <= %s LIMIT %s)"
             )
         else:
+            # The expiry again outside the subquery: a row a concurrent save
+            # kept alive while this waited for its lock is checked anew
+            # (PostgreSQL re-checks the outer condition only).
             sql = (
                 f"DELETE FROM {table} WHERE {key} IN "
-                f"(SELECT {key} FROM {table} WHERE {expires} <= %s LIMIT %s)"
+                f"(SELECT {key} FROM {table} WHERE {expires} <= %s LIMIT %s) "
+                f"AND {expires} <= %s"
             )
+            params.append(moment)
         with self._transaction(using), connection.cursor() as cursor:
-            cursor.execute(
-                sql, [connection.ops.adapt_datetimefield_value(now), batch_size]
-            )
+            cursor.execute(sql, params)
             return int(cursor.rowcount)
