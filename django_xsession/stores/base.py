@@ -18,7 +18,7 @@ import datetime
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Any, ClassVar, overload
@@ -190,20 +190,35 @@ def parse_time(
         ) from error
 
 
+#: What ends the cache key of an entry's last touch, where a cache-backed
+#: store keeps it beside the entry instead of rewriting the entry.
+TOUCHED = ":touched"
+
+
 def touched_times(
     expires: datetime.datetime,
     last_seen: datetime.datetime | None,
-    stamp: Sequence[str],
+    stamp: Any,
+    tag: list[Any],
     now: datetime.datetime,
 ) -> tuple[datetime.datetime, datetime.datetime | None]:
     """``expires`` and ``last_seen``, or the touch's in ``stamp`` if it came later.
 
-    ``stamp`` holds the touch's expiry and time as ISO 8601 text. It may be
-    older than what it is applied to (a save that kept the tag it names, a
-    row cached again since), whose last-seen time then says so: the later
-    write wins, as it does where the store keeps the session.
+    ``stamp`` is what the cache holds under the entry's touch key: ``[*tag,
+    expiry, time]``, the expiry and time as ISO 8601 text, for the entry
+    ``tag`` names (anything else is no touch of it). It may be older than
+    what it is applied to (a save that kept the tag it names, a row cached
+    again since), whose last-seen time then says so: the later write wins,
+    as it does where the store keeps the session.
     """
-    moved, seen = (parse_time(text, now) for text in stamp)
+    if not (
+        isinstance(stamp, list)
+        and len(stamp) == 4
+        and stamp[:2] == tag
+        and all(isinstance(time, str) for time in stamp[2:])
+    ):
+        return expires, last_seen
+    moved, seen = (parse_time(text, now) for text in stamp[2:])
     if last_seen is not None and seen <= last_seen:
         return expires, last_seen
     return moved, seen

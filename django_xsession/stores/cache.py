@@ -18,6 +18,7 @@ from django.utils import timezone
 from django_xsession.stores._errors import is_database_outage
 from django_xsession.stores.base import (
     TEXT_OR_NONE,
+    TOUCHED,
     CreateError,
     Delta,
     Record,
@@ -37,10 +38,6 @@ from django_xsession.stores.base import (
 # character per byte; times as ISO 8601 text, which parse_time() hands out
 # in the USE_TZ form of the deploy reading them.
 _FORMAT = 1
-
-
-# What ends the key of an entry's last touch (see CacheStore.touch()).
-_TOUCHED = ":touched"
 
 
 class _Entry(NamedTuple):
@@ -86,28 +83,24 @@ class _Entry(NamedTuple):
         ):
             return None
         try:
-            entry = cls(
-                text.encode("latin-1"),
+            # The touch of this entry, or of one a save that kept its expiry
+            # (a fixed one) wrote over.
+            until, seen = touched_times(
                 parse_time(expires, now),
+                parse_time(last_seen, now),
+                touched,
+                list(written),
+                now,
+            )
+            return cls(
+                text.encode("latin-1"),
+                until,
                 cookie,
                 parse_time(created, now),
-                parse_time(last_seen, now),
+                seen,
                 meta,
                 written,
             )
-            if (
-                isinstance(touched, list)
-                and len(touched) == 4
-                and touched[:2] == list(written)
-                and all(isinstance(time, str) for time in touched[2:])
-            ):
-                # The touch of this entry, or of one a save that kept its
-                # expiry (a fixed one) wrote over.
-                until, seen = touched_times(
-                    entry.expires, entry.last_seen, touched[2:], now
-                )
-                entry = entry._replace(expires=until, last_seen=seen)
-            return entry
         except ValueError:
             # A character beyond Latin-1, or a time that is no ISO 8601 or
             # out of range.
@@ -259,7 +252,7 @@ class CacheStore(Store):
     def _fetch(self, key: str) -> tuple[_Entry | None, int, bool]:
         """:meth:`_live`, and whether the cache holds anything under ``key``."""
         cache = self.cache
-        touch_key = key + _TOUCHED
+        touch_key = key + TOUCHED
         found = cache.get_many(
             [key, self._generation_key, touch_key], **from_primary(cache)
         )
@@ -414,7 +407,7 @@ class CacheStore(Store):
                     raise self._refused("touch")
                 return False
             stamp = [*entry.written, expires.isoformat(), timezone.now().isoformat()]
-            self._write(key + _TOUCHED, stamp, timeout)
+            self._write(key + TOUCHED, stamp, timeout)
         return True
 
     def all(self) -> dict[str, Record]:

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from django_xsession.stores.base import (
     TEXT_OR_NONE,
+    TOUCHED,
     Delta,
     Record,
     UpdateError,
@@ -41,8 +42,6 @@ _FORMAT = 4
 _CLEAR_BATCH = 500
 #: Seconds a copy is served at most, unless ``copy_timeout`` says otherwise.
 COPY_TIMEOUT = 300
-# What ends the key of a copy's touch (see touch()).
-_TOUCHED = ":touched"
 
 
 def _is_copy(value: Any) -> bool:
@@ -116,7 +115,7 @@ class CachedDatabaseStore(DatabaseStore):
 
     def touch_key(self, digest: str) -> str:
         """The cache key of the last touch of the copy under ``digest``."""
-        return self.prefix + digest + _TOUCHED
+        return self.prefix + digest + TOUCHED
 
     # Cache access: every failure is logged and reported as _FAILED.
 
@@ -199,16 +198,6 @@ class CachedDatabaseStore(DatabaseStore):
         if not _is_copy(value):
             return None
         _format, text, expires, cookie, created, version, last_seen, meta = value
-        # A touch of this very copy, or of one cached from the same row
-        # before: a save since then made a new version.
-        stamp = (
-            touched[2:]
-            if isinstance(touched, list)
-            and len(touched) == 4
-            and touched[:2] == [version, created]
-            and all(isinstance(time, str) for time in touched[2:])
-            else None
-        )
         if not (
             isinstance(text, str)
             and isinstance(expires, str)
@@ -222,9 +211,15 @@ class CachedDatabaseStore(DatabaseStore):
         try:
             raw = text.encode("latin-1")
             data = self.serializer.loads(raw)
-            until, seen = parse_time(expires, now), parse_time(last_seen, now)
-            if stamp is not None:
-                until, seen = touched_times(until, seen, stamp, now)
+            # A touch of this very copy, or of one cached from the same row
+            # before: a save since then made a new version.
+            until, seen = touched_times(
+                parse_time(expires, now),
+                parse_time(last_seen, now),
+                touched,
+                [version, created],
+                now,
+            )
             # The cache decodes a fresh value on every get: no copying.
             record = Record(
                 data=data,
