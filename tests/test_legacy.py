@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 from unittest import mock
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
+from django.contrib.sessions.backends.db import SessionStore as ContribDBSession
 from django.contrib.sessions.models import Session as ContribSession
 from django.test import TestCase, override_settings
 
@@ -23,6 +25,8 @@ XSESSION_MIDDLEWARE = [
 MEMORY: dict[str, Any] = {"STORE": "memory"}
 DB_ENGINE = "django.contrib.sessions.backends.db"
 SIGNED_COOKIES_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+# 2,013 bytes when serialized: over a MAX_SIZE of 1,024.
+OVERSIZED_DATA = {"wizard": "x" * 2000}
 
 
 class LegacyContribTests(TestCase):
@@ -279,6 +283,59 @@ class LegacyContribTests(TestCase):
         assert not await ContribSession.objects.filter(session_key=old_key).aexists()
 
     async def async_log_in_under_contrib(self) -> str:
-        from asgiref.sync import sync_to_async
-
         return await sync_to_async(self.log_in_under_contrib)()
+
+    def oversized_legacy_session(self) -> str:
+        old = ContribDBSession()
+        old.update(OVERSIZED_DATA)
+        old.save()
+        assert old.session_key is not None
+        return old.session_key
+
+    @override_settings(
+        MIDDLEWARE=XSESSION_MIDDLEWARE,
+        XSESSION={**MEMORY, "LEGACY_CONTRIB": True, "MAX_SIZE": 1024},
+    )
+    def test_a_legacy_session_over_max_size_stays_and_the_request_gets_a_new_one(
+        self,
+    ) -> None:
+        old_key = self.oversized_legacy_session()
+        self.client.cookies["sessionid"] = old_key
+
+        with self.assertLogs("django_xsession", "WARNING") as logs:
+            response = self.client.get("/read/")
+
+        assert response.status_code == 200
+        assert response.json() == {}
+        assert "sessionid" not in response.cookies
+        assert "2,013 bytes" in logs.output[0]
+        assert "XSESSION['MAX_SIZE'] of 1,024 bytes" in logs.output[0]
+        # Its size is remembered: the old session is not read again.
+        with self.assertNumQueries(0), self.assertNoLogs("django_xsession"):
+            assert self.client.get("/read/").json() == {}
+        response = self.client.get("/write/", {"cart": "new"})
+        assert response.cookies["sessionid"].value != old_key
+        assert get_store().length() == 1
+        assert ContribDBSession(old_key).load() == OVERSIZED_DATA
+        # Nothing was lost: with room for it, the old session moves.
+        with self.settings(XSESSION={**MEMORY, "LEGACY_CONTRIB": True}):
+            moving = self.client_class()
+            moving.cookies["sessionid"] = old_key
+            assert moving.get("/read/").json() == OVERSIZED_DATA
+        assert not ContribSession.objects.filter(session_key=old_key).exists()
+
+    @override_settings(
+        MIDDLEWARE=XSESSION_MIDDLEWARE,
+        XSESSION={**MEMORY, "LEGACY_CONTRIB": True, "MAX_SIZE": 1024},
+    )
+    async def test_async_a_legacy_session_over_max_size_stays(self) -> None:
+        old_key = await sync_to_async(self.oversized_legacy_session)()
+        self.async_client.cookies["sessionid"] = old_key
+
+        with self.assertLogs("django_xsession", "WARNING"):
+            response = await self.async_client.get("/async-write/")
+
+        assert response.status_code == 200
+        assert response.json() == {}
+        assert "sessionid" not in response.cookies
+        assert await ContribDBSession(old_key).aload() == OVERSIZED_DATA
