@@ -13,9 +13,11 @@ from io import StringIO
 from pathlib import Path
 from unittest import mock
 
+from django.contrib.sessions.backends.base import SessionBase
+from django.contrib.sessions.models import Session as ContribSession
 from django.core.management import CommandError, call_command
 from django.db import connection
-from django.test import SimpleTestCase, TestCase, override_settings
+from django.test import SimpleTestCase, TestCase, modify_settings, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -34,6 +36,10 @@ class NoClearStore(Store):
         self, *, batch_size: int = 10_000, progress: Callable[[int], None] | None = None
     ) -> int:
         raise NotImplementedError
+
+
+class SessionStore(SessionBase):
+    """This module as an engine that, like Django's base, cannot clear."""
 
 
 def clearsessions(*args: str) -> str:
@@ -238,6 +244,70 @@ class ClearSessionsDatabaseTests(TestCase):
         ]
         assert len(deletes) == 1
         assert re.search(r"\bLIMIT 10000\b", deletes[0]), deletes
+
+
+DJANGO_DB_ENGINE = "django.contrib.sessions.backends.db"
+
+
+@override_settings(XSESSION={"STORE": "memory"})
+class ClearSessionsOfDjangosEngineTests(TestCase):
+    """Before a migration's step 2, or after a rollback, as Django's command."""
+
+    def setUp(self) -> None:
+        get_store().clear()
+        now = timezone.now()
+        for key, expires in (
+            ("expired0django0session", now - datetime.timedelta(minutes=1)),
+            ("live0django0session", now + datetime.timedelta(hours=1)),
+        ):
+            ContribSession.objects.create(
+                session_key=key, session_data="", expire_date=expires
+            )
+
+    def remaining(self) -> set[str]:
+        return set(ContribSession.objects.values_list("session_key", flat=True))
+
+    @override_settings(SESSION_ENGINE=DJANGO_DB_ENGINE)
+    def test_its_expired_sessions_are_deleted(self) -> None:
+        output = clearsessions()
+
+        assert output == (
+            f"Cleared the expired sessions of SESSION_ENGINE '{DJANGO_DB_ENGINE}' "
+            "(the engine does not count them).\n"
+            "Deleted 0 expired session(s).\n"
+        )
+        assert self.remaining() == {"live0django0session"}
+
+    @override_settings(SESSION_ENGINE=DJANGO_DB_ENGINE)
+    def test_dry_run_deletes_none_of_them(self) -> None:
+        output = clearsessions("--dry-run")
+
+        assert output.startswith(
+            f"Would clear the expired sessions of SESSION_ENGINE '{DJANGO_DB_ENGINE}'"
+        )
+        assert self.remaining() == {"expired0django0session", "live0django0session"}
+
+    @override_settings(SESSION_ENGINE="tests.test_clearsessions")
+    def test_an_engine_that_cannot_clear_is_djangos_command_error(self) -> None:
+        with self.assertRaisesMessage(
+            CommandError,
+            "Session engine 'tests.test_clearsessions' doesn't support clearing "
+            "expired sessions.",
+        ):
+            clearsessions()
+
+    @override_settings(XSESSION={"STORE": "memory", "LEGACY_CONTRIB": True})
+    def test_under_our_engine_the_old_table_is_left_alone(self) -> None:
+        assert clearsessions() == "Deleted 0 expired session(s).\n"
+        assert self.remaining() == {"expired0django0session", "live0django0session"}
+
+
+@override_settings(XSESSION={"STORE": "memory"}, SESSION_ENGINE=DJANGO_DB_ENGINE)
+@modify_settings(INSTALLED_APPS={"remove": ["django.contrib.sessions"]})
+class ClearSessionsOfAnEngineLeftOverTests(SimpleTestCase):
+    def test_without_django_contrib_sessions_only_our_store_is_cleared(self) -> None:
+        # Django's command, not installed, would not have run either.
+        assert clearsessions() == "Deleted 0 expired session(s).\n"
 
 
 class ClearSessionsWithoutContribSessionsTests(SimpleTestCase):
