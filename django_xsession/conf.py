@@ -12,6 +12,7 @@ import inspect
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from http.cookies import Morsel
 from importlib import import_module
 from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 from urllib.parse import parse_qs, urlsplit
@@ -70,6 +71,13 @@ PRIORITY_VALUES = {"low": "Low", "medium": "Medium", "high": "High"}
 
 # RFC 6265 cookie-name token: visible ASCII except separators.
 _COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+
+
+def _names_a_cookie_attribute(name: str) -> bool:
+    # Python's http.cookies, under Django's set_cookie, refuses to set a
+    # cookie named like one of its attributes; Python 3.14 adds Partitioned.
+    return Morsel().isReservedKey(name) or name.lower() == "partitioned"
+
 
 #: The longest duration an option may give, 100 years: a session's expiry
 #: is a datetime, which ends at the year 9999.
@@ -603,12 +611,22 @@ class _Reader:
     def name_source(self) -> str:
         return "XSESSION['NAME']" if "NAME" in self.raw else "SESSION_COOKIE_NAME"
 
-    def name(self) -> str:
+    def name(self, *, sent: bool) -> str:
         value = self.raw.get("NAME", settings.SESSION_COOKIE_NAME)
         if not isinstance(value, str) or not _COOKIE_NAME.fullmatch(value):
             self.problem(
                 "xsession.E005",
                 f"{self.name_source()} must be a valid cookie name, not {value!r}.",
+            )
+            return str(settings.SESSION_COOKIE_NAME)
+        # The header transport never sets the cookie.
+        if sent and _names_a_cookie_attribute(value):
+            self.problem(
+                "xsession.E005",
+                f"{self.name_source()} ({value!r}) is the name of a cookie "
+                "attribute, which Python's http.cookies refuses as a cookie's "
+                "name: every response that sets the session cookie would fail.",
+                hint="Choose another name, such as 'sessionid'.",
             )
             return str(settings.SESSION_COOKIE_NAME)
         return value
@@ -859,8 +877,8 @@ class _Reader:
         idle_timeout, absolute_timeout, touch_after = self.timeouts()
         rolling = self.boolean("ROLLING", False)
         self.touches_in_time(max_age, expires, rolling, touch_after)
-        name = self.name()
         transport = self.transport()
+        name = self.name(sent=transport != "header")
         return Options(
             store=self.store(),
             name=name,

@@ -736,6 +736,61 @@ class TypeCheckTests(CheckTestCase):
                 {},
             )
 
+    def test_e005_a_name_python_refuses_for_a_cookie(self) -> None:
+        # http.cookies refuses these, in any case, as cookie names: every
+        # response that set the session cookie answered 500.
+        for name in (
+            "path",
+            "Expires",
+            "domain",
+            "max-age",
+            "secure",
+            "version",
+            "comment",
+            "SameSite",
+            "HttpOnly",
+            "partitioned",  # from Python 3.14
+        ):
+            self.assert_fires(
+                "xsession.E005",
+                f"XSESSION['NAME'] ({name!r}) is the name of a cookie attribute",
+                {"NAME": name},
+            )
+            self.assert_fires(
+                "xsession.E005",
+                "is the name of a cookie attribute",
+                {"NAME": name, "TRANSPORT": "both"},
+            )
+            # No cookie is set under the header transport.
+            self.assert_silent("xsession.E005", {"NAME": name, "TRANSPORT": "header"})
+        with self.settings(SESSION_COOKIE_NAME="Path"):
+            self.assert_fires(
+                "xsession.E005",
+                "SESSION_COOKIE_NAME ('Path') is the name of a cookie attribute",
+                {},
+            )
+        self.assert_silent("xsession.E005", {"NAME": "paths"})
+
+    def test_a_name_python_refuses_for_a_cookie_stops_requests(self) -> None:
+        with (
+            self.settings(XSESSION={"STORE": "memory", "NAME": "path"}),
+            self.assertRaisesMessage(ImproperlyConfigured, "xsession.E005"),
+        ):
+            self.client.get("/write/?a=1")
+
+    def test_a_name_python_refuses_for_a_cookie_serves_the_header_transport(
+        self,
+    ) -> None:
+        xsession = {"STORE": "memory", "NAME": "path", "TRANSPORT": "header"}
+        with self.settings(XSESSION=xsession):
+            written = self.client.get("/write/?a=1")
+            token = written[conf.DEFAULT_HEADER]
+            read = self.client.get("/read/", headers={conf.DEFAULT_HEADER: token})
+
+        assert written.status_code == 200
+        assert written.cookies == {}
+        assert read.json() == {"a": "1"}
+
     def test_e005_not_for_good_values(self) -> None:
         self.assert_silent(
             "xsession.E005",
