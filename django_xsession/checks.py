@@ -202,6 +202,7 @@ def check_deployment(
     and only with django.contrib.sessions installed; these look at ours."""
     options, _problems = read_options()
     messages: list[checks.CheckMessage] = []
+    sends_cookie = options.transport != "header"
     if options.transport != "cookie" and not _hidden_in_error_reports(options.header):
         messages.append(
             checks.Warning(
@@ -213,7 +214,7 @@ def check_deployment(
                 id="xsession.W013",
             )
         )
-    if options.transport != "header" and _shown_in_error_reports(options.name):
+    if sends_cookie and _shown_in_error_reports(options.name):
         messages.append(
             checks.Warning(
                 f"Django's error reports show the {options.name!r} cookie, the "
@@ -225,7 +226,7 @@ def check_deployment(
                 id="xsession.W016",
             )
         )
-    if options.cookie.secure is False:
+    if sends_cookie and options.cookie.secure is False:
         messages.append(
             checks.Warning(
                 "The session cookie is not Secure: it travels over plain HTTP, "
@@ -234,7 +235,7 @@ def check_deployment(
                 id="xsession.W009",
             )
         )
-    if not options.cookie.httponly:
+    if sends_cookie and not options.cookie.httponly:
         messages.append(
             checks.Warning(
                 "The session cookie is not HttpOnly: a script injected into a "
