@@ -595,16 +595,17 @@ class _Reader:
                 )
                 max_age, expires, cookie_age_in_use = None, value, False
         cookie_age = settings.SESSION_COOKIE_AGE
-        # Its type is Django's to judge, as Django's own sessions read it.
+        # Its type is Django's to judge, as Django's own sessions read it. 0
+        # or less would end every session at once, as XSESSION['MAX_AGE'].
         if (
             cookie_age_in_use
             and isinstance(cookie_age, int)
-            and cookie_age > MAX_SECONDS
+            and not 1 <= cookie_age <= MAX_SECONDS
         ):
             self.problem(
                 "xsession.E005",
-                f"SESSION_COOKIE_AGE must be at most {MAX_SECONDS} seconds "
-                f"(100 years), not {cookie_age}.",
+                f"SESSION_COOKIE_AGE must be a number of seconds (1 to "
+                f"{MAX_SECONDS}, 100 years), not {cookie_age}.",
             )
         return max_age, expires
 

@@ -641,24 +641,34 @@ class TypeCheckTests(CheckTestCase):
             self.assert_silent("xsession.E005", {key: conf.MAX_SECONDS})
             self.assert_silent("xsession.E005", {key: datetime.timedelta(days=36500)})
 
-    def test_e005_session_cookie_age_over_100_years(self) -> None:
-        text = "SESSION_COOKIE_AGE must be at most 3153600000 seconds (100 years)"
-        for django_settings in (
-            {"SESSION_COOKIE_AGE": sys.maxsize},
-            # The stored lifetime of browser sessions.
-            {
-                "SESSION_COOKIE_AGE": sys.maxsize,
-                "SESSION_EXPIRE_AT_BROWSER_CLOSE": True,
-            },
+    def test_e005_session_cookie_age_out_of_range(self) -> None:
+        # Over 100 years overflowed the expiry's datetime; 0 or less ended
+        # every session at once (Set-Cookie: Max-Age=0).
+        text = "SESSION_COOKIE_AGE must be a number of seconds (1 to 3153600000"
+        for age in (sys.maxsize, conf.MAX_SECONDS + 1, 0, -1):
+            for django_settings in (
+                {"SESSION_COOKIE_AGE": age},
+                # The stored lifetime of browser sessions.
+                {"SESSION_COOKIE_AGE": age, "SESSION_EXPIRE_AT_BROWSER_CLOSE": True},
+            ):
+                with self.settings(**django_settings):
+                    self.assert_fires(
+                        "xsession.E005", f"{text}, 100 years), not {age}.", {}
+                    )
+                    self.assert_fires("xsession.E005", text, {"MAX_AGE": None})
+                    # Not read when MAX_AGE or EXPIRES gives the lifetime.
+                    self.assert_silent("xsession.E005", {"MAX_AGE": 60})
+                    self.assert_silent("xsession.E005", {"EXPIRES": IN_A_YEAR})
+        for age in (1, conf.MAX_SECONDS):
+            with self.settings(SESSION_COOKIE_AGE=age):
+                self.assert_silent("xsession.E005", {})
+
+    def test_a_session_cookie_age_of_0_stops_requests(self) -> None:
+        with (
+            self.settings(XSESSION={"STORE": "memory"}, SESSION_COOKIE_AGE=0),
+            self.assertRaisesMessage(ImproperlyConfigured, "SESSION_COOKIE_AGE"),
         ):
-            with self.settings(**django_settings):
-                self.assert_fires("xsession.E005", text, {})
-                self.assert_fires("xsession.E005", text, {"MAX_AGE": None})
-                # Not read when MAX_AGE or EXPIRES gives the lifetime.
-                self.assert_silent("xsession.E005", {"MAX_AGE": 60})
-                self.assert_silent("xsession.E005", {"EXPIRES": IN_A_YEAR})
-        with self.settings(SESSION_COOKIE_AGE=conf.MAX_SECONDS):
-            self.assert_silent("xsession.E005", {})
+            self.client.get("/write/?a=1")
 
     def test_e005_expires_over_100_years_ahead(self) -> None:
         for far in (
