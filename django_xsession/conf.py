@@ -282,6 +282,14 @@ def _is_seconds(value: object, minimum: int) -> TypeGuard[int]:
     )
 
 
+_SECRETS = "XSESSION['SECRETS']"
+# What each setting the secrets come from must be.
+_SECRET_SHAPES = {
+    _SECRETS: "a string or a list of strings",
+    "SECRET_KEY": "a string",
+    "SECRET_KEY_FALLBACKS": "a list of strings",
+}
+
 _REDIS_MODULE = "django_xsession.stores.redis"
 
 # What importing a configured path can raise: import_module("") raises
@@ -525,30 +533,41 @@ class _Reader:
                 )
 
     def secrets(self) -> tuple[str, ...]:
+        # Each setting the secrets come from, which the project must change:
+        # most set SECRET_KEY and no XSESSION["SECRETS"].
         if "SECRETS" in self.raw:
             value = self.raw["SECRETS"]
+            sources = {_SECRETS: [value] if isinstance(value, str) else value}
         else:
-            # Only read SECRET_KEY when needed: Django raises if it is empty.
-            fallbacks = getattr(settings, "SECRET_KEY_FALLBACKS", [])
-            value = [settings.SECRET_KEY, *fallbacks]
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list | tuple) or not all(
-            isinstance(secret, str) for secret in value
-        ):
-            self.problem(
-                "xsession.E002",
-                "XSESSION['SECRETS'] must be a string or a list of strings.",
+            sources = {
+                # Only read SECRET_KEY when needed: Django raises if it is empty.
+                "SECRET_KEY": [settings.SECRET_KEY],
+                # A string here would be taken apart into one-letter secrets.
+                "SECRET_KEY_FALLBACKS": getattr(settings, "SECRET_KEY_FALLBACKS", []),
+            }
+        for source, secrets in sources.items():
+            if not isinstance(secrets, list | tuple) or not all(
+                isinstance(secret, str) for secret in secrets
+            ):
+                self.problem(
+                    "xsession.E002", f"{source} must be {_SECRET_SHAPES[source]}."
+                )
+                return ("",)
+        every = tuple(secret for secrets in sources.values() for secret in secrets)
+        if not every or not all(every):
+            source = next(
+                (source for source, secrets in sources.items() if "" in secrets),
+                _SECRETS,
             )
-            return ("",)
-        if not value or not all(value):
             self.problem(
                 "xsession.E001",
-                "XSESSION['SECRETS'] must hold at least one non-empty secret.",
+                f"{_SECRETS} must hold at least one non-empty secret."
+                if source == _SECRETS
+                else f"{source} must hold no empty secret.",
                 hint="The first secret signs the cookie; every one verifies it.",
             )
             return ("",)
-        return tuple(value)
+        return every
 
     def lifetime(self) -> tuple[int | None, datetime.datetime | None]:
         max_age: int | None = (

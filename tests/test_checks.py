@@ -170,6 +170,38 @@ class SecretsCheckTests(CheckTestCase):
         self.assert_silent("xsession.E002", {"SECRETS": "one"})
         self.assert_silent("xsession.E002", {})
 
+    def test_e001_and_e002_name_the_setting_the_secrets_came_from(self) -> None:
+        # Without XSESSION['SECRETS'], which the project never set, the
+        # secrets are SECRET_KEY and SECRET_KEY_FALLBACKS: those to mend.
+        for django_settings, check_id, text in (
+            (
+                {"SECRET_KEY_FALLBACKS": ["old", ""]},
+                "xsession.E001",
+                "SECRET_KEY_FALLBACKS must hold no empty secret.",
+            ),
+            (
+                {"SECRET_KEY": b"k" * 50},
+                "xsession.E002",
+                "SECRET_KEY must be a string.",
+            ),
+            (
+                {"SECRET_KEY_FALLBACKS": ["old", 3]},
+                "xsession.E002",
+                "SECRET_KEY_FALLBACKS must be a list of strings.",
+            ),
+            # Not one-letter secrets, which anyone could sign with.
+            (
+                {"SECRET_KEY_FALLBACKS": "old-secret-key"},
+                "xsession.E002",
+                "SECRET_KEY_FALLBACKS must be a list of strings.",
+            ),
+        ):
+            with self.settings(**django_settings):
+                message = self.assert_fires(check_id, text, {})
+                assert message.msg == text
+                # XSESSION['SECRETS'] replaces them.
+                self.assert_silent(check_id, {"SECRETS": ["only"]})
+
     @override_settings(SECRET_KEY="")
     def test_explicit_secrets_need_no_secret_key(self) -> None:
         with self.settings(XSESSION={"SECRETS": ["only"]}):
