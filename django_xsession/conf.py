@@ -10,12 +10,13 @@ from __future__ import annotations
 import datetime
 import inspect
 import re
+import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.cookies import Morsel
 from importlib import import_module
 from typing import TYPE_CHECKING, Any, Literal, TypeGuard
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -127,9 +128,10 @@ _FALLBACK_COOKIE = CookieOptions()
 
 
 # What would end the attribute and start one of the value's own (';',
-# whitespace, control characters) or fail as a header (beyond Latin-1).
-# Anything else is the browser's to judge.
-_COOKIE_ATTRIBUTE_BREAK = re.compile(r"[;\s\x00-\x1f\x7f]|[^\x00-\xff]")
+# whitespace, control characters), and with it what would fail as a header
+# (beyond Latin-1). Anything else is the browser's to judge.
+_ENDS_COOKIE_ATTRIBUTE = re.compile(r"[;\s\x00-\x1f\x7f]")
+_COOKIE_ATTRIBUTE_BREAK = re.compile(rf"{_ENDS_COOKIE_ATTRIBUTE.pattern}|[^\x00-\xff]")
 
 
 def cookie_attribute(name: str, value: Any) -> Any:
@@ -142,11 +144,19 @@ def cookie_attribute(name: str, value: Any) -> Any:
         if (
             not isinstance(value, str)
             or not value.startswith("/")
-            or _COOKIE_ATTRIBUTE_BREAK.search(value)
+            or _ENDS_COOKIE_ATTRIBUTE.search(value)
         ):
             raise ValueError(
-                "must start with '/' and hold no ';', whitespace, control "
-                "character or character beyond Latin-1."
+                "must start with '/' and hold no ';', whitespace or control character."
+            )
+        if not value.isascii():
+            # The header would carry it in Latin-1, if at all, and browsers
+            # compare it with the URL's path, which is percent-encoded UTF-8:
+            # such a cookie would never come back.
+            raise ValueError(
+                "must be percent-encoded, as browsers compare it with the "
+                f"URL's path: {quote(value, safe=string.punctuation)!r}, "
+                f"not {value!r}."
             )
         return value
     if name == "domain":

@@ -223,7 +223,9 @@ class SessionMiddleware(DjangoSessionMiddleware):
     def _start(self, request: HttpRequest) -> list[str]:
         """Attach the session; return the cookie values no secret verified."""
         options = get_options()
-        if not path_matches(request.path, options.cookie.path):
+        # request.path is decoded; the PATH is percent-encoded, as browsers
+        # compare it with the URL's path.
+        if not path_matches(request.path, unquote(options.cookie.path)):
             # Outside the cookie's path the browser sends no cookie and we
             # set none; request.session still exists for AuthenticationMiddleware.
             request.session = Session(request=request)

@@ -1128,6 +1128,26 @@ class CookieCheckTests(CheckTestCase):
                 {"COOKIE": {"PATH": path}},
             )
 
+    def test_e008_a_path_that_is_not_percent_encoded(self) -> None:
+        # Sent in Latin-1 if at all, never equal to the percent-encoded URL
+        # path browsers compare it with: the cookie never came back.
+        for path, encoded in (
+            ("/café/", "/caf%C3%A9/"),
+            ("/€/a%20b", "/%E2%82%AC/a%20b"),
+        ):
+            self.assert_fires(
+                "xsession.E008",
+                "XSESSION['COOKIE']['PATH'] must be percent-encoded, as browsers "
+                f"compare it with the URL's path: {encoded!r}, not {path!r}.",
+                {"COOKIE": {"PATH": path}},
+            )
+            self.assert_silent("xsession.E008", {"COOKIE": {"PATH": encoded}})
+        with self.settings(SESSION_COOKIE_PATH="/café/"):
+            self.assert_fires(
+                "xsession.E008", "SESSION_COOKIE_PATH must be percent-encoded", {}
+            )
+        self.assert_silent("xsession.E008", {"COOKIE": {"PATH": "/a=b/[1]|x"}})
+
     def test_e008_domain_httponly_partitioned(self) -> None:
         self.assert_fires(
             "xsession.E008",

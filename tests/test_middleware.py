@@ -429,6 +429,22 @@ class PathTests(MiddlewareTestCase):
         assert self.cookie(outside) is None
         assert len(self.records()) == 1
 
+    def test_a_percent_encoded_cookie_path_scopes_the_middleware(self) -> None:
+        # Each URL as browsers send it, and match the PATH against it: they
+        # encode "é", not "=".
+        for cookie_path, url in (
+            ("/caf%C3%A9/", "/caf%C3%A9/inside/"),
+            ("/a=b/", "/a=b/inside/"),
+        ):
+            self.client.cookies.clear()
+            with self.settings(XSESSION={**MEMORY, "COOKIE": {"PATH": cookie_path}}):
+                inside = self.client.get(url, {"a": "1"})
+                morsel = self.cookie(inside)
+                assert morsel is not None, cookie_path
+                assert morsel["path"] == cookie_path
+                again = self.client.get(url, {"b": "2"})
+            assert again.json() == {"a": "1", "b": "2"}
+
 
 class CookieParsingTests(SimpleTestCase):
     def test_every_value_in_order(self) -> None:

@@ -335,8 +335,13 @@ class CookieAttributeTests(SessionTestCase):
             assert session.cookie.domain == domain
         session.cookie.domain = ""
         assert session.cookie.domain is None
-        session.cookie.path = "/café/a,b"
-        assert session.cookie.path == "/café/a,b"
+        session.cookie.path = "/caf%C3%A9/a,b"
+        assert session.cookie.path == "/caf%C3%A9/a,b"
+        # Browsers compare it with the URL's path, which is percent-encoded.
+        with self.assertRaisesMessage(
+            ValueError, "cookie.path must be percent-encoded, as browsers"
+        ):
+            session.cookie.path = "/café/a,b"
 
     def test_samesite_none_needs_a_secure_cookie(self) -> None:
         session = SessionStore()

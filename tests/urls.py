@@ -24,6 +24,8 @@ urlpatterns = [
     path("write-after-delete/", views.write_after_delete),
     path("scoped/inside/", views.write),
     path("scopedother/", views.write),
+    path("café/inside/", views.write),
+    path("a=b/inside/", views.write),
 ]
 
 # django.contrib features on top of the session: tests/test_django_features.py.
