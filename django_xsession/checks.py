@@ -226,11 +226,14 @@ def check_deployment(
                 id="xsession.W016",
             )
         )
-    if sends_cookie and options.cookie.secure is False:
+    # The header transport follows the cookie's SECURE too: off, it hands
+    # tokens out over plain HTTP.
+    if options.cookie.secure is False:
+        carrier = "cookie" if sends_cookie else "token"
         messages.append(
             checks.Warning(
-                "The session cookie is not Secure: it travels over plain HTTP, "
-                "where it can be read off the wire.",
+                f"The session {carrier} is not Secure: it travels over plain "
+                "HTTP, where it can be read off the wire.",
                 hint="Set XSESSION['COOKIE']['SECURE'] = True (or 'auto').",
                 id="xsession.W009",
             )

@@ -1721,14 +1721,21 @@ class RegistrationTests(CheckTestCase):
         assert deploy_ids({"SECURE": True}) == []
         assert deploy_ids({"SECURE": "auto"}) == []
 
-    def test_w009_and_w010_only_where_a_cookie_is_sent(self) -> None:
+    def test_w010_only_where_a_cookie_is_sent(self) -> None:
         readable = {"SECURE": False, "HTTPONLY": False}
         assert self.deploy_ids(TRANSPORT="both", COOKIE=readable) == [
             "xsession.W009",
             "xsession.W010",
         ]
-        # The header transport sends no cookie to read.
-        assert self.deploy_ids(TRANSPORT="header", COOKIE=readable) == []
+        # The header transport sends no cookie for a script to read, but
+        # hands its tokens out over plain HTTP unless SECURE says otherwise.
+        assert self.deploy_ids(TRANSPORT="header", COOKIE=readable) == ["xsession.W009"]
+        with self.settings(
+            XSESSION={"STORE": "memory", "TRANSPORT": "header", "COOKIE": readable}
+        ):
+            (warning,) = check_deployment()
+        assert warning.msg.startswith("The session token is not Secure")
+        assert self.deploy_ids(TRANSPORT="header", COOKIE={"SECURE": True}) == []
 
     def test_w011_a_deployment_with_a_weak_secret(self) -> None:
         strong = "k" + "".join(chr(ord("a") + n % 26) for n in range(60))
