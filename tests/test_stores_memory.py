@@ -9,7 +9,7 @@ import threading
 from typing import Any
 from unittest import mock
 
-from django.test import SimpleTestCase, override_settings
+from django.test import Client, SimpleTestCase, override_settings
 from django.utils import timezone
 
 from django_xsession.stores import get_store
@@ -207,3 +207,37 @@ class GetStoreTests(SimpleTestCase):
             assert get_store() is small
 
         assert get_store() is default
+
+
+class UseTzChangeTests(SimpleTestCase):
+    """A test suite's ``override_settings(USE_TZ=...)`` meets the sessions the
+    shared store holds from the tests before it, and leaves its own to those
+    after it."""
+
+    def setUp(self) -> None:
+        store = get_store()
+        store.clear()
+        self.addCleanup(store.clear)
+
+    def test_requests_after_sessions_written_without_use_tz_save(self) -> None:
+        earlier = Client(raise_request_exception=False)
+        with override_settings(USE_TZ=False):
+            assert earlier.get("/write/", {"a": "1"}).status_code == 200
+
+        continued = earlier.get("/write/", {"b": "2"})
+        assert continued.status_code == 200
+        assert continued.json() == {"a": "1", "b": "2"}
+        for _ in range(3):
+            newcomer = Client(raise_request_exception=False)
+            assert newcomer.get("/write/", {"c": "3"}).status_code == 200
+
+    def test_a_session_written_under_use_tz_saves_without_it(self) -> None:
+        client = Client(raise_request_exception=False)
+        assert client.get("/write/", {"a": "1"}).status_code == 200
+
+        with override_settings(USE_TZ=False):
+            continued = client.get("/write/", {"b": "2"})
+            assert continued.status_code == 200
+            assert continued.json() == {"a": "1", "b": "2"}
+            newcomer = Client(raise_request_exception=False)
+            assert newcomer.get("/write/", {"c": "3"}).status_code == 200

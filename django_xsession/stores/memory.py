@@ -8,7 +8,7 @@ import itertools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, overload
 
 from django.utils import timezone
 
@@ -18,9 +18,26 @@ from django_xsession.stores.base import (
     Record,
     Store,
     UpdateError,
+    conform,
     session_serializer,
     user_of,
 )
+
+
+@overload
+def _instant(moment: datetime.datetime) -> datetime.datetime: ...
+@overload
+def _instant(moment: None) -> None: ...
+def _instant(moment: datetime.datetime | None) -> datetime.datetime | None:
+    # One process's tests turn USE_TZ on and off around the sessions this
+    # store shares between them: kept as aware UTC, the times compare with
+    # each other and with the clock under either setting. A naive time is
+    # in TIME_ZONE, as timezone.now() gives it.
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = timezone.make_aware(moment, timezone.get_default_timezone())
+    return moment.astimezone(datetime.timezone.utc)
 
 
 class _Entry:
@@ -40,10 +57,10 @@ class _Entry:
     ) -> None:
         self.data = data
         self.version = version
-        self.expires = record.expires
+        self.expires = _instant(record.expires)
         self.cookie = dict(record.cookie)
-        self.created = record.created
-        self.last_seen = record.last_seen
+        self.created = _instant(record.created)
+        self.last_seen = _instant(record.last_seen)
         self.meta = dict(record.meta)
         self.user = user
 
@@ -71,15 +88,17 @@ class MemoryStore(Store):
         # Every write a new one, never reused, so a version names one write.
         self._versions = itertools.count()
 
-    def _record(self, entry: _Entry) -> Record:
+    def _record(self, entry: _Entry, now: datetime.datetime) -> Record:
+        # Handed out aware or naive as now (timezone.now()) is, as the
+        # caller compares them with its clock.
         return Record(
             data=self.serializer.loads(entry.data),
-            expires=entry.expires,
+            expires=conform(entry.expires, now),
             cookie=dict(entry.cookie),
-            created=entry.created,
+            created=conform(entry.created, now),
             raw=entry.data,
             version=entry.version,
-            last_seen=entry.last_seen,
+            last_seen=conform(entry.last_seen, now),
             meta=dict(entry.meta),
         )
 
@@ -119,8 +138,9 @@ class MemoryStore(Store):
     def get(self, sid: str) -> Record | None:
         key = self.digest(sid)
         with self._lock:
-            entry = self._live(key, timezone.now())
-            return None if entry is None else self._record(entry)
+            now = timezone.now()
+            entry = self._live(key, _instant(now))
+            return None if entry is None else self._record(entry, now)
 
     def set(
         self,
@@ -132,8 +152,8 @@ class MemoryStore(Store):
     ) -> None:
         key = self.digest(sid)
         with self._lock:
-            now = timezone.now()
-            current = self._live(key, now)
+            now_utc = _instant(timezone.now())
+            current = self._live(key, now_utc)
             if create and current is not None:
                 raise CreateError
             if not create and current is None:
@@ -147,14 +167,14 @@ class MemoryStore(Store):
                 and current.version != record.version
             ):
                 data = delta.apply(self.serializer.loads(current.data))
-            created = current.created if current is not None else record.created
             entry = _Entry(
                 record, self.encode(data, record), user_of(data), next(self._versions)
             )
-            entry.created = created
-            if not entry.meta and current is not None:
-                entry.meta = current.meta
-            self._put(key, entry, now)
+            if current is not None:
+                entry.created = current.created
+                if not entry.meta:
+                    entry.meta = current.meta
+            self._put(key, entry, now_utc)
 
     def destroy(self, sid: str) -> bool:
         with self._lock:
@@ -163,26 +183,30 @@ class MemoryStore(Store):
     def touch(self, sid: str, expires: datetime.datetime) -> bool:
         key = self.digest(sid)
         with self._lock:
-            now = timezone.now()
-            entry = self._live(key, now)
+            now_utc = _instant(timezone.now())
+            entry = self._live(key, now_utc)
             if entry is None:
                 return False
-            entry.expires = expires
-            entry.last_seen = now
-            heapq.heappush(self._expiry_heap, (expires, key))
-            self._prune(now)
+            entry.expires = _instant(expires)
+            entry.last_seen = now_utc
+            heapq.heappush(self._expiry_heap, (entry.expires, key))
+            self._prune(now_utc)
             return True
 
     def all(self) -> dict[str, Record]:
         with self._lock:
-            self._prune(timezone.now())
-            return {key: self._record(entry) for key, entry in self._entries.items()}
+            now = timezone.now()
+            self._prune(_instant(now))
+            return {
+                key: self._record(entry, now) for key, entry in self._entries.items()
+            }
 
     def user_sessions(self, user_id: str) -> dict[str, Record]:
         with self._lock:
-            self._prune(timezone.now())
+            now = timezone.now()
+            self._prune(_instant(now))
             return {
-                key: self._record(entry)
+                key: self._record(entry, now)
                 for key, entry in self._entries.items()
                 if entry.user == user_id
             }
@@ -198,22 +222,24 @@ class MemoryStore(Store):
 
     def length(self) -> int:
         with self._lock:
-            self._prune(timezone.now())
+            self._prune(_instant(timezone.now()))
             return len(self._entries)
 
     def clear_expired(
         self, *, batch_size: int = 10_000, progress: Callable[[int], None] | None = None
     ) -> int:
         with self._lock:
-            removed = self._prune(timezone.now())
+            removed = self._prune(_instant(timezone.now()))
         if progress is not None and removed:
             progress(removed)
         return removed
 
     def count_expired(self) -> int:
-        now = timezone.now()
+        now_utc = _instant(timezone.now())
         with self._lock:
-            return sum(1 for entry in self._entries.values() if entry.expires <= now)
+            return sum(
+                1 for entry in self._entries.values() if entry.expires <= now_utc
+            )
 
     # Nothing here blocks on I/O, so the async twins skip the thread hop.
 
