@@ -3,8 +3,6 @@
 A store's tests are a two-line class (plus what the store cannot do)::
 
     class MemoryStoreTests(StoreContract, SimpleTestCase):
-        outlives_process = False
-
         def make_store(self) -> Store:
             return MemoryStore()
 
@@ -14,10 +12,6 @@ written with ``expires`` already in the past. The few tests that need a
 session to expire *after* it was written move Django's clock forward
 instead; a store whose backend expires keys on its own clock (Redis TTLs,
 cache timeouts) sets ``expires_on_django_clock = False`` to skip them.
-
-A store whose sessions end with the process (the memory store) sets
-``outlives_process = False``: no settings change (``USE_TZ``) can come
-between its writing a session and reading it.
 
 A store that cannot enumerate its sessions (a Django cache) sets
 ``lists_sessions = False``: the tests of ``all``, ``length``,
@@ -100,9 +94,6 @@ class StoreContract(_TestCase):
     #: ``length``, ``clear_expired``, ``count_expired`` and ``user_sessions``
     #: (and their async twins) must raise ``NotImplementedError``.
     lists_sessions: ClassVar[bool] = True
-    #: False for a store whose sessions end with the process: no deploy can
-    #: change the settings between writing a session and reading it.
-    outlives_process: ClassVar[bool] = True
     #: False for a store whose backend reads a naive time by the ``USE_TZ``
     #: in force (Django's database layer on SQLite and MySQL: UTC or
     #: ``TIME_ZONE``): across a ``USE_TZ`` change only that its sessions
@@ -616,7 +607,8 @@ class StoreContract(_TestCase):
             self.assertIsNone(self.store.get(soon))
 
     # A deploy that turns USE_TZ on or off (Django 5.0 turned it on by
-    # default) meets the sessions stored under the other setting.
+    # default) meets the sessions stored under the other setting, and so
+    # does a test suite's override_settings, even in a store of one process.
 
     def assert_live_in_current_form(self, record: Record) -> None:
         """``record``'s times are aware or naive as ``timezone.now()`` is, and
@@ -629,8 +621,6 @@ class StoreContract(_TestCase):
     def assert_survives_use_tz_change(
         self, sid: str, expires: datetime.datetime, *, use_tz: bool
     ) -> None:
-        if not self.outlives_process:
-            self.skipTest("this store's sessions end with the process")
         # Read under the first setting too: a store that keeps what it
         # built for one (a compiled query's converters) must not use it
         # under the other, as a test suite's override_settings may turn it.

@@ -22,8 +22,6 @@ MINUTE = datetime.timedelta(minutes=1)
 
 
 class MemoryStoreTests(StoreContract, SimpleTestCase):
-    outlives_process = False
-
     def make_store(self) -> Store:
         return MemoryStore()
 
