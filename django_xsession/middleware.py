@@ -360,28 +360,29 @@ class SessionMiddleware(DjangoSessionMiddleware):
             return _Decision(clear_cookie=state.had_token and not dead_token)
         if not session.is_new:
             changed = session.has_changes()
-            # A view's own save() was this request's write already.
-            resave = options.resave and not session.saved_by_view()
+            # A view's own save() was this request's write already: it moved
+            # the expiry and recorded the request's time, as a touch would.
+            saved_by_view = session.saved_by_view()
+            resave = options.resave and not saved_by_view
             write = ok and (changed or resave)
             # ROLLING moves the expiry, IDLE_TIMEOUT needs the last request's
             # time; TOUCH_AFTER spares the store a write on most requests.
             touch = (
                 ok
                 and not write
+                and not saved_by_view
                 and (options.rolling or options.idle_timeout is not None)
                 and session.touch_due()
             )
+            moved = write or saved_by_view
             return _Decision(
                 write=write,
                 only_resave=write and not changed,
                 touch=touch,
                 set_cookie=ok
                 and (
-                    (options.rolling and (write or touch))
-                    or (
-                        (write or session.saved_by_view())
-                        and not session.get_expire_at_browser_close()
-                    )
+                    (options.rolling and (moved or touch))
+                    or (moved and not session.get_expire_at_browser_close())
                     or session.cookie_changed()
                 )
                 and self._deliverable(request, session),

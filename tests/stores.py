@@ -7,6 +7,7 @@ from collections import Counter
 from typing import ClassVar
 
 from django_xsession.stores.base import Delta, Record, Store
+from django_xsession.stores.db import DatabaseStore
 from django_xsession.stores.memory import MemoryStore
 from django_xsession.stores.redis import RedisStore
 
@@ -45,4 +46,8 @@ class CountingMemoryStore(CountingCalls, MemoryStore):
 
 
 class CountingRedisStore(CountingCalls, RedisStore):
+    pass
+
+
+class CountingDatabaseStore(CountingCalls, DatabaseStore):
     pass

@@ -8,7 +8,7 @@ import hmac
 import weakref
 from collections.abc import Callable
 from http.cookies import Morsel
-from typing import Any
+from typing import Any, ClassVar
 from unittest import mock
 
 from asgiref.sync import sync_to_async
@@ -17,7 +17,7 @@ from django.contrib.sessions.exceptions import SessionInterrupted
 from django.core import mail
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
-from django.test import RequestFactory, SimpleTestCase, override_settings
+from django.test import RequestFactory, SimpleTestCase, TestCase, override_settings
 from django.utils import timezone
 from django.utils.http import http_date
 
@@ -34,7 +34,7 @@ from django_xsession.middleware import (
 )
 from django_xsession.stores import get_store
 from django_xsession.stores.base import Record, Store
-from tests.stores import CountingMemoryStore
+from tests.stores import CountingCalls, CountingMemoryStore
 from tests.test_django_features import cleared
 
 MEMORY: dict[str, Any] = {"STORE": "memory"}
@@ -931,6 +931,72 @@ class ViewCallTests(MiddlewareTestCase):
         response = self.client.get("/nothing/")
         assert "Vary" not in response
         assert self.cookie(response) is None
+
+
+class ViewWriteTests(MiddlewareTestCase):
+    """A view's own save(), create() and ending of the session, and what the
+    middleware adds to them: on the memory store here, on the database
+    store in the subclass."""
+
+    store_setting: ClassVar[str] = "tests.stores.CountingMemoryStore"
+
+    def setUp(self) -> None:
+        self.configure()
+        super().setUp()
+
+    def configure(self, **options: Any) -> None:
+        """Use these options, and the class's store, for the rest of the test."""
+        overridden = self.settings(XSESSION={"STORE": self.store_setting, **options})
+        overridden.enable()
+        self.addCleanup(overridden.disable)
+
+    async def astart(self) -> str:
+        """``start(a="1")`` through the async client."""
+        response = await self.async_client.get("/async-write/", {"a": "1"})
+        token = response.cookies[NAME].value
+        self.async_client.cookies[NAME] = token
+        return token
+
+    def assert_resent_after_one_save(
+        self, response: HttpResponseBase, token: str, max_age: int | None
+    ) -> None:
+        # The view's save moved the expiry: no touch follows it, yet ROLLING
+        # re-sends the cookie, a browser-session one included.
+        assert CountingCalls.calls == {"get": 1, "set": 1}
+        morsel = self.cookie(response)
+        assert morsel is not None
+        assert morsel.value == token
+        assert morsel["max-age"] == ("" if max_age is None else max_age)
+
+    def test_a_views_save_is_not_touched_again_under_rolling(self) -> None:
+        for max_age in (settings.SESSION_COOKIE_AGE, None):
+            with self.subTest(max_age=max_age):
+                self.configure(ROLLING=True, MAX_AGE=max_age)
+                self.client.cookies.clear()
+                token = self.start(a="1")
+                CountingCalls.calls.clear()
+                response = self.client.get("/save/")
+                self.assert_resent_after_one_save(response, token, max_age)
+                record = get_store().get(self.sid_of(token))
+                assert record is not None
+                assert record.data == {"a": "1", "saved": True}
+
+    async def test_a_views_asave_is_not_touched_again_under_rolling(self) -> None:
+        for max_age in (settings.SESSION_COOKIE_AGE, None):
+            with self.subTest(max_age=max_age):
+                self.configure(ROLLING=True, MAX_AGE=max_age)
+                self.async_client.cookies.clear()
+                token = await self.astart()
+                CountingCalls.calls.clear()
+                response = await self.async_client.get("/async/save/")
+                self.assert_resent_after_one_save(response, token, max_age)
+                record = await get_store().aget(self.sid_of(token))
+                assert record is not None
+                assert record.data == {"a": "1", "saved": True}
+
+
+class DatabaseViewWriteTests(ViewWriteTests, TestCase):
+    store_setting = "tests.stores.CountingDatabaseStore"
 
 
 @override_settings(XSESSION=COUNTING)

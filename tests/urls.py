@@ -107,3 +107,5 @@ urlpatterns += [
     path("set-test-cookie/", views.set_test_cookie),
     path("nested-body/", views.nested_body),
 ]
+
+urlpatterns += [path("async/save/", views.async_save)]

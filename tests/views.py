@@ -581,3 +581,11 @@ def nested_body(request: HttpRequest) -> HttpResponse:
             innermost = innermost["a"]
         innermost["a"] = request.GET["leaf"]
     return HttpResponse("ok")
+
+
+# A view's own saves and endings: tests/test_middleware.py.
+async def async_save(request: HttpRequest) -> HttpResponse:
+    session = _session(request)
+    await session.aset("saved", True)
+    await session.asave()
+    return HttpResponse("saved")
