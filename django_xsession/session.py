@@ -970,7 +970,7 @@ class Session(SessionBase):
                 self.save(must_create=True)
             except CreateError:
                 continue
-            self.modified = True
+            self._created_by_save()
             return
         raise RuntimeError("Unable to create a new session key: the store refuses ids.")
 
@@ -981,9 +981,14 @@ class Session(SessionBase):
                 await self.asave(must_create=True)
             except CreateError:
                 continue
-            self.modified = True
+            self._created_by_save()
             return
         raise RuntimeError("Unable to create a new session key: the store refuses ids.")
+
+    def _created_by_save(self) -> None:
+        # Django's create() leaves modified set; the save that created the
+        # session was its write, so none is due at the end of the request.
+        self.__dict__["_modified"] = True
 
     def _replacing_under_timeouts(self) -> bool:
         """Whether data cleared unread replaces a session that may have timed out.

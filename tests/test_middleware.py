@@ -5,6 +5,7 @@ import datetime
 import gc
 import hashlib
 import hmac
+import json
 import weakref
 from collections.abc import Callable
 from http.cookies import Morsel
@@ -993,6 +994,45 @@ class ViewWriteTests(MiddlewareTestCase):
                 record = await get_store().aget(self.sid_of(token))
                 assert record is not None
                 assert record.data == {"a": "1", "saved": True}
+
+    def assert_stored_once_and_sent(self, response: HttpResponseBase) -> str:
+        """The new session's token, which the view's save or create was the
+        request's one write of."""
+        assert CountingCalls.calls == {"set": 1}
+        # Django's create() sets modified, and a new session's save creates it.
+        assert isinstance(response, HttpResponse)
+        assert json.loads(response.content) == {"modified": True}
+        morsel = self.cookie(response)
+        assert morsel is not None
+        return morsel.value
+
+    def test_a_views_save_or_create_of_a_new_session_is_its_only_write(self) -> None:
+        for path, options in (
+            ("/save-only/", {}),
+            ("/save-only/", {"SAVE_UNINITIALIZED": True}),
+            ("/create/", {}),
+        ):
+            with self.subTest(path, **options):
+                self.configure(**options)
+                self.client.cookies.clear()
+                CountingCalls.calls.clear()
+                token = self.assert_stored_once_and_sent(self.client.get(path))
+                record = get_store().get(self.sid_of(token))
+                assert record is not None
+                assert record.data == {}
+
+    async def test_a_views_asave_or_acreate_of_a_new_session_is_its_only_write(
+        self,
+    ) -> None:
+        for path, data in (("/async/save/", {"saved": True}), ("/async/create/", {})):
+            with self.subTest(path):
+                self.async_client.cookies.clear()
+                CountingCalls.calls.clear()
+                response = await self.async_client.get(path)
+                token = self.assert_stored_once_and_sent(response)
+                record = await get_store().aget(self.sid_of(token))
+                assert record is not None
+                assert record.data == data
 
 
 class DatabaseViewWriteTests(ViewWriteTests, TestCase):

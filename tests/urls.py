@@ -108,4 +108,9 @@ urlpatterns += [
     path("nested-body/", views.nested_body),
 ]
 
-urlpatterns += [path("async/save/", views.async_save)]
+urlpatterns += [
+    path("create/", views.create),
+    path("save-only/", views.save_only),
+    path("async/save/", views.async_save),
+    path("async/create/", views.async_create),
+]

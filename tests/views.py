@@ -583,9 +583,29 @@ def nested_body(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok")
 
 
-# A view's own saves and endings: tests/test_middleware.py.
+# A view's own saves and endings: tests/test_middleware.py. A save or
+# create answers with the session's modified flag.
+def _modified(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"modified": request.session.modified})
+
+
+def create(request: HttpRequest) -> HttpResponse:
+    request.session.create()
+    return _modified(request)
+
+
+def save_only(request: HttpRequest) -> HttpResponse:
+    request.session.save()
+    return _modified(request)
+
+
 async def async_save(request: HttpRequest) -> HttpResponse:
     session = _session(request)
     await session.aset("saved", True)
     await session.asave()
-    return HttpResponse("saved")
+    return _modified(request)
+
+
+async def async_create(request: HttpRequest) -> HttpResponse:
+    await _session(request).acreate()
+    return _modified(request)
