@@ -566,6 +566,15 @@ class SessionMiddleware(DjangoSessionMiddleware):
             return ""
         return state.session._current_sid() or ""
 
+    def _unset_decision(self, state: _RequestState, unset: str) -> _Decision:
+        """What the response sends when the view removed ``request.session``."""
+        # A session the view ended first (a logout) names nothing any more,
+        # whatever UNSET says: its cookie goes, as after any ending.
+        ended = state.session._ended_here and state.had_token
+        return _Decision(
+            clear_cookie=bool(unset) or ended or self._ends_legacy(state, unset)
+        )
+
     def _ends_legacy(self, state: _RequestState, unset: str | None) -> bool:
         # UNSET="destroy" ends an adopted session that has no id of its own yet.
         return (
@@ -605,9 +614,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
             if unset is not None:
                 if unset:
                     session.delete()
-                decision = _Decision(
-                    clear_cookie=bool(unset) or self._ends_legacy(state, unset)
-                )
+                decision = self._unset_decision(state, unset)
             else:
                 if self._needs_load(state, session.options):
                     session._get_session()
@@ -658,9 +665,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
             if unset is not None:
                 if unset:
                     await session.adelete()
-                decision = _Decision(
-                    clear_cookie=bool(unset) or self._ends_legacy(state, unset)
-                )
+                decision = self._unset_decision(state, unset)
             else:
                 if self._needs_load(state, session.options):
                     await session._aget_session()

@@ -5,6 +5,7 @@ import datetime
 import gc
 import hashlib
 import hmac
+import itertools
 import json
 import weakref
 from collections.abc import Callable
@@ -1033,6 +1034,34 @@ class ViewWriteTests(MiddlewareTestCase):
                 record = await get_store().aget(self.sid_of(token))
                 assert record is not None
                 assert record.data == data
+
+    def test_a_session_ended_then_unset_still_loses_its_cookie(self) -> None:
+        # Whatever UNSET says, the session is gone: its cookie must go too.
+        for unset, end, to in itertools.product(
+            ("destroy", "keep"), ("flush", "destroy", "logout"), ("del", "none")
+        ):
+            with self.subTest(unset=unset, end=end, to=to):
+                self.configure(UNSET=unset)
+                self.client.cookies.clear()
+                token = self.start(a="1")
+                query = {"end": end, "to": to}
+                response = self.client.get("/end-then-unset/", query)
+                assert cleared(response)
+                assert get_store().get(self.sid_of(token)) is None
+
+    async def test_a_session_adestroyed_then_unset_still_loses_its_cookie(
+        self,
+    ) -> None:
+        for unset, to in itertools.product(("destroy", "keep"), ("del", "none")):
+            with self.subTest(unset=unset, to=to):
+                self.configure(UNSET=unset)
+                self.async_client.cookies.clear()
+                token = await self.astart()
+                response = await self.async_client.get(
+                    "/async/destroy-then-unset/", {"to": to}
+                )
+                assert cleared(response)
+                assert await get_store().aget(self.sid_of(token)) is None
 
 
 class DatabaseViewWriteTests(ViewWriteTests, TestCase):

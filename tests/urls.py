@@ -113,4 +113,6 @@ urlpatterns += [
     path("save-only/", views.save_only),
     path("async/save/", views.async_save),
     path("async/create/", views.async_create),
+    path("end-then-unset/", views.end_then_unset),
+    path("async/destroy-then-unset/", views.async_destroy_then_unset),
 ]

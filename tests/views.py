@@ -609,3 +609,31 @@ async def async_save(request: HttpRequest) -> HttpResponse:
 async def async_create(request: HttpRequest) -> HttpResponse:
     await _session(request).acreate()
     return _modified(request)
+
+
+def _unset_session(request: HttpRequest) -> None:
+    """``del request.session``, or with ``?to=none`` set it to ``None``."""
+    if request.GET.get("to") == "none":
+        request.session = None  # type: ignore[assignment]
+    else:
+        del request.session
+
+
+def end_then_unset(request: HttpRequest) -> HttpResponse:
+    """End the session as ``?end=`` says (flush, destroy or logout), then
+    remove ``request.session``."""
+    ending = request.GET["end"]
+    if ending == "logout":
+        logout(request)
+    elif ending == "destroy":
+        _session(request).destroy()
+    else:
+        request.session.flush()
+    _unset_session(request)
+    return HttpResponse("ended")
+
+
+async def async_destroy_then_unset(request: HttpRequest) -> HttpResponse:
+    await _session(request).adestroy()
+    _unset_session(request)
+    return HttpResponse("ended")
