@@ -424,3 +424,44 @@ class ClearExpiredRaceTests(RequiresDatabases, TransactionTestCase):
 
     def test_a_row_kept_alive_meanwhile_is_not_deleted_on_mariadb(self) -> None:
         self.assert_kept_alive_row_survives("mariadb")
+
+    def assert_the_rows_after_a_kept_alive_one_are_deleted(self, alias: str) -> None:
+        rows = Session.objects.using(alias)
+        kept = rows.filter(key=Store.digest("expired-00"))
+
+        def keep_alive(locked: threading.Event) -> None:
+            kept.update(expires=timezone.now() + datetime.timedelta(hours=1))
+            locked.set()
+            wait_for_a_waiter(alias)
+
+        for batch_size in (10, 1):
+            with self.subTest(batch_size=batch_size):
+                rows.all().delete()
+                now = timezone.now()
+                # The kept-alive row expired first and was written first: the
+                # first batch picks it whether it reads the expiry index or
+                # the table.
+                rows.bulk_create(
+                    Session(
+                        key=Store.digest(f"expired-{i:02}"),
+                        data="{}",
+                        expires=now - datetime.timedelta(minutes=20 - i),
+                        created=now,
+                        last_seen=now,
+                    )
+                    for i in range(20)
+                )
+
+                with in_another_transaction(alias, keep_alive):
+                    deleted = DatabaseStore(using=alias).clear_expired(
+                        batch_size=batch_size
+                    )
+
+                assert deleted == 19
+                assert list(rows.values_list("key", flat=True)) == [kept.get().key]
+
+    def test_a_batch_short_of_a_kept_alive_row_goes_on_on_postgresql(self) -> None:
+        self.assert_the_rows_after_a_kept_alive_one_are_deleted("postgres")
+
+    def test_a_batch_short_of_a_kept_alive_row_goes_on_on_mariadb(self) -> None:
+        self.assert_the_rows_after_a_kept_alive_one_are_deleted("mariadb")

@@ -525,14 +525,19 @@ class DatabaseStore(Store):
         now = timezone.now()
         total = 0
         while True:
-            deleted = self._delete_batch(using, now, batch_size)
+            picked, deleted = self._delete_batch(using, now, batch_size)
             total += deleted
             if progress is not None and deleted:
                 progress(deleted)
-            if deleted < batch_size:
+            # Not the rows deleted: a row a concurrent save kept alive is
+            # picked but spared, and the expired rows after it are still there.
+            if picked < batch_size:
                 return total
 
-    def _delete_batch(self, using: str, now: datetime.datetime, batch_size: int) -> int:
+    def _delete_batch(
+        self, using: str, now: datetime.datetime, batch_size: int
+    ) -> tuple[int, int]:
+        """(rows picked as expired, rows deleted) by one batch's statement."""
         # One short statement per batch, in its own transaction, and no keys
         # brought into Python: no long table lock, flat memory.
         connection = connections[using]
@@ -542,7 +547,9 @@ class DatabaseStore(Store):
         moment = connection.ops.adapt_datetimefield_value(now)
         params: list[Any] = [moment, batch_size]
         if connection.vendor == "mysql":
-            # MySQL and MariaDB allow no LIMIT in an IN subquery.
+            # MySQL and MariaDB allow no LIMIT in an IN subquery. A row kept
+            # alive meanwhile fails the condition once its lock is granted,
+            # and the LIMIT counts the next expired row instead.
             sql = f"DELETE FROM {table} WHERE {expires} <= %s LIMIT %s"
         elif connection.vendor == "sqlite":
             # The expires index holds each row's rowid: no lookup of the
@@ -554,13 +561,20 @@ class DatabaseStore(Store):
         else:
             # The expiry again outside the subquery: a row a concurrent save
             # kept alive while this waited for its lock is checked anew
-            # (PostgreSQL re-checks the outer condition only).
+            # (PostgreSQL re-checks the outer condition only) and spared.
             sql = (
-                f"DELETE FROM {table} WHERE {key} IN "
-                f"(SELECT {key} FROM {table} WHERE {expires} <= %s LIMIT %s) "
-                f"AND {expires} <= %s"
+                f"WITH picked AS (SELECT {key} FROM {table} "
+                f"WHERE {expires} <= %s LIMIT %s), "
+                f"deleted AS (DELETE FROM {table} WHERE {key} IN "
+                f"(SELECT {key} FROM picked) AND {expires} <= %s RETURNING 1) "
+                "SELECT (SELECT COUNT(*) FROM picked), (SELECT COUNT(*) FROM deleted)"
             )
             params.append(moment)
         with self._transaction(using), connection.cursor() as cursor:
             cursor.execute(sql, params)
-            return int(cursor.rowcount)
+            if connection.vendor in {"mysql", "sqlite"}:
+                # Each deletes every row it picks: SQLite has one writer at
+                # a time, and MySQL's LIMIT counts the rows deleted.
+                return cursor.rowcount, cursor.rowcount
+            picked, deleted = cursor.fetchone()
+            return int(picked), int(deleted)
