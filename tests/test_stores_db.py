@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import hashlib
 import json
 import pickle
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
@@ -282,6 +284,50 @@ class AtRestTests(TestCase):
 
         assert row_of(stale).user_id is None
         assert data_of(token) == {"a": 1, "b": 2, "c": 3}
+
+
+@contextlib.contextmanager
+def database_time_zone(alias: str, name: str) -> Iterator[None]:
+    """``DATABASES[alias]["TIME_ZONE"]`` set to ``name`` for the block."""
+    connection = connections[alias]
+    before = connection.settings_dict.get("TIME_ZONE")
+
+    def take(zone: str | None) -> None:
+        connection.settings_dict["TIME_ZONE"] = zone
+        # Both are cached properties of the connection: read, then forgotten.
+        for cached in ("timezone", "timezone_name"):
+            getattr(connection, cached)
+            delattr(connection, cached)
+
+    take(name)
+    try:
+        yield
+    finally:
+        take(before)
+
+
+@db_store("default")
+class DatabaseTimeZoneTests(TestCase):
+    """A database on a clock with DST (``DATABASES[...]["TIME_ZONE"]``), which
+    SQLite and MariaDB compare naive wall-clock times on."""
+
+    def test_a_session_expired_in_the_repeated_hour_is_not_served(self) -> None:
+        # New York's clocks go back from 2 to 1 am (EDT to EST) at 06:00 UTC.
+        saved_at = datetime.datetime(2024, 11, 3, 5, 30, tzinfo=datetime.UTC)
+        read_at = datetime.datetime(2024, 11, 3, 6, 10, tzinfo=datetime.UTC)
+        with database_time_zone("default", "America/New_York"):
+            with mock.patch("django.utils.timezone.now", return_value=saved_at):
+                session = SessionStore()
+                session.update({"a": 1, "_auth_user_id": 7})
+                session.set_expiry(600)  # 01:40 EDT; read at 01:10 EST
+                session.save()
+                token = session.session_key
+
+            with mock.patch("django.utils.timezone.now", return_value=read_at):
+                assert SessionStore().exists(token) is False
+                assert data_of(token) == {}
+                assert DatabaseStore().all() == {}
+                assert DatabaseStore().user_sessions("7") == {}
 
 
 @db_store("default")

@@ -82,6 +82,16 @@ def _meta(ip: str, user_agent: str) -> dict[str, str]:
     }
 
 
+# A row's query compared expiries too, but SQLite and MySQL with a
+# DATABASES[...]["TIME_ZONE"] on a clock with DST compare naive local times,
+# which run an hour back when the clocks go back. The converted expiry is
+# aware: compared again, a session expired in that hour is not served (one
+# whose expiry is the repeated hour's second pass reads as the first, and
+# ends early rather than late).
+def _live(record: Record, now: datetime.datetime) -> bool:
+    return record.expires > now
+
+
 @dataclass(frozen=True)
 class _CompiledSelect:
     sql: str
@@ -246,9 +256,10 @@ class DatabaseStore(Store):
         using = self._db_for_write()
         compiled = self._compiled_get(using)
         connection = connections[using]
-        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        now = timezone.now()
+        moment = connection.ops.adapt_datetimefield_value(now)
         key = self.digest(sid)
-        params = [key, now] if compiled.key_first else [now, key]
+        params = [key, moment] if compiled.key_first else [moment, key]
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)
             found = cursor.fetchone()
@@ -258,7 +269,8 @@ class DatabaseStore(Store):
         for index, (converters, expression) in compiled.converters:
             for convert in converters:
                 row[index] = convert(row[index], expression, connection)
-        return self._record(tuple(row))
+        record = self._record(tuple(row))
+        return record if _live(record, now) else None
 
     def set(
         self,
@@ -472,12 +484,14 @@ class DatabaseStore(Store):
 
     @_reaching_database
     def all(self) -> dict[str, Record]:
+        now = timezone.now()
         rows = (
             self._rows(self._db_for_read())
-            .filter(expires__gt=timezone.now())
+            .filter(expires__gt=now)
             .values_list("key", *_FIELDS)
         )
-        return {row[0]: self._record(row[1:]) for row in rows.iterator()}
+        records = ((row[0], self._record(row[1:])) for row in rows.iterator())
+        return {key: record for key, record in records if _live(record, now)}
 
     @_reaching_database
     def clear(self) -> None:
@@ -487,14 +501,16 @@ class DatabaseStore(Store):
     def user_sessions(self, user_id: str) -> dict[str, Record]:
         # Where revoke deletes them: a lagging replica would list sessions
         # ended already, listing after listing, and miss a login just made.
+        now = timezone.now()
         rows = (
             self._rows(self._db_for_write())
-            .filter(user_id=user_id, expires__gt=timezone.now())
+            .filter(user_id=user_id, expires__gt=now)
             .values_list("key", "user_id", *_FIELDS)
         )
         # Compared again here: MySQL's default collations take "alice",
         # "Alice" and "alice " for one id, and a revoke must not.
-        return {row[0]: self._record(row[2:]) for row in rows if row[1] == user_id}
+        records = ((row[0], self._record(row[2:])) for row in rows if row[1] == user_id)
+        return {key: record for key, record in records if _live(record, now)}
 
     @_reaching_database
     def destroy_keys(self, keys: Iterable[str]) -> int:
