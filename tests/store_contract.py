@@ -227,6 +227,22 @@ class StoreContract(_TestCase):
             self.save_delta(sid, self.load(sid), {**data, "n": 1})
             self.assertEqual(self.data_of(sid), {**data, "n": 1})
 
+    def test_a_binary_serializers_keys_read_back_as_it_gives_them(self) -> None:
+        # Pickle keeps 1 apart from "1" and takes (1, 2): so must every store.
+        with self.settings(SESSION_SERIALIZER=f"{__name__}.PickleSerializer"):
+            self.store = self.make_store()
+            data: dict[Any, str] = {1: "int", "1": "text", (1, 2): "tuple", None: "x"}
+            sid = self.create(data)
+            self.assertEqual(self.data_of(sid), data)
+
+            edited: dict[Any, str] = {1: "int again", "1": "text", (3,): "new"}
+            self.save_delta(sid, self.load(sid), edited)
+            self.assertEqual(self.data_of(sid), edited)
+
+            replaced: dict[Any, str] = {"1": "alone"}
+            self.store.set(sid, self.record(replaced))
+            self.assertEqual(self.data_of(sid), replaced)
+
     def test_user_sessions_are_the_users_live_ones_by_exact_id(self) -> None:
         # MySQL's default collation compares "alice", "Alice" and "alice "
         # equal: a revoke must not end another user's sessions.

@@ -12,6 +12,7 @@ import datetime
 import hashlib
 import json
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -461,6 +462,23 @@ class RedisLayoutTests(RedisTestCase):
         loaded = self.store.get(sid)
         assert loaded is not None
         assert loaded.data == {"a": "1"}
+
+    def test_text_keys_keep_their_fields_under_a_binary_serializer(self) -> None:
+        # Sessions saved before "k:" fields existed read on unchanged; a key
+        # pickle keeps as 7 has a field of its own, apart from "7"'s.
+        with self.settings(SESSION_SERIALIZER="tests.store_contract.PickleSerializer"):
+            self.store = RedisStore(cache="redis", prefix=PREFIX)
+            keys: dict[Any, str] = {"7": "text", 7: "int"}
+            sid = self.create(keys)
+
+            fields = self.fields(sid)
+            assert b"d:7" in fields
+            assert len([name for name in fields if name.startswith(b"k:")]) == 1
+
+            self.redis.hset(self.key(sid), "d:a", pickle.dumps("saved earlier"))
+            loaded = self.store.get(sid)
+            assert loaded is not None
+            assert loaded.data == {"7": "text", 7: "int", "a": "saved earlier"}
 
 
 class RedisScanTests(RedisTestCase):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -65,6 +64,9 @@ _PIPELINE_ANNOTATION = re.compile(
 # A session is one hash: "d:<key>" holds each data key's encoded value, so a
 # save can set and delete single keys; "m:<name>" holds the record's meta.
 DATA = "d:"
+# A data key the serializer keeps as other than text (7 or (1, 2) under
+# pickle): "k:" and the serializer's bytes of {key: None}.
+KEYED = "k:"
 EXPIRES = "m:expires"
 COOKIE = "m:cookie"
 CREATED = "m:created"
@@ -75,22 +77,14 @@ META = "m:meta:"
 # that keep the per-user index read it, and cannot decode every serializer.
 USER = "m:user"
 # The same names as they come back from Redis.
-_DATA, _EXPIRES, _COOKIE, _CREATED, _LAST_SEEN, _META, _USER = (
-    name.encode() for name in (DATA, EXPIRES, COOKIE, CREATED, LAST_SEEN, META, USER)
+_DATA, _KEYED, _EXPIRES, _COOKIE, _CREATED, _LAST_SEEN, _META, _USER = (
+    name.encode()
+    for name in (DATA, KEYED, EXPIRES, COOKIE, CREATED, LAST_SEEN, META, USER)
 )
 # A data key can hold a lone surrogate (JSON's "\ud800" decodes to one),
 # which strict UTF-8 refuses: field names pass it through both ways.
 _KEY_ERRORS = "surrogatepass"
-
-
-def _field(key: Any) -> bytes:
-    """The hash field of data key ``key``."""
-    name: str = key
-    if not isinstance(key, str):
-        # A view may use 7 or True as a key; the other stores' JSON names
-        # it "7" or "true", and so does this.
-        name = next(iter(json.loads(json.dumps({key: None}))))
-    return _DATA + name.encode("utf-8", _KEY_ERRORS)
+_CORRUPT_KEY = "Session data corrupted: a key is treated as absent."
 
 
 # Lua shared by the scripts: the per-user index, a sorted set of session
@@ -141,7 +135,8 @@ if mode == 'replace' then
   -- does the meta unless the save brings its own.
   local stale = {}
   for _, name in ipairs(redis.call('HKEYS', key)) do
-    if string.sub(name, 1, 2) == 'd:' then stale[#stale + 1] = name end
+    local kind = string.sub(name, 1, 2)
+    if kind == 'd:' or kind == 'k:' then stale[#stale + 1] = name end
   end
   for start = 1, #stale, 1000 do
     redis.call('HDEL', key, unpack(stale, start, math.min(start + 999, #stale)))
@@ -156,7 +151,8 @@ local function in_chunks(command, first, last)
 end
 local removed_at = 8 + 2 * tonumber(ARGV[7])
 -- Removals first, as Delta.apply does them: a key removed and set again
--- under another type ("7" loaded, 7 set) is one field, and keeps the value.
+-- as one the serializer names alike ("7" loaded, 7 set, under JSON) is one
+-- field, and keeps the value.
 in_chunks('HDEL', removed_at + 1, removed_at + tonumber(ARGV[removed_at]))
 in_chunks('HSET', 8, removed_at - 1)
 redis.call('PEXPIREAT', key, ARGV[2])
@@ -371,9 +367,7 @@ class RedisStore(Store):
                 try:
                     data[name[len(_DATA) :].decode("utf-8", _KEY_ERRORS)] = loads(value)
                 except Exception:
-                    suspicious.warning(
-                        "Session data corrupted: a key is treated as absent."
-                    )
+                    suspicious.warning(_CORRUPT_KEY)
             elif name.startswith(_META):
                 try:
                     meta[name[len(_META) :].decode()] = value.decode()
@@ -381,6 +375,11 @@ class RedisStore(Store):
                     suspicious.warning(
                         "Session metadata corrupted: a field is treated as absent."
                     )
+            elif name.startswith(_KEYED):
+                try:
+                    data[next(iter(loads(name[len(_KEYED) :])))] = loads(value)
+                except Exception:
+                    suspicious.warning(_CORRUPT_KEY)
         cookie_raw = fields.get(_COOKIE)
         cookie = (
             self.decode(cookie_raw)
@@ -395,6 +394,18 @@ class RedisStore(Store):
             last_seen=_optional_time(fields.get(_LAST_SEEN), now),
             meta=meta,
         )
+
+    def _field(self, key: Any) -> bytes:
+        """The hash field of data key ``key``."""
+        if not isinstance(key, str):
+            # Named as the other stores give it back, through the whole
+            # data's round trip in the serializer: 7 is "7" under JSON and
+            # stays 7 under pickle, apart from "7".
+            dumps: Callable[[Any], bytes] = self.serializer.dumps
+            key = next(iter(self.serializer.loads(dumps({key: None}))))
+            if not isinstance(key, str):
+                return _KEYED + dumps({key: None})
+        return _DATA + key.encode("utf-8", _KEY_ERRORS)
 
     def get(self, sid: str) -> Record | None:
         key = self.session_key(self.digest(sid))
@@ -450,8 +461,8 @@ class RedisStore(Store):
         for name, text in record.meta.items():
             pairs += [META + name, text]
         for name, value in changed.items():
-            pairs += [_field(name), dumps(value)]
-        deleted = [_field(name) for name in removed]
+            pairs += [self._field(name), dumps(value)]
+        deleted = [self._field(name) for name in removed]
         # An update that leaves the user alone leaves the stored one: a
         # concurrent login or logout may have changed it since this loaded.
         user = user_of(changed)
