@@ -301,11 +301,11 @@ class StoreCheckTests(CheckTestCase):
         self,
     ) -> None:
         # redis-py and django-redis are installed: the extra would mend nothing.
-        message = self.redis_store_import_error({"json": None})
+        message = self.redis_store_import_error({"datetime": None})
 
         assert message.msg == (
-            "Session store 'redis' cannot be imported: import of json halted; "
-            "None in sys.modules."
+            "Session store 'redis' cannot be imported: import of datetime "
+            "halted; None in sys.modules."
         )
         assert message.hint is None
 
