@@ -11,6 +11,7 @@ from django.core import checks
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.filebased import FileBasedCache
+from django.core.cache.backends.memcached import BaseMemcachedCache
 from django.core.management import get_commands
 from django.db import router
 from django.http import HttpRequest
@@ -56,6 +57,11 @@ _CACHE_WARNINGS: tuple[tuple[type[BaseCache], str, str, str], ...] = (
         "xsession.W018",
     ),
 )
+
+
+# The most session data a memcached item of the default 1 MiB holds with
+# room to spare for the entry's own fields, the key and the client's pickle.
+MEMCACHED_ROOM = 1_000_000
 
 
 def check_settings(
@@ -122,6 +128,20 @@ def check_settings(
                     id=check_id,
                 )
             )
+    memcached = _cache_store_on(options.store, BaseMemcachedCache)
+    if memcached is not None and options.max_size > MEMCACHED_ROOM:
+        messages.append(
+            checks.Warning(
+                f"The cache store's cache {memcached!r} is memcached, whose item "
+                "size (1 MiB unless memcached's -I says otherwise) leaves no room "
+                f"for a session of XSESSION['MAX_SIZE'] ({options.max_size:,} "
+                "bytes) and the entry's own fields: memcached refuses such a "
+                "save and drops the entry it held, so the session ends.",
+                hint=f"Set XSESSION['MAX_SIZE'] to {MEMCACHED_ROOM:,} or less, "
+                "or, where memcached runs with a larger -I, silence this check.",
+                id="xsession.W019",
+            )
+        )
     misrouted = _table_kept_out(options.store)
     if misrouted is not None:
         messages.append(

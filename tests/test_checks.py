@@ -35,7 +35,7 @@ from django_xsession.stores.base import Store
 # Every id the tests below prove; the source must use exactly these.
 TESTED_IDS = frozenset(
     {f"xsession.E{number:03d}" for number in range(1, 17)}
-    | {f"xsession.W{number:03d}" for number in range(1, 19)}
+    | {f"xsession.W{number:03d}" for number in range(1, 20)}
 )
 
 SECURE_COOKIE = {"SECURE": True}
@@ -1600,6 +1600,40 @@ class FileBasedCacheCheckTests(CheckTestCase):
             self.assert_silent("xsession.W018", self.store("cached_db"))
             # LocMemCache culls the least recently used entries first.
             self.assert_silent("xsession.W018", {"STORE": "cache"})
+
+
+# Never built by a check, so no client library or server is needed.
+MEMCACHED = {
+    "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+    "LOCATION": "127.0.0.1:11211",
+}
+
+
+class MemcachedCheckTests(CheckTestCase):
+    caches = {**settings.CACHES, "sessions": MEMCACHED}  # noqa: RUF012
+
+    def store(self, backend: str = "cache", **options: Any) -> dict[str, Any]:
+        store = {"BACKEND": backend, "OPTIONS": {"cache": "sessions"}}
+        return {"STORE": store, **options}
+
+    def test_w019_cache_store_on_memcached_at_the_default_max_size(self) -> None:
+        with self.settings(CACHES=self.caches):
+            message = self.assert_fires(
+                "xsession.W019",
+                "The cache store's cache 'sessions' is memcached, whose item "
+                "size (1 MiB unless memcached's -I says otherwise) leaves no room "
+                "for a session of XSESSION['MAX_SIZE'] (1,048,576 bytes)",
+                self.store(),
+            )
+        assert message.hint is not None
+        assert "XSESSION['MAX_SIZE'] to 1,000,000 or less" in message.hint
+
+    def test_w019_not_with_room_to_spare_or_for_other_stores(self) -> None:
+        with self.settings(CACHES=self.caches):
+            self.assert_silent("xsession.W019", self.store(MAX_SIZE=1_000_000))
+            # cached_db keeps the session in the database when the copy fails.
+            self.assert_silent("xsession.W019", self.store("cached_db"))
+            self.assert_silent("xsession.W019", {"STORE": "cache"})
 
 
 class SessionTableElsewhere:
