@@ -950,18 +950,24 @@ class Session(SessionBase):
     def exists(self, session_key: str | None) -> bool:
         sid = self._sid_of(session_key)
         try:
-            return sid is not None and self.store.get(sid) is not None
+            record = self.store.get(sid) if sid is not None else None
         except StoreUnavailable as error:
             self._outage(error)
             return False
+        return self._live(record)
 
     async def aexists(self, session_key: str | None) -> bool:
         sid = self._sid_of(session_key)
         try:
-            return sid is not None and await self.store.aget(sid) is not None
+            record = await self.store.aget(sid) if sid is not None else None
         except StoreUnavailable as error:
             self._outage(error)
             return False
+        return self._live(record)
+
+    def _live(self, record: Record | None) -> bool:
+        # Past a timeout, a session has ended though its store still holds it.
+        return record is not None and not self._timed_out(record)
 
     def create(self) -> None:
         for _ in range(_CREATE_ATTEMPTS):

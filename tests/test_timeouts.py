@@ -28,6 +28,7 @@ from django.utils import timezone
 from django_xsession import signing
 from django_xsession.conf import get_options
 from django_xsession.models import Session as SessionRow
+from django_xsession.session import Session
 from django_xsession.stores import get_store
 from django_xsession.stores.base import Record
 from django_xsession.stores.memory import MemoryStore
@@ -307,6 +308,43 @@ class Timeouts(_TestCase):
         assert self.whoami(3599 * SECOND) == "alice"
         assert self.whoami(3601 * SECOND) == ""
         assert self.record(sid, 0 * SECOND) is None
+
+    # exists(): a session past a timeout has ended, though its store holds it
+
+    def test_exists_is_false_past_the_idle_limit(self) -> None:
+        self.configure(IDLE_TIMEOUT=600)
+        self.get("/write/", 0 * SECOND, cart="apples")
+        token = self.client.cookies[NAME].value
+
+        with self.clock_at(599 * SECOND):
+            assert Session(token).exists(token)
+        with self.clock_at(600 * SECOND):
+            assert not Session(token).exists(token)
+        assert self.record(self.sid(), 600 * SECOND) is not None
+
+    def test_exists_is_false_past_the_absolute_deadline(self) -> None:
+        # Stored before ABSOLUTE_TIMEOUT was configured: its own expiry is
+        # weeks away, so only the deadline ends it.
+        self.configure()
+        self.get("/write/", 0 * SECOND, cart="apples")
+        token = self.client.cookies[NAME].value
+        self.configure(ABSOLUTE_TIMEOUT=3600)
+
+        with self.clock_at(3599 * SECOND):
+            assert Session(token).exists(token)
+        with self.clock_at(3600 * SECOND):
+            assert not Session(token).exists(token)
+        assert self.record(self.sid(), 3600 * SECOND) is not None
+
+    async def test_aexists_is_false_past_the_idle_limit(self) -> None:
+        await sync_to_async(self.configure)(IDLE_TIMEOUT=600)
+        await sync_to_async(self.get)("/write/", 0 * SECOND, cart="apples")
+        token = self.client.cookies[NAME].value
+
+        with self.clock_at(599 * SECOND):
+            assert await Session(token).aexists(token)
+        with self.clock_at(600 * SECOND):
+            assert not await Session(token).aexists(token)
 
     # TOUCH_AFTER
 
