@@ -254,6 +254,10 @@ class Session(SessionBase):
     # The hash of the id this session had before cycle_key/regenerate,
     # until the new id is stored and session_regenerated is sent.
     _regenerated_from: str | None = None
+    # That hash once the rotation deleted the old id before storing the new
+    # one (an anonymous session's, in a request): should the new id never
+    # be stored, session_destroyed is sent for it instead.
+    _deleted_old_hash: str | None = None
     _write_requested = False
     _touched_by_view = False
     # A rotation found its login ended meanwhile (a logout, a revoke):
@@ -504,17 +508,30 @@ class Session(SessionBase):
         return timed_out(record, self.options)
 
     def _destroyed_signal(self, sid: str) -> None:
-        session_destroyed.send(**self._destroyed_event(sid))
+        session_destroyed.send(**self._destroyed_event(Store.digest(sid)))
 
     async def _adestroyed_signal(self, sid: str) -> None:
-        await asend(session_destroyed, **self._destroyed_event(sid))
+        await asend(session_destroyed, **self._destroyed_event(Store.digest(sid)))
 
-    def _destroyed_event(self, sid: str) -> dict[str, Any]:
-        return {
-            "sender": type(self),
-            "key_hash": Store.digest(sid),
-            "request": self.request,
-        }
+    def _destroyed_event(self, key_hash: str) -> dict[str, Any]:
+        return {"sender": type(self), "key_hash": key_hash, "request": self.request}
+
+    def _end_abandoned_rotation(self) -> None:
+        key_hash = self._abandoned_rotation()
+        if key_hash is not None:
+            session_destroyed.send(**self._destroyed_event(key_hash))
+
+    async def _aend_abandoned_rotation(self) -> None:
+        key_hash = self._abandoned_rotation()
+        if key_hash is not None:
+            await asend(session_destroyed, **self._destroyed_event(key_hash))
+
+    def _abandoned_rotation(self) -> str | None:
+        """The hash of the id a rotation deleted, its new id never to be
+        stored; the rotation is forgotten."""
+        key_hash = self._deleted_old_hash
+        self._regenerated_from = self._deleted_old_hash = None
+        return key_hash
 
     def _metadata(self) -> dict[str, str]:
         request = self.request
@@ -657,7 +674,7 @@ class Session(SessionBase):
                         "request": self.request,
                     },
                 )
-        self._regenerated_from = None
+        self._regenerated_from = self._deleted_old_hash = None
         self._replace_unread = False
         self._last_seen = record.last_seen
         self._stored_expires = record.expires
@@ -1110,6 +1127,7 @@ class Session(SessionBase):
             if read_here:
                 # As if never read, as with Django: reading now finds nothing.
                 del self._session_cache
+            self._end_abandoned_rotation()
 
     async def adelete(self, session_key: str | None = None) -> None:
         own = session_key is None or session_key == self.session_key
@@ -1133,6 +1151,7 @@ class Session(SessionBase):
             if read_here:
                 # As if never read, as with Django: reading now finds nothing.
                 del self._session_cache
+            await self._aend_abandoned_rotation()
 
     @classmethod
     def clear_expired(cls) -> None:
@@ -1188,6 +1207,7 @@ class Session(SessionBase):
                     return  # degraded: the old id must outlive the failed save
             if old_sid is not None and not moved:
                 self.store.destroy(old_sid)
+                self._deleted_old_hash = self._regenerated_from
             if old_sid is not None:
                 self._ended += (old_sid,)
         except StoreUnavailable as error:
@@ -1211,6 +1231,7 @@ class Session(SessionBase):
                     return  # degraded: the old id must outlive the failed save
             if old_sid is not None and not moved:
                 await self.store.adestroy(old_sid)
+                self._deleted_old_hash = self._regenerated_from
             if old_sid is not None:
                 self._ended += (old_sid,)
         except StoreUnavailable as error:
@@ -1276,11 +1297,13 @@ class Session(SessionBase):
         return self._saved(record, created=True)
 
     def _drop_unsent_rotation(self) -> None:
-        """Delete the id a rotation stored here, its token never to be sent.
+        """End a rotation whose new token is never to be sent: delete the id
+        it stored, or signal the end of the old id it deleted.
 
         Tried after a store failure too: a login nobody holds the token of
         would be listed, and counted by ``revoke``, until it expires.
         """
+        self._end_abandoned_rotation()
         sid = self._unsent_rotation()
         if sid is None:
             return
@@ -1293,6 +1316,7 @@ class Session(SessionBase):
             self._destroyed_signal(sid)
 
     async def _adrop_unsent_rotation(self) -> None:
+        await self._aend_abandoned_rotation()
         sid = self._unsent_rotation()
         if sid is None:
             return

@@ -8,8 +8,9 @@ of session ids, never the ids themselves:
   new id (``cycle_key``, ``regenerate``, ``contrib.auth.login``); the new id
   is stored.
 - ``session_destroyed(key_hash)``: a session was ended by its own request
-  (``flush``, ``destroy``, ``logout``, ``UNSET="destroy"``), or was found
-  past ``IDLE_TIMEOUT`` or ``ABSOLUTE_TIMEOUT`` when loaded. A session its
+  (``flush``, ``destroy``, ``logout``, ``UNSET="destroy"``; also a rotation
+  that request ended before storing the new id, under the old id's hash),
+  or was found past ``IDLE_TIMEOUT`` or ``ABSOLUTE_TIMEOUT`` when loaded. A session its
   store expires by itself (its stored expiry, which ``ABSOLUTE_TIMEOUT``
   caps) sends nothing.
 - ``session_revoked(key_hash, user_id)``: :func:`django_xsession.revoke`

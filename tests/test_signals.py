@@ -18,7 +18,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.dispatch import Signal
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseBase
 from django.test import Client, TestCase, override_settings
 from django.utils import timezone
 
@@ -247,6 +247,60 @@ class Signals(_TestCase):
             self.client.get("/unset/")
 
         assert recorder.events == []
+
+    # A stored session's rotation ended in the same request: the old id,
+    # deleted by the rotation, is reported destroyed.
+
+    def assert_rotation_ended(self, path: str, **query: str) -> HttpResponseBase:
+        old = self.start()
+
+        with recording() as recorder:
+            response = self.client.get(path, query)
+
+        assert recorder.events == [("destroyed", {"key_hash": old})]
+        assert recorder.paths() == [path]
+        # Neither the old id nor a new one is stored.
+        assert get_store().length() == 0
+        return response
+
+    def test_regenerate_then_destroy_destroys_the_old_id(self) -> None:
+        response = self.assert_rotation_ended("/rotate-then-end/", rotate="keep")
+
+        assert response.cookies[NAME].value == ""
+
+    def test_login_then_logout_destroys_the_old_id(self) -> None:
+        response = self.assert_rotation_ended("/rotate-then-end/", rotate="login")
+
+        assert response.cookies[NAME].value == ""
+
+    def test_cycle_key_on_a_500_destroys_the_old_id(self) -> None:
+        response = self.assert_rotation_ended("/cycle-key-and-fail/")
+
+        assert response.status_code == 500
+        assert NAME not in response.cookies
+
+    async def assert_arotation_ended(self, path: str) -> HttpResponseBase:
+        old = await sync_to_async(self.start)()
+        self.async_client.cookies[NAME] = self.client.cookies[NAME].value
+
+        with recording() as recorder:
+            response = await self.async_client.get(path)
+
+        assert recorder.events == [("destroyed", {"key_hash": old})]
+        assert recorder.paths() == [path]
+        assert await get_store().alength() == 0
+        return response
+
+    async def test_aregenerate_then_adestroy_destroys_the_old_id(self) -> None:
+        response = await self.assert_arotation_ended("/async/rotate-then-end/")
+
+        assert response.cookies[NAME].value == ""
+
+    async def test_acycle_key_on_a_500_destroys_the_old_id(self) -> None:
+        response = await self.assert_arotation_ended("/async/cycle-key-and-fail/")
+
+        assert response.status_code == 500
+        assert NAME not in response.cookies
 
     def test_an_idle_timeout_destroys(self) -> None:
         with self.xsession(IDLE_TIMEOUT=60):

@@ -116,3 +116,10 @@ urlpatterns += [
     path("end-then-unset/", views.end_then_unset),
     path("async/destroy-then-unset/", views.async_destroy_then_unset),
 ]
+
+urlpatterns += [
+    path("rotate-then-end/", views.rotate_then_end),
+    path("async/rotate-then-end/", views.async_rotate_then_end),
+    path("cycle-key-and-fail/", views.cycle_key_and_fail),
+    path("async/cycle-key-and-fail/", views.async_cycle_key_and_fail),
+]

@@ -637,3 +637,36 @@ async def async_destroy_then_unset(request: HttpRequest) -> HttpResponse:
     await _session(request).adestroy()
     _unset_session(request)
     return HttpResponse("ended")
+
+
+# A rotation ended in its own request: tests/test_signals.py.
+
+
+def rotate_then_end(request: HttpRequest) -> HttpResponse:
+    """Rotate the id as ``?rotate=`` says (regenerate keeping the data, or a
+    login as alice), then end the session (destroy, or a logout)."""
+    if request.GET["rotate"] == "login":
+        user = authenticate(request, username="alice", password="secret")
+        assert user is not None
+        login(request, user)
+        logout(request)
+    else:
+        _session(request).regenerate(keep_data=True)
+        _session(request).destroy()
+    return HttpResponse("ended")
+
+
+async def async_rotate_then_end(request: HttpRequest) -> HttpResponse:
+    await _session(request).aregenerate(keep_data=True)
+    await _session(request).adestroy()
+    return HttpResponse("ended")
+
+
+def cycle_key_and_fail(request: HttpRequest) -> HttpResponse:
+    request.session.cycle_key()
+    return HttpResponse("boom", status=500)
+
+
+async def async_cycle_key_and_fail(request: HttpRequest) -> HttpResponse:
+    await _session(request).acycle_key()
+    return HttpResponse("boom", status=500)
