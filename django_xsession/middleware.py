@@ -605,9 +605,9 @@ class SessionMiddleware(DjangoSessionMiddleware):
         session = state.session
         state.view_accessed = session.accessed
         if first is not session:
-            first._drop_unsent_rotation()
+            first._drop_unsent()
         if session.store_error is not None:
-            session._drop_unsent_rotation()
+            session._drop_unsent()
             return self._store_down(request, response, state, session.store_error)
         try:
             unset = self._unset(request, state)
@@ -630,7 +630,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
                 elif decision.touch and not session.refresh():
                     decision = _GONE
             if not decision.set_cookie:
-                session._drop_unsent_rotation()
+                session._drop_unsent()
             ended_legacy = self._ended_legacy(state, decision, unset)
             if ended_legacy is not None:
                 ended_legacy.delete()
@@ -638,10 +638,15 @@ class SessionMiddleware(DjangoSessionMiddleware):
         except UpdateError:
             raise SessionInterrupted(INTERRUPTED) from None
         except StoreUnavailable as error:
-            session._drop_unsent_rotation()
+            session._drop_unsent()
             return self._store_down(request, response, state, error, during_save=True)
+        except Exception:
+            # A receiver of the closing save's signal, say: the id it stored
+            # must not outlive the 500 that carries no cookie for it.
+            session._drop_unsent()
+            raise
         if session.store_error is not None:
-            session._drop_unsent_rotation()
+            session._drop_unsent()
             return self._store_down(request, response, state, session.store_error)
         return self._send(request, response, state, decision)
 
@@ -656,9 +661,9 @@ class SessionMiddleware(DjangoSessionMiddleware):
         session = state.session
         state.view_accessed = session.accessed
         if first is not session:
-            await first._adrop_unsent_rotation()
+            await first._adrop_unsent()
         if session.store_error is not None:
-            await session._adrop_unsent_rotation()
+            await session._adrop_unsent()
             return self._store_down(request, response, state, session.store_error)
         try:
             unset = self._unset(request, state)
@@ -681,7 +686,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
                 elif decision.touch and not await session.arefresh():
                     decision = _GONE
             if not decision.set_cookie:
-                await session._adrop_unsent_rotation()
+                await session._adrop_unsent()
             ended_legacy = self._ended_legacy(state, decision, unset)
             if ended_legacy is not None:
                 await sync_to_async(ended_legacy.delete)()
@@ -689,10 +694,15 @@ class SessionMiddleware(DjangoSessionMiddleware):
         except UpdateError:
             raise SessionInterrupted(INTERRUPTED) from None
         except StoreUnavailable as error:
-            await session._adrop_unsent_rotation()
+            await session._adrop_unsent()
             return self._store_down(request, response, state, error, during_save=True)
+        except Exception:
+            # A receiver of the closing save's signal, say: the id it stored
+            # must not outlive the 500 that carries no cookie for it.
+            await session._adrop_unsent()
+            raise
         if session.store_error is not None:
-            await session._adrop_unsent_rotation()
+            await session._adrop_unsent()
             return self._store_down(request, response, state, session.store_error)
         return self._send(request, response, state, decision)
 
@@ -745,5 +755,5 @@ class SessionMiddleware(DjangoSessionMiddleware):
         first = state.session
         self._follow_replacement(request, state)
         if first is not state.session:
-            await first._adrop_unsent_rotation()
-        await state.session._adrop_unsent_rotation()
+            await first._adrop_unsent()
+        await state.session._adrop_unsent()

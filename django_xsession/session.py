@@ -263,9 +263,10 @@ class Session(SessionBase):
     # A rotation found its login ended meanwhile (a logout, a revoke):
     # every later save fails, whatever id the session moves to.
     _ended_meanwhile = False
-    # The id a rotation of a login stored during this request: deleted if
-    # the response does not carry it to the browser.
-    _rotated_sid: str | None = None
+    # An id stored during this request for its response to carry to the
+    # browser (a login's rotation, the closing save's new session): deleted
+    # if the response does not.
+    _unsent_sid: str | None = None
     # Loading found the session past a timeout and ended it.
     _timed_out_here = False
     # A save made by the view: the cookie's expiry moved with it.
@@ -655,6 +656,8 @@ class Session(SessionBase):
         if created:
             sid = self._sid
             assert sid is not None
+            if self._closing:
+                self._unsent_sid = sid
             if self._regenerated_from is not None:
                 event = (
                     session_regenerated,
@@ -691,7 +694,7 @@ class Session(SessionBase):
 
     def _forget(self) -> None:
         self._ended_meanwhile = False
-        self._rotated_sid = None
+        self._unsent_sid = None
         self._stored = False
         self._replace_unread = False
         self._set_snapshot(None)
@@ -1111,6 +1114,7 @@ class Session(SessionBase):
             # issued with, which the stored session may override.
             self._read_unseen()
         sid = self._current_sid() if own else self._sid_of(session_key)
+        ended = None
         if sid is not None and not self.store_unavailable:
             try:
                 held = self.store.destroy(sid)
@@ -1119,14 +1123,18 @@ class Session(SessionBase):
             else:
                 self._ended += (sid,)
                 # Ended elsewhere meanwhile (a revoke): that sent its signal.
-                if own and held:
-                    self._destroyed_signal(sid)
+                if held:
+                    ended = sid
         if own:
             self._forget()
             self._deleted_own = sid is not None
             if read_here:
                 # As if never read, as with Django: reading now finds nothing.
                 del self._session_cache
+            # Sent once the session is ended here: a receiver that raises
+            # leaves it ended all the same.
+            if ended is not None:
+                self._destroyed_signal(ended)
             self._end_abandoned_rotation()
 
     async def adelete(self, session_key: str | None = None) -> None:
@@ -1135,6 +1143,7 @@ class Session(SessionBase):
         if read_here:
             await self._aread_unseen()
         sid = self._current_sid() if own else self._sid_of(session_key)
+        ended = None
         if sid is not None and not self.store_unavailable:
             try:
                 held = await self.store.adestroy(sid)
@@ -1143,14 +1152,18 @@ class Session(SessionBase):
             else:
                 self._ended += (sid,)
                 # Ended elsewhere meanwhile (a revoke): that sent its signal.
-                if own and held:
-                    await self._adestroyed_signal(sid)
+                if held:
+                    ended = sid
         if own:
             self._forget()
             self._deleted_own = sid is not None
             if read_here:
                 # As if never read, as with Django: reading now finds nothing.
                 del self._session_cache
+            # Sent once the session is ended here: a receiver that raises
+            # leaves it ended all the same.
+            if ended is not None:
+                await self._adestroyed_signal(ended)
             await self._aend_abandoned_rotation()
 
     @classmethod
@@ -1293,18 +1306,18 @@ class Session(SessionBase):
             # on under the new id, whatever this request saves.
             self._ended_meanwhile = True
             return None
-        self._rotated_sid = sid
+        self._unsent_sid = sid
         return self._saved(record, created=True)
 
-    def _drop_unsent_rotation(self) -> None:
-        """End a rotation whose new token is never to be sent: delete the id
-        it stored, or signal the end of the old id it deleted.
+    def _drop_unsent(self) -> None:
+        """Delete the id stored for the response to carry, which it does not;
+        or signal the end of the old id a rotation deleted for it.
 
         Tried after a store failure too: a login nobody holds the token of
         would be listed, and counted by ``revoke``, until it expires.
         """
         self._end_abandoned_rotation()
-        sid = self._unsent_rotation()
+        sid = self._unsent_id()
         if sid is None:
             return
         try:
@@ -1315,9 +1328,9 @@ class Session(SessionBase):
         if held:
             self._destroyed_signal(sid)
 
-    async def _adrop_unsent_rotation(self) -> None:
+    async def _adrop_unsent(self) -> None:
         await self._aend_abandoned_rotation()
-        sid = self._unsent_rotation()
+        sid = self._unsent_id()
         if sid is None:
             return
         try:
@@ -1348,17 +1361,17 @@ class Session(SessionBase):
         ended, self._ended = self._ended, ()
         return ended if self.store.joins_callers_transaction else ()
 
-    def _unsent_rotation(self) -> str | None:
-        """The id a rotation stored here, if the session still has it; forgotten."""
-        sid, self._rotated_sid = self._rotated_sid, None
+    def _unsent_id(self) -> str | None:
+        """The id stored for the response, if the session still has it; forgotten."""
+        sid, self._unsent_sid = self._unsent_sid, None
         if sid is None or sid != self._sid or not self._stored:
             return None
         return sid
 
     def _unsent_left(self, error: StoreUnavailable) -> None:
         store_logger.warning(
-            "Session store unavailable, a rotated login whose cookie was not "
-            "sent stays stored until it expires: %s",
+            "Session store unavailable, a session whose cookie was not sent "
+            "stays stored until it expires: %s",
             error,
         )
 
@@ -1367,7 +1380,14 @@ class Session(SessionBase):
             # Before clear() empties it: see delete().
             self._get_session()
         self.clear()
-        self.delete()
+        try:
+            self.delete()
+        finally:
+            self._ended_by_flush()
+
+    def _ended_by_flush(self) -> None:
+        # Also when a session_destroyed receiver raised: the store no longer
+        # holds the session, and the response clears its cookie.
         self._session_key = None
         self._write_requested = False
         self._destroyed = True
@@ -1376,10 +1396,10 @@ class Session(SessionBase):
         if self._unread():
             await self._aget_session()
         self.clear()
-        await self.adelete()
-        self._session_key = None
-        self._write_requested = False
-        self._destroyed = True
+        try:
+            await self.adelete()
+        finally:
+            self._ended_by_flush()
 
     # express-session's API.
 

@@ -19,10 +19,10 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.dispatch import Signal
 from django.http import HttpRequest, HttpResponseBase
-from django.test import Client, TestCase, override_settings
+from django.test import AsyncClient, Client, TestCase, override_settings
 from django.utils import timezone
 
-from django_xsession import revoke, signing
+from django_xsession import revoke, sessions_of, signing
 from django_xsession.conf import get_options
 from django_xsession.signals import (
     session_created,
@@ -353,6 +353,91 @@ class Signals(_TestCase):
         assert response.content == b""
         assert recorder.events == [("destroyed", {"key_hash": old})]
         assert recorder.paths() == ["/async/session-user/"]
+
+    # A receiver that raises: the response is a 500, and no session is
+    # left stored that no browser holds the token of.
+
+    @contextmanager
+    def raising(self, signal: Signal) -> Iterator[Client]:
+        """A client that gets a 500, not the exception, from a receiver of
+        ``signal`` that raises while connected."""
+
+        def fail(sender: Any, **kwargs: Any) -> None:
+            raise RuntimeError("the receiver failed")
+
+        client = Client(raise_request_exception=False)
+        client.cookies = self.client.cookies
+        signal.connect(fail)
+        try:
+            with self.assertLogs("django.request", "ERROR"):
+                yield client
+        finally:
+            signal.disconnect(fail)
+
+    def test_a_raising_receiver_of_a_new_session_leaves_nothing_stored(self) -> None:
+        with self.raising(session_created) as client:
+            response = client.get("/write/", {"cart": "apples"})
+
+        assert response.status_code == 500
+        assert NAME not in response.cookies
+        assert get_store().length() == 0
+
+    def test_a_raising_receiver_of_a_login_leaves_no_login_listed(self) -> None:
+        self.start()
+
+        with self.raising(session_regenerated) as client:
+            response = client.get("/login/", ALICE)
+
+        assert response.status_code == 500
+        assert NAME not in response.cookies
+        assert sessions_of(self.alice) == []
+        assert get_store().length() == 0
+
+    def test_a_raising_receiver_of_a_first_login_leaves_no_login_listed(
+        self,
+    ) -> None:
+        with self.raising(session_created) as client:
+            response = client.get("/login/", ALICE)
+
+        assert response.status_code == 500
+        assert NAME not in response.cookies
+        assert sessions_of(self.alice) == []
+
+    def test_a_raising_receiver_of_a_logout_still_clears_the_cookie(self) -> None:
+        self.client.get("/login/", ALICE)
+
+        with self.raising(session_destroyed) as client:
+            response = client.get("/logout/")
+
+        assert response.status_code == 500
+        assert response.cookies[NAME].value == ""
+        assert get_store().length() == 0
+
+    async def test_a_raising_receiver_under_asgi_leaves_nothing_stored(
+        self,
+    ) -> None:
+        client = AsyncClient(raise_request_exception=False)
+
+        with self.raising(session_created):
+            response = await client.get("/async-write/", {"cart": "apples"})
+
+        assert response.status_code == 500
+        assert NAME not in response.cookies
+        assert await get_store().alength() == 0
+
+    async def test_a_raising_receiver_of_an_async_destroy_still_clears_the_cookie(
+        self,
+    ) -> None:
+        await sync_to_async(self.start)()
+        client = AsyncClient(raise_request_exception=False)
+        client.cookies[NAME] = self.client.cookies[NAME].value
+
+        with self.raising(session_destroyed):
+            response = await client.get("/async/destroy/")
+
+        assert response.status_code == 500
+        assert response.cookies[NAME].value == ""
+        assert await get_store().alength() == 0
 
     # Revoked
 
