@@ -14,9 +14,11 @@ import datetime
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.core.cache import caches
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.core.cache.backends.locmem import LocMemCache
 from django.db import connections, transaction
 from django.db.models import F
 from django.test import TransactionTestCase, override_settings
@@ -169,12 +171,13 @@ WAITING = {
 }
 
 
-def wait_for_a_waiter(alias: str) -> None:
-    """Return once a statement waits for a lock (or ``WAIT_SECONDS`` pass)."""
+def wait_for_a_waiter(alias: str, unless: Callable[[], bool] = lambda: False) -> None:
+    """Return once a statement waits for a lock, ``unless()`` holds, or
+    ``WAIT_SECONDS`` pass."""
     connection = connections[alias]
     deadline = time.monotonic() + WAIT_SECONDS
     with connection.cursor() as cursor:
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not unless():
             cursor.execute(WAITING[connection.vendor])
             if cursor.fetchone():
                 return
@@ -465,3 +468,91 @@ class ClearExpiredRaceTests(RequiresDatabases, TransactionTestCase):
 
     def test_a_batch_short_of_a_kept_alive_row_goes_on_on_mariadb(self) -> None:
         self.assert_the_rows_after_a_kept_alive_one_are_deleted("mariadb")
+
+
+class CacheLettingAWriteIn(LocMemCache):
+    """A cache whose next write runs ``before_next_write`` first: another
+    save arriving between a save's write of the row and its copy's."""
+
+    before_next_write: ClassVar[Callable[[], None] | None] = None
+
+    def set(
+        self,
+        key: Any,
+        value: Any,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        version: int | None = None,
+    ) -> None:
+        before = CacheLettingAWriteIn.before_next_write
+        CacheLettingAWriteIn.before_next_write = None
+        if before is not None:
+            before()
+        super().set(key, value, timeout, version)
+
+
+class CopiesInTheOrderOfTheirRows(_TestCase):
+    """cached_db: of two racing saves, the copy of the row written last is
+    the one left in the cache. Mix into a ``TransactionTestCase`` whose
+    ``databases`` hold ``alias``."""
+
+    alias: ClassVar[str]
+
+    def setUp(self) -> None:
+        super().setUp()
+        cache = {"BACKEND": f"{__name__}.CacheLettingAWriteIn", "LOCATION": "order"}
+        settings = override_settings(CACHES={"default": cache})
+        settings.enable()
+        self.addCleanup(settings.disable)
+        self.addCleanup(setattr, CacheLettingAWriteIn, "before_next_write", None)
+        self.token = started_on(self, self.alias, "cached_db")
+
+    def test_a_save_whose_copy_comes_late_costs_no_later_increment(self) -> None:
+        first, second = loaded(self.token), loaded(self.token)
+        first["a"] = 1
+        second["b"] = 1
+        errors: list[BaseException] = []
+
+        def save_second() -> None:
+            try:
+                second.save()  # a stale version: merged onto the row
+            except BaseException as error:
+                errors.append(error)
+            finally:
+                connections.close_all()
+
+        other = threading.Thread(target=save_second)
+
+        def second_saves_meanwhile() -> None:
+            other.start()
+            # Until second has saved, or waits for a lock first still holds.
+            wait_for_a_waiter(self.alias, unless=lambda: not other.is_alive())
+
+        CacheLettingAWriteIn.before_next_write = second_saves_meanwhile
+        first.save()
+        other.join()
+        # The next request increments the counter second saved.
+        third = loaded(self.token)
+        seen = third.get("b")
+        third["b"] = (seen or 0) + 1
+        third.save()
+
+        assert errors == []
+        assert seen == 1
+        assert data_of(self.token) == {"start": True, "a": 1, "b": 2}
+        row = DatabaseStore(using=self.alias).get(third.id)
+        assert row is not None
+        assert row.data == {"start": True, "a": 1, "b": 2}
+
+
+class PostgresCopiesInTheOrderOfTheirRowsTests(
+    RequiresDatabases, CopiesInTheOrderOfTheirRows, TransactionTestCase
+):
+    alias = "postgres"
+    databases = {"default", "postgres"}  # noqa: RUF012
+
+
+class MariaDBCopiesInTheOrderOfTheirRowsTests(
+    RequiresDatabases, CopiesInTheOrderOfTheirRows, TransactionTestCase
+):
+    alias = "mariadb"
+    databases = {"default", "mariadb"}  # noqa: RUF012

@@ -242,14 +242,16 @@ class CachedDatabaseStore(DatabaseStore):
             return None
         return record
 
-    def _reread(self, sid: str) -> Record | None:
-        # From the database written to: a replica may not have the write yet.
-        rows = list(
+    def _reread(self, sid: str) -> Record:
+        # Inside the transaction that wrote the row, from the database
+        # written to: a replica may not have the write yet.
+        row = (
             self._rows(self._db_for_write())
             .filter(key=self.digest(sid))
-            .values_list(*_FIELDS)[:1]
+            .values_list(*_FIELDS)
+            .get()
         )
-        return self._record(rows[0]) if rows else None
+        return self._record(row)
 
     # The Store API.
 
@@ -288,22 +290,27 @@ class CachedDatabaseStore(DatabaseStore):
         delta: Delta | None = None,
     ) -> None:
         key = self.cache_key(self.digest(sid))
+        put = False
+
+        def cache_row(written: Record | None) -> None:
+            # Under the row's lock: the next write of the row, which waits
+            # for it, puts its own copy after this one.
+            nonlocal put
+            put = True
+            if written is None:
+                written = self._reread(sid)
+            # Encoded here, not taken from the caller's raw: the copy must
+            # be exactly the data the row holds.
+            self._put(key, written, self.serializer.dumps(written.data), only_new=False)
+
         try:
-            written = self._write(sid, record, create=create, delta=delta)
-        except UpdateError:
-            # The row has gone: so must any copy of it.
-            self._drop(key)
+            self._write(sid, record, create=create, delta=delta, while_locked=cache_row)
+        except Exception as error:
+            # The row has gone, or the transaction that wrote it and put its
+            # copy failed: the copy must go too.
+            if put or isinstance(error, UpdateError):
+                self._drop(key)
             raise
-        if written is None:
-            # The write could not say what the row holds now (a locked save
-            # that read nothing, an expired row reused): ask the database.
-            written = self._reread(sid)
-        if written is None:
-            self._drop(key)
-            return
-        # Encoded here, not taken from the caller's raw: the copy must be
-        # exactly the data the row holds.
-        self._put(key, written, self.serializer.dumps(written.data), only_new=False)
 
     def destroy(self, sid: str) -> bool:
         # The row first: deleting the copy first would let a read in

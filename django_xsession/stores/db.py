@@ -284,14 +284,23 @@ class DatabaseStore(Store):
 
     @_reaching_database
     def _write(
-        self, sid: str, record: Record, *, create: bool, delta: Delta | None
-    ) -> Record | None:
-        """Do :meth:`set`'s work and return what the row holds now.
+        self,
+        sid: str,
+        record: Record,
+        *,
+        create: bool,
+        delta: Delta | None,
+        while_locked: Callable[[Record | None], None] | None = None,
+    ) -> None:
+        """Do :meth:`set`'s work; call ``while_locked`` with what the row
+        holds now, inside the transaction that wrote the row.
 
         ``None`` where the write learnt that only at the cost of another
         query (a locked save without a delta or with an empty one, an
-        expired row reused): a subclass that needs it reads the row again.
-        The returned record has no ``raw``.
+        expired row reused): ``while_locked`` reads the row if it needs
+        it. The record has no ``raw``. With ``while_locked`` the
+        conditional ``UPDATE`` runs in a transaction too, so that a later
+        write of the row, which waits for its lock, comes after the call.
         """
         using = self._db_for_write()
         rows = self._rows(using)
@@ -305,7 +314,8 @@ class DatabaseStore(Store):
             **{name: record.meta[name] for name in _META_NAMES if name in record.meta},
         }
         if create:
-            return self._create(using, key, record, now, common)
+            self._create(using, key, record, now, common, while_locked)
+            return
         if record.version is not None:
             fields = {
                 "data": self._encode(record.data, record),
@@ -320,10 +330,19 @@ class DatabaseStore(Store):
                 "created": record.created,
                 **{name: "" for name in _META_NAMES if name not in record.meta},
             }
-            if self._update_version(using, key, record.version, now, fields, kept):
-                # The row held the version this request loaded: now it holds
-                # exactly the request's data.
-                return replace(record, raw=None, version=record.version + 1)
+            with (
+                contextlib.nullcontext()
+                if while_locked is None
+                else self._transaction(using)
+            ):
+                if self._update_version(using, key, record.version, now, fields, kept):
+                    if while_locked is not None:
+                        # The row held the version this request loaded: now
+                        # it holds exactly the request's data.
+                        while_locked(
+                            replace(record, raw=None, version=record.version + 1)
+                        )
+                    return
         with self._transaction(using):
             # Writing first takes the row's (SQLite: the database's) write
             # lock before the data is read, on every database.
@@ -331,29 +350,29 @@ class DatabaseStore(Store):
                 version=F("version") + 1, **common
             ):
                 raise UpdateError
-            if delta is not None and not delta.changed and not delta.removed:
-                return None
-            data = record.data
             merged: Record | None = None
-            if delta is not None:
-                current, version, created, ip, user_agent = (
-                    rows.filter(key=key)
-                    .values_list("data", "version", "created", *_META_NAMES)
-                    .get()
+            if delta is None or delta.changed or delta.removed:
+                data = record.data
+                if delta is not None:
+                    current, version, created, ip, user_agent = (
+                        rows.filter(key=key)
+                        .values_list("data", "version", "created", *_META_NAMES)
+                        .get()
+                    )
+                    data = delta.apply(self._decoded_text(current)[0])
+                    merged = replace(
+                        record,
+                        data=data,
+                        created=created,
+                        raw=None,
+                        version=version,
+                        meta=_meta(ip, user_agent),
+                    )
+                rows.filter(key=key).update(
+                    data=self._encode(data, record), user_id=user_of(data)
                 )
-                data = delta.apply(self._decoded_text(current)[0])
-                merged = replace(
-                    record,
-                    data=data,
-                    created=created,
-                    raw=None,
-                    version=version,
-                    meta=_meta(ip, user_agent),
-                )
-            rows.filter(key=key).update(
-                data=self._encode(data, record), user_id=user_of(data)
-            )
-            return merged
+            if while_locked is not None:
+                while_locked(merged)
 
     @contextlib.contextmanager
     def _transaction(self, using: str) -> Iterator[None]:
@@ -433,7 +452,8 @@ class DatabaseStore(Store):
         record: Record,
         now: datetime.datetime,
         common: dict[str, Any],
-    ) -> Record | None:
+        while_locked: Callable[[Record | None], None] | None,
+    ) -> None:
         fields = {
             "data": self._encode(record.data, record),
             "user_id": user_of(record.data),
@@ -443,16 +463,23 @@ class DatabaseStore(Store):
         try:
             with transaction.atomic(using=using):
                 row = self._rows(using).create(key=key, **fields)
+                if while_locked is not None:
+                    while_locked(
+                        replace(
+                            record, created=row.created, raw=None, version=row.version
+                        )
+                    )
         except IntegrityError:
             # The id is taken; an expired row under it may be reused.
-            if (
-                not self._rows(using)
-                .filter(key=key, expires__lte=now)
-                .update(version=F("version") + 1, **fields)
-            ):
-                raise CreateError from None
-            return None
-        return replace(record, created=row.created, raw=None, version=row.version)
+            with transaction.atomic(using=using):
+                if (
+                    not self._rows(using)
+                    .filter(key=key, expires__lte=now)
+                    .update(version=F("version") + 1, **fields)
+                ):
+                    raise CreateError from None
+                if while_locked is not None:
+                    while_locked(None)
 
     @_reaching_database
     def destroy(self, sid: str) -> bool:
