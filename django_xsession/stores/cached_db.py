@@ -65,9 +65,13 @@ class CachedDatabaseStore(DatabaseStore):
     :class:`DatabaseStore`. Reads try the cache, then the database, and put
     what the database returned into the cache until the session expires.
     Writes go to the database, which applies the request's delta onto the
-    current row, and then put the row as it now is into the cache: the
-    cache never holds data the database did not (save that a transaction
-    the write was made in may still roll back). Every cached copy keeps
+    current row, and put the row as it now is into the cache inside the
+    transaction that wrote it: a later write of the row waits for its
+    lock, so the copies of racing saves land in the order of their rows,
+    and a copy whose transaction fails is dropped. The cache never holds
+    data the database did not (save that the caller's transaction the
+    write was made in may still roll back, and that a read may be served
+    a copy just before its row commits). Every cached copy keeps
     the row's version, so a save of data read from a stale copy fails the
     version check and is merged onto the row under its lock. A touch
     never rewrites a copy: it leaves the new expiry and last-seen time
@@ -82,13 +86,13 @@ class CachedDatabaseStore(DatabaseStore):
     needs to delete none. Code that deletes rows itself (not through
     :meth:`destroy` or :meth:`clear`) calls :meth:`forget` with their keys.
 
-    Django's cache API has no compare-and-set: two requests that save one
-    session at the same instant may leave the older of their two rows in
-    the cache, and a save or a read racing a :meth:`destroy` may put back a
-    copy of the deleted row. The database is always right and a save never
-    loses a key through such a copy, and ``copy_timeout`` (seconds, default
-    300) bounds how long any copy is served before the database is asked
-    again: a revoked session cannot outlive it.
+    Django's cache API has no compare-and-set: a read racing a
+    :meth:`destroy` may put back a copy of the deleted row, and a save
+    whose cache write fails leaves the copy from before it. The database
+    is always right and a save never loses a key through such a copy, and
+    ``copy_timeout`` (seconds, default 300) bounds how long any copy is
+    served before the database is asked again: a revoked session cannot
+    outlive it.
     """
 
     def __init__(
