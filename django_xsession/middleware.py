@@ -359,7 +359,9 @@ class SessionMiddleware(DjangoSessionMiddleware):
                 return _Decision(write=True, set_cookie=True)
             return _Decision(clear_cookie=state.had_token and not dead_token)
         if not session.is_new:
-            changed = session.has_changes()
+            # Not asked on a 5xx: comparing may encode the data, and data the
+            # serializer refuses must not fail a response that saves nothing.
+            changed = ok and session.has_changes()
             # A view's own save() was this request's write already: it moved
             # the expiry and recorded the request's time, as a touch would.
             saved_by_view = session.saved_by_view()

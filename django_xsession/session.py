@@ -87,6 +87,15 @@ def _identical(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+def _surely_identical(a: Any, b: Any) -> bool:
+    try:
+        return _identical(a, b)
+    except RecursionError:
+        # Nested deeper than Python recurses, which the serializer and
+        # Django's engines take: what the serializer writes tells instead.
+        return False
+
+
 def timed_out(record: Record, options: Options) -> bool:
     """Whether ``record`` passed ``IDLE_TIMEOUT`` or ``ABSOLUTE_TIMEOUT``.
 
@@ -610,14 +619,15 @@ class Session(SessionBase):
         return Delta(changed, frozenset(before.keys() - data.keys()))
 
     def _unchanged(self, before: Any, after: Any) -> bool:
-        try:
-            return _identical(before, after)
-        except RecursionError:
-            # Nested deeper than Python recurses, which the serializer and
-            # Django's engines take: what the serializer writes for each
-            # tells instead (equal data written in another key order counts
-            # as a change, and is written again).
-            return bool(self._serializer.dumps(before) == self._serializer.dumps(after))
+        if _surely_identical(before, after):
+            return True
+        # Some values differ from their own decoded copy: NaN in a list, an
+        # object without __eq__ under pickle, a tuple that comes back a list.
+        # Counting them changed would make a request that only read them
+        # write them back over a concurrent request's change: what the
+        # serializer writes for each decides (equal data written in another
+        # key order counts as a change, and is written again).
+        return bool(self._serializer.dumps(before) == self._serializer.dumps(after))
 
     def _prepare_save(
         self, must_create: bool
@@ -744,7 +754,12 @@ class Session(SessionBase):
             return False
         # Not ==: True, 1 and 1.0 (or 0.0 and -0.0) are equal there, but the
         # serializer writes each its own way, so changing one is a change.
-        return not self._unchanged(self._before(), data)
+        if _surely_identical(self._before(), data):
+            return False
+        # Key by key, so that only the values that differ are encoded to
+        # confirm it.
+        delta = self._delta(data)
+        return bool(delta.changed or delta.removed)
 
     def cookie_changed(self) -> bool:
         """Whether the browser's cookie no longer matches the session: its

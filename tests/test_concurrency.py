@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.locmem import LocMemCache
@@ -28,6 +30,7 @@ from django_xsession.engine import SessionStore
 from django_xsession.models import Session
 from django_xsession.stores.base import Store, StoreUnavailable
 from django_xsession.stores.db import DatabaseStore
+from tests.test_middleware import read_during_a_change
 from tests.test_stores_db import TABLE, RequiresDatabases, data_of, loaded
 
 if TYPE_CHECKING:
@@ -102,6 +105,18 @@ class NoLostUpdates(_TestCase):
         first.save()
 
         assert data_of(self.token) == {"start": True, "x": "first"}
+
+    def test_a_read_keeps_a_concurrent_change_to_a_value_unequal_to_its_copy(
+        self,
+    ) -> None:
+        seeded = loaded(self.token)
+        seeded["bad"] = [math.nan]
+        seeded.save()
+
+        response = read_during_a_change(self.token, "bad", [1])
+
+        assert data_of(self.token) == {"start": True, "bad": [1]}
+        assert settings.SESSION_COOKIE_NAME not in response.cookies
 
     def test_threads_incrementing_their_own_keys_lose_no_increment(self) -> None:
         errors: list[BaseException] = []

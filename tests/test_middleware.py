@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import math
 import weakref
 from collections.abc import Callable
 from http.cookies import Morsel
@@ -721,6 +722,125 @@ class EndedMeanwhileTests(MiddlewareTestCase):
             self.serve(token, change)
 
         assert self.records() == {}
+
+
+class Point:
+    """A value pickle stores that, lacking ``__eq__``, equals no copy of itself."""
+
+    def __init__(self, x: int) -> None:
+        self.x = x
+
+
+def stored(**data: Any) -> str:
+    """Save a new session holding ``data``; return its cookie token."""
+    session = SessionStore()
+    session.update(data)
+    session.save()
+    token = session.session_key
+    assert token is not None
+    return token
+
+
+def read_during_a_change(token: str, key: str, value: Any) -> HttpResponse:
+    """Serve a request with ``token`` that only reads its session, while a
+    concurrent one with the same cookie sets ``key`` to ``value``."""
+
+    def view(request: HttpRequest) -> HttpResponse:
+        request.session.get(key)
+        elsewhere = SessionStore(token)
+        elsewhere[key] = value
+        elsewhere.save()
+        return HttpResponse("read")
+
+    request = RequestFactory().get("/", HTTP_COOKIE=f"{NAME}={token}")
+    response = SessionMiddleware(view)(request)
+    assert isinstance(response, HttpResponse)
+    return response
+
+
+@override_settings(XSESSION=COUNTING)
+class ChangeCheckTests(MiddlewareTestCase):
+    """Values that differ from their own decoded copy, yet are written alike."""
+
+    def serve(
+        self, token: str, view: Callable[[HttpRequest], object], status: int = 200
+    ) -> HttpResponse:
+        def respond(request: HttpRequest) -> HttpResponse:
+            view(request)
+            return HttpResponse("served", status=status)
+
+        CountingMemoryStore.calls.clear()
+        request = RequestFactory().get("/", HTTP_COOKIE=f"{NAME}={token}")
+        response = SessionMiddleware(respond)(request)
+        assert isinstance(response, HttpResponse)
+        return response
+
+    def test_a_read_keeps_a_concurrent_change_to_a_value_unequal_to_its_copy(
+        self,
+    ) -> None:
+        by_json = "django.contrib.sessions.serializers.JSONSerializer"
+        cases: list[tuple[str, Any]] = [
+            (by_json, [math.nan]),
+            (by_json, {"x": math.nan}),
+            ("tests.store_contract.PickleSerializer", Point(1)),
+        ]
+        for serializer, value in cases:
+            with (
+                self.subTest(serializer=serializer, value=value),
+                self.settings(SESSION_SERIALIZER=serializer),
+            ):
+                token = stored(bad=value, other={"a": 1})
+                CountingMemoryStore.calls.clear()
+
+                response = read_during_a_change(token, "bad", [1])
+
+                assert SessionStore(token).load() == {"bad": [1], "other": {"a": 1}}
+                assert CountingMemoryStore.calls["set"] == 1  # the concurrent one
+                assert self.cookie(response) is None
+
+    def test_a_value_saved_by_the_view_as_another_type_is_not_saved_again(
+        self,
+    ) -> None:
+        token = stored(a="1")
+
+        def save_a_tuple(request: HttpRequest) -> None:
+            request.session["pair"] = (1, 2)
+            request.session.save()
+
+        self.serve(token, save_a_tuple)
+
+        assert CountingMemoryStore.calls == {"get": 1, "set": 1}
+        assert SessionStore(token).load() == {"a": "1", "pair": [1, 2]}
+
+    def test_a_server_error_after_storing_what_cannot_be_serialized_saves_nothing(
+        self,
+    ) -> None:
+        token = stored(other={"a": 1})
+
+        def put_an_object_in_place(request: HttpRequest) -> None:
+            request.session["other"]["a"] = object()
+
+        response = self.serve(token, put_an_object_in_place, status=500)
+
+        assert response.status_code == 500
+        assert self.cookie(response) is None
+        assert SessionStore(token).load() == {"other": {"a": 1}}
+
+    def test_setting_modified_or_a_key_to_its_value_still_saves(self) -> None:
+        def set_modified(request: HttpRequest) -> None:
+            request.session.modified = True
+
+        def assign_its_value(request: HttpRequest) -> None:
+            request.session["bad"] = request.session["bad"]
+
+        for view in (set_modified, assign_its_value):
+            with self.subTest(view.__name__):
+                token = stored(bad=[math.nan])
+
+                response = self.serve(token, view)
+
+                assert CountingMemoryStore.calls["set"] == 1
+                assert self.cookie(response) is not None
 
 
 @override_settings(XSESSION=MEMORY)
