@@ -313,8 +313,8 @@ class DatabaseTimeZoneTests(TestCase):
 
     def test_a_session_expired_in_the_repeated_hour_is_not_served(self) -> None:
         # New York's clocks go back from 2 to 1 am (EDT to EST) at 06:00 UTC.
-        saved_at = datetime.datetime(2024, 11, 3, 5, 30, tzinfo=datetime.UTC)
-        read_at = datetime.datetime(2024, 11, 3, 6, 10, tzinfo=datetime.UTC)
+        saved_at = datetime.datetime(2024, 11, 3, 5, 30, tzinfo=datetime.timezone.utc)
+        read_at = datetime.datetime(2024, 11, 3, 6, 10, tzinfo=datetime.timezone.utc)
         with database_time_zone("default", "America/New_York"):
             with mock.patch("django.utils.timezone.now", return_value=saved_at):
                 session = SessionStore()
